@@ -1,0 +1,131 @@
+# Cairn build. Needs only Go (and make): the collector builder (ocb) is
+# installed by this Makefile, at a pinned version, into ./.tools/bin.
+#
+#   make build   generate + compile bin/otelcol-cairn, compile bin/cairn
+#   make test    build bin/otelcol-cairn, then go test ./... (the e2e test runs it)
+#   make bench   benchmarks of every package, once
+#   make lint    go vet + gofmt check
+#   make run     replay the bundled scenario through deploy/cairn.yaml
+#   make clean   remove build outputs (make distclean also drops ./.tools)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+.DELETE_ON_ERROR:
+
+GO ?= go
+
+# Collector builder, pinned to the collector core release of builder-config.yaml.
+OCB_VERSION := v0.165.0
+OCB_PKG     := go.opentelemetry.io/collector/cmd/builder
+TOOLS_BIN   := $(CURDIR)/.tools/bin
+OCB         := $(TOOLS_BIN)/ocb-$(OCB_VERSION)
+
+# ocb writes the distribution's sources, with their own go.mod, here (see
+# dist::output_path in builder-config.yaml). Being a nested module, it is
+# invisible to `go build/test/vet ./...` and `go mod tidy` of the repository.
+DIST_DIR    := build/otelcol-cairn
+DIST_STAMP  := $(DIST_DIR)/.generated
+COLLECTOR   := bin/otelcol-cairn
+CLI         := bin/cairn
+
+# The generated module must not be pulled into a go.work of the repository.
+DIST_ENV    := GOWORK=off
+
+TEST_TIMEOUT ?= 10m
+
+# Non-test Go sources of the repository: a new import in any of them can need
+# new go.sum entries in the generated module, so they trigger a regeneration.
+GO_SOURCES := $(shell find . \( -path ./build -o -path ./.tools -o -path ./.git \) -prune -o \
+                -name '*.go' ! -name '*_test.go' -print 2>/dev/null)
+
+.PHONY: build collector cli test bench lint run clean distclean tools check-versions
+
+build: collector cli
+
+tools: $(OCB)
+
+$(OCB):
+	@mkdir -p $(TOOLS_BIN)
+	@echo ">> installing ocb $(OCB_VERSION) into $(TOOLS_BIN)"
+	GOBIN=$(TOOLS_BIN) $(GO) install $(OCB_PKG)@$(OCB_VERSION)
+	mv $(TOOLS_BIN)/builder $@
+
+# Generate the distribution's sources and resolve its modules (ocb runs
+# `go mod tidy` in $(DIST_DIR)). Only when an input changed: the manifest,
+# our go.mod/go.sum (our module is replaced into the distribution), a
+# non-test Go source, or the ocb version. Strict versioning is on: ocb
+# v0.165.0 defaults to skipping it. ocb creates output_path with a plain
+# mkdir, so its parent must exist.
+$(DIST_STAMP): builder-config.yaml go.mod go.sum $(GO_SOURCES) | $(OCB)
+	@mkdir -p build
+	@echo ">> generating $(DIST_DIR) with ocb $(OCB_VERSION)"
+	$(DIST_ENV) $(OCB) --config builder-config.yaml --skip-compilation --skip-strict-versioning=false
+	$(check_versions)
+	@touch $@
+
+# Every module that provides a package to the repository's code or tests
+# should be selected at the same version as in the distribution, or our tests
+# would not exercise what the binary ships. (The distribution's versions are
+# never lower: it requires our module.) A mismatch is an error for the
+# OpenTelemetry modules (go.opentelemetry.io/..., github.com/open-telemetry/...)
+# and a warning for the others.
+define check_versions
+	@$(GO) list -e -deps -test -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}}{{end}}{{end}}' ./... \
+	  | LC_ALL=C sort -u > build/versions.repo
+	@cd $(DIST_DIR) && $(DIST_ENV) $(GO) list -m -f '{{if not .Main}}{{.Path}} {{.Version}}{{end}}' all \
+	  | LC_ALL=C sort -u > ../versions.dist
+	@LC_ALL=C join build/versions.repo build/versions.dist \
+	  | awk '$$2 != $$3 { \
+	      otel = $$1 ~ /^go\.opentelemetry\.io\// || $$1 ~ /^github\.com\/open-telemetry\//; \
+	      printf "%s: go.mod selects %s %s but the distribution %s (fix: go get %s@%s)\n", \
+	        otel ? "error" : "warning", $$1, $$2, $$3, $$1, $$3; \
+	      if (otel) bad = 1 } \
+	    END { exit bad }'
+endef
+
+check-versions: $(DIST_STAMP)
+	$(check_versions)
+
+# Always handed to the go tool, whose build cache makes repeat builds fast
+# (no relink when nothing changed). No -trimpath (ocb's own compile step would
+# use it): without it `go test` reuses the packages compiled here, which saves
+# about a minute on a cold CI machine. Release builds can add it:
+#   make build COLLECTOR_BUILDFLAGS="-trimpath -ldflags='-s -w'"
+COLLECTOR_BUILDFLAGS ?= -ldflags='-s -w'
+
+collector: $(DIST_STAMP)
+	@mkdir -p bin
+	@echo ">> compiling $(COLLECTOR)"
+	cd $(DIST_DIR) && $(DIST_ENV) $(GO) build $(COLLECTOR_BUILDFLAGS) -o $(CURDIR)/$(COLLECTOR) .
+
+cli:
+	@mkdir -p bin
+	@echo ">> compiling $(CLI)"
+	$(GO) build -o $(CLI) ./cmd/cairn
+
+test: collector
+	CAIRN_COLLECTOR=$(CURDIR)/$(COLLECTOR) $(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+lint:
+	$(GO) vet ./...
+	@unformatted=$$(find . \( -path ./build -o -path ./.tools -o -path ./.git \) -prune -o -name '*.go' -print \
+	    | xargs -r gofmt -l); \
+	if [ -n "$$unformatted" ]; then echo "gofmt -l lists:"; echo "$$unformatted"; exit 1; fi
+
+# Replays the bundled scenario from a fresh baseline, so every run shows the
+# same signals; the replay tool prints its summary.
+run: build
+	rm -rf .state/replay
+	@mkdir -p out .state
+	$(CLI) replay --config deploy/cairn.yaml --input testdata/scenario/events.ndjson \
+	  --output out/events.ndjson --state .state/replay
+
+clean:
+	rm -rf bin build out .state/replay
+
+distclean: clean
+	rm -rf .tools

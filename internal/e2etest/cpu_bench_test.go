@@ -1,0 +1,169 @@
+package e2etest
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cairnsec/cairn/internal/scenario"
+)
+
+// BenchmarkCollectorCPU runs the real collector on the same generated input
+// (300k scenario events through file_log) twice over: with the reference
+// pipeline of deploy/cairn.yaml, and with the same pipeline minus Cairn's
+// processors. It reports the CPU seconds (user+system, from the kernel) of
+// each, median of three interleaved runs, and their ratio.
+func BenchmarkCollectorCPU(b *testing.B) {
+	bin := os.Getenv("CAIRN_COLLECTOR")
+	if bin == "" {
+		bin = filepath.Join(repoRoot(b), "bin", "otelcol-cairn")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		b.Skipf("collector binary not found (%v): run `make build`", err)
+	}
+	dir := b.TempDir()
+	input := filepath.Join(dir, "events.ndjson")
+	f, err := os.Create(input)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	cfg := scenario.Default()
+	cfg.Hosts, cfg.Days, cfg.EventsPerHostDay = 600, 4, 125
+	st, err := scenario.Generate(cfg, w)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	_ = f.Close()
+
+	pipelines := map[string]string{
+		"cairn":    "[memory_limiter, batch, firstseen]",
+		"baseline": "[memory_limiter, batch]",
+	}
+	for n := 0; n < b.N; n++ {
+		cpu := map[string][]float64{}
+		for round := 0; round < 3; round++ {
+			for _, name := range []string{"baseline", "cairn"} {
+				secs := runForCPU(b, bin, input, pipelines[name], st.Events, filepath.Join(dir, fmt.Sprintf("%s-%d-%d", name, n, round)))
+				cpu[name] = append(cpu[name], secs)
+			}
+		}
+		with, without := median(cpu["cairn"]), median(cpu["baseline"])
+		b.ReportMetric(with, "cpu-s/cairn")
+		b.ReportMetric(without, "cpu-s/baseline")
+		b.ReportMetric(with/without, "cpu-ratio")
+		b.ReportMetric(float64(st.Events)/without, "events/cpu-s/baseline")
+		b.ReportMetric(0, "ns/op")
+	}
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func freePort(b *testing.B) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// runForCPU runs the collector until its exporter has sent every record,
+// stops it, and returns its CPU seconds.
+func runForCPU(b *testing.B, bin, input, processors string, events int, stateDir string) float64 {
+	port := freePort(b)
+	overlay := filepath.Join(b.TempDir(), "overlay.yaml")
+	cfg := fmt.Sprintf(`exporters:
+  debug:
+    verbosity: basic
+service:
+  telemetry:
+    logs:
+      level: warn
+    metrics:
+      level: basic
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: %d
+  pipelines:
+    logs:
+      receivers: [file_log]
+      processors: %s
+      exporters: [debug]
+`, port, processors)
+	if err := os.WriteFile(overlay, []byte(cfg), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--config", filepath.Join(repoRoot(b), "deploy", "cairn.yaml"), "--config", overlay)
+	cmd.Dir = b.TempDir()
+	cmd.Env = append(os.Environ(), "CAIRN_STATE_DIR="+stateDir, "CAIRN_EVENTS="+input,
+		"CAIRN_HEALTH=127.0.0.1:0", "CAIRN_OTLP_GRPC=127.0.0.1:0", "CAIRN_OTLP_HTTP=127.0.0.1:0")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = io.Discard, &out
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	for {
+		if sent := sentRecords(url); sent >= events {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			b.Fatalf("collector did not send %d records in time:\n%s", events, out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		b.Fatalf("collector exit: %v\n%s", err, out.String())
+	}
+	ps := cmd.ProcessState
+	return (ps.UserTime() + ps.SystemTime()).Seconds()
+}
+
+// sentRecords reads otelcol_exporter_sent_log_records from the collector's
+// Prometheus endpoint (0 while it is not up yet).
+func sentRecords(url string) int {
+	resp, err := http.Get(url) //nolint:noctx // loopback, bounded by the caller's loop
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	total := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "otelcol_exporter_sent_log_records") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
+			total += v
+		}
+	}
+	return int(total)
+}

@@ -1,0 +1,465 @@
+package ecs
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"math"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// Encoder writes log records as ECS JSON documents. Not safe for concurrent
+// use; reuse it.
+//
+// In general fields from several sources, with dotted and nested keys mixed,
+// have to be merged before anything is written, so the encoder builds a small
+// tree of the output document in nodes and then walks it. Nodes refer to each
+// other by index so that the slice can be reused without allocating and can
+// grow while the tree is walked (Maps inside Slices are expanded only then).
+// A record with nothing to merge, the usual case when replaying decoded
+// documents, is written directly instead (see stream.go), which saves most
+// of that work.
+type Encoder struct {
+	nodes []node
+	// index finds the children of nodes that have more than hashAbove of
+	// them; a linear scan is faster for the handful most objects have, but
+	// a document with thousands of keys at one level must not go quadratic.
+	index  map[childKey]int32
+	lockTS bool // @timestamp comes from the record; attributes may not override it
+	ts     uint64
+	sev    string
+	trace  pcommon.TraceID
+	span   pcommon.SpanID
+	body   pcommon.Value
+	b64    [192]byte // multiple of 3, so chunks encode like the whole
+	times  timeFormatter
+
+	noStream bool // tests: always take the tree path
+}
+
+const hashAbove = 16
+
+type childKey struct {
+	parent int32
+	key    string
+}
+
+// node is one member of the output document. Index 0 is the root, which is
+// never anyone's child, so 0 doubles as "none" in the links.
+type node struct {
+	key   string
+	val   pcommon.Value // the scalar when kind is kindValue
+	first int32         // first child
+	last  int32         // last child, to append in first-occurrence order
+	next  int32         // next sibling
+	kids  int32
+	kind  uint8 // which scalar the node holds, if any
+	obj   bool  // the node is an object; a scalar then goes to its "value" child
+	// hashed: the node's children are in Encoder.index.
+	hashed bool
+}
+
+const (
+	kindNone uint8 = iota
+	kindValue
+	kindTime
+	kindSeverity
+	kindTraceID
+	kindSpanID
+	kindBodyText
+)
+
+// Append appends rec, with the attributes of res, to dst as one ECS JSON
+// object and returns the extended buffer.
+func (e *Encoder) Append(dst []byte, res pcommon.Resource, rec plog.LogRecord) []byte {
+	ts := rec.Timestamp()
+	if ts == 0 {
+		ts = rec.ObservedTimestamp()
+	}
+	e.ts = uint64(ts)
+	e.lockTS = ts != 0
+	if !e.noStream && res.Attributes().Len() == 0 {
+		start := len(dst)
+		out, ok := e.stream(dst, rec)
+		if ok {
+			e.sev = ""
+			return out
+		}
+		dst = out[:start]
+	}
+	dst = e.appendTree(dst, res, rec)
+	e.sev = ""
+	return dst
+}
+
+// appendTree is the general path: build the merged document, then write it.
+func (e *Encoder) appendTree(dst []byte, res pcommon.Resource, rec plog.LogRecord) []byte {
+	e.nodes = e.nodes[:0]
+	root := e.newNode("")
+	// Created first so that @timestamp is the first key whatever its source.
+	tsNode := e.addChild(root, "@timestamp")
+	if e.lockTS {
+		e.nodes[tsNode].kind = kindTime
+	}
+
+	e.mergeMap(root, res.Attributes())
+	e.mergeMap(root, rec.Attributes())
+	body := rec.Body()
+	switch body.Type() {
+	case pcommon.ValueTypeEmpty:
+	case pcommon.ValueTypeMap:
+		e.mergeMap(root, body.Map())
+	case pcommon.ValueTypeStr:
+		if body.Str() != "" && e.child(root, "message") == 0 {
+			n := e.addChild(root, "message")
+			e.nodes[n].kind = kindValue
+			e.nodes[n].val = body
+		}
+	default:
+		if e.child(root, "message") == 0 {
+			e.body = body
+			e.nodes[e.addChild(root, "message")].kind = kindBodyText
+		}
+	}
+	if sev := rec.SeverityText(); sev != "" {
+		e.sev = sev
+		e.addIfMissing("log", "level", kindSeverity)
+	}
+	if id := rec.TraceID(); !id.IsEmpty() {
+		e.trace = id
+		e.addIfMissing("trace", "id", kindTraceID)
+	}
+	if id := rec.SpanID(); !id.IsEmpty() {
+		e.span = id
+		e.addIfMissing("span", "id", kindSpanID)
+	}
+
+	dst = e.writeObject(dst, root)
+
+	// Zero the nodes for newNode, which also drops the references into
+	// rec and res so that a reused encoder does not keep them alive.
+	clear(e.nodes)
+	e.nodes = e.nodes[:0]
+	if len(e.index) > 0 {
+		clear(e.index)
+	}
+	e.body = pcommon.Value{}
+	return dst
+}
+
+// newNode takes the next free node. Nodes past len(e.nodes) are always zero
+// (Append and truncate clear what they release), so it only sets the key
+// instead of copying in a whole new node.
+func (e *Encoder) newNode(key string) int32 {
+	n := len(e.nodes)
+	if n < cap(e.nodes) {
+		e.nodes = e.nodes[:n+1]
+	} else {
+		e.nodes = append(e.nodes, node{})
+	}
+	e.nodes[n].key = key
+	return int32(n)
+}
+
+// child returns the child of p named key, or 0.
+func (e *Encoder) child(p int32, key string) int32 {
+	if e.nodes[p].hashed {
+		return e.index[childKey{p, key}]
+	}
+	for c := e.nodes[p].first; c != 0; c = e.nodes[c].next {
+		if e.nodes[c].key == key {
+			return c
+		}
+	}
+	return 0
+}
+
+// addChild appends a new child named key to p; the caller has checked that p
+// has none yet.
+func (e *Encoder) addChild(p int32, key string) int32 {
+	c := e.newNode(key)
+	pn := &e.nodes[p]
+	if pn.last == 0 {
+		pn.first = c
+	} else {
+		e.nodes[pn.last].next = c
+	}
+	pn.last = c
+	pn.kids++
+	switch {
+	case pn.hashed:
+		e.index[childKey{p, key}] = c
+	case pn.kids > hashAbove:
+		if e.index == nil {
+			e.index = make(map[childKey]int32)
+		}
+		pn.hashed = true
+		for k := pn.first; k != 0; k = e.nodes[k].next {
+			e.index[childKey{p, e.nodes[k].key}] = k
+		}
+	}
+	return c
+}
+
+// objChild returns the child of p named key, created if needed, as an object.
+func (e *Encoder) objChild(p int32, key string) int32 {
+	c := e.child(p, key)
+	if c == 0 {
+		c = e.addChild(p, key)
+	}
+	e.nodes[c].obj = true
+	return c
+}
+
+// truncate drops the nodes from mark on, which a Map inside a Slice used.
+func (e *Encoder) truncate(mark int32) {
+	for i := mark; i < int32(len(e.nodes)); i++ {
+		if e.nodes[i].hashed {
+			for k := e.nodes[i].first; k != 0; k = e.nodes[k].next {
+				delete(e.index, childKey{i, e.nodes[k].key})
+			}
+		}
+	}
+	clear(e.nodes[mark:])
+	e.nodes = e.nodes[:mark]
+}
+
+func (e *Encoder) mergeMap(parent int32, m pcommon.Map) {
+	m.Range(func(k string, v pcommon.Value) bool {
+		e.merge(parent, k, v)
+		return true
+	})
+}
+
+// merge sets key, which may be dotted, under parent to v.
+func (e *Encoder) merge(parent int32, key string, v pcommon.Value) {
+	if parent == 0 && e.lockTS && strings.HasPrefix(key, "@timestamp") &&
+		(len(key) == len("@timestamp") || key[len("@timestamp")] == '.') {
+		return
+	}
+	if strings.IndexByte(key, '.') >= 0 && expandable(key) {
+		for {
+			i := strings.IndexByte(key, '.')
+			if i < 0 {
+				break
+			}
+			parent = e.objChild(parent, key[:i])
+			key = key[i+1:]
+		}
+	}
+	if v.Type() == pcommon.ValueTypeMap {
+		e.mergeMap(e.objChild(parent, key), v.Map())
+		return
+	}
+	n := e.child(parent, key)
+	if n == 0 {
+		n = e.addChild(parent, key)
+	}
+	e.nodes[n].kind = kindValue
+	e.nodes[n].val = v
+}
+
+// expandable reports whether splitting key at its dots yields no empty
+// field name.
+func expandable(key string) bool {
+	return key[0] != '.' && key[len(key)-1] != '.' && !strings.Contains(key, "..")
+}
+
+// addIfMissing adds the root field a.b holding a scalar of kind unless the
+// document already has it.
+func (e *Encoder) addIfMissing(a, b string, kind uint8) {
+	p := e.child(0, a)
+	if p != 0 && e.child(p, b) != 0 {
+		return
+	}
+	p = e.objChild(0, a)
+	e.nodes[e.addChild(p, b)].kind = kind
+}
+
+// writeObject writes node n and its subtree. It re-reads e.nodes by index
+// after each member because writing a Slice may grow the slice.
+func (e *Encoder) writeObject(dst []byte, n int32) []byte {
+	dst = append(dst, '{')
+	sep := false
+	for c := e.nodes[n].first; c != 0; c = e.nodes[c].next {
+		if e.nodes[c].kind == kindNone && !e.nodes[c].obj {
+			continue // @timestamp that nothing provided
+		}
+		if sep {
+			dst = append(dst, ',')
+		}
+		sep = true
+		dst = appendString(dst, e.nodes[c].key)
+		dst = append(dst, ':')
+		if e.nodes[c].obj {
+			dst = e.writeObject(dst, c)
+		} else {
+			dst = e.writeScalar(dst, c)
+		}
+	}
+	if e.nodes[n].kind != kindNone && e.child(n, "value") == 0 {
+		if sep {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"value":`...)
+		dst = e.writeScalar(dst, n)
+	}
+	return append(dst, '}')
+}
+
+func (e *Encoder) writeScalar(dst []byte, n int32) []byte {
+	if e.nodes[n].kind == kindValue {
+		return e.writeValue(dst, e.nodes[n].val)
+	}
+	return e.writeKind(dst, e.nodes[n].kind)
+}
+
+// writeKind writes the record-level scalars, which live in the Encoder.
+func (e *Encoder) writeKind(dst []byte, kind uint8) []byte {
+	switch kind {
+	case kindTime:
+		return e.times.appendTimestamp(dst, e.ts)
+	case kindSeverity:
+		return appendString(dst, e.sev)
+	case kindTraceID:
+		dst = append(dst, '"')
+		dst = hex.AppendEncode(dst, e.trace[:])
+		return append(dst, '"')
+	case kindSpanID:
+		dst = append(dst, '"')
+		dst = hex.AppendEncode(dst, e.span[:])
+		return append(dst, '"')
+	case kindBodyText:
+		return e.writeBodyText(dst, e.body)
+	}
+	return append(dst, "null"...)
+}
+
+func (e *Encoder) writeValue(dst []byte, v pcommon.Value) []byte {
+	return e.writeTyped(dst, v, v.Type())
+}
+
+// writeTyped writes v, whose type t the caller already has: Value.Type is a
+// type switch, worth doing once per value.
+func (e *Encoder) writeTyped(dst []byte, v pcommon.Value, t pcommon.ValueType) []byte {
+	switch t {
+	case pcommon.ValueTypeStr:
+		return appendString(dst, v.Str())
+	case pcommon.ValueTypeInt:
+		return strconv.AppendInt(dst, v.Int(), 10)
+	case pcommon.ValueTypeDouble:
+		return appendFloat(dst, v.Double())
+	case pcommon.ValueTypeBool:
+		return strconv.AppendBool(dst, v.Bool())
+	case pcommon.ValueTypeBytes:
+		return e.appendBase64(dst, v.Bytes())
+	case pcommon.ValueTypeSlice:
+		s := v.Slice()
+		dst = append(dst, '[')
+		for i := 0; i < s.Len(); i++ {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = e.writeValue(dst, s.At(i))
+		}
+		return append(dst, ']')
+	case pcommon.ValueTypeMap:
+		// Only Maps inside Slices get here; they are expanded and merged
+		// like the top level, in a subtree dropped once written.
+		mark := int32(len(e.nodes))
+		r := e.newNode("")
+		e.mergeMap(r, v.Map())
+		dst = e.writeObject(dst, r)
+		e.truncate(mark)
+		return dst
+	}
+	return append(dst, "null"...)
+}
+
+// writeBodyText writes a non-string, non-Map body as the JSON string of
+// Value.AsString. The common scalar types are formatted here because
+// AsString allocates.
+func (e *Encoder) writeBodyText(dst []byte, v pcommon.Value) []byte {
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		dst = append(dst, '"')
+		dst = strconv.AppendInt(dst, v.Int(), 10)
+		return append(dst, '"')
+	case pcommon.ValueTypeBool:
+		dst = append(dst, '"')
+		dst = strconv.AppendBool(dst, v.Bool())
+		return append(dst, '"')
+	case pcommon.ValueTypeDouble:
+		f := v.Double()
+		dst = append(dst, '"')
+		switch {
+		case math.IsNaN(f):
+			dst = append(dst, "NaN"...)
+		case math.IsInf(f, 1):
+			dst = append(dst, "Infinity"...)
+		case math.IsInf(f, -1):
+			dst = append(dst, "-Infinity"...)
+		default:
+			dst = appendShortFloat(dst, f)
+		}
+		return append(dst, '"')
+	case pcommon.ValueTypeBytes:
+		return e.appendBase64(dst, v.Bytes())
+	}
+	return appendString(dst, v.AsString())
+}
+
+// appendBase64 encodes in chunks because ByteSlice exposes its contents
+// only by copy or byte by byte.
+func (e *Encoder) appendBase64(dst []byte, b pcommon.ByteSlice) []byte {
+	dst = append(dst, '"')
+	n := b.Len()
+	for i := 0; i < n; {
+		chunk := e.b64[:0]
+		for ; i < n && len(chunk) < len(e.b64); i++ {
+			chunk = append(chunk, b.At(i))
+		}
+		dst = base64.StdEncoding.AppendEncode(dst, chunk)
+	}
+	return append(dst, '"')
+}
+
+// appendFloat writes f as a JSON number. Integral values get ".0" so that
+// they decode as Double again instead of turning into Int.
+func appendFloat(dst []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, "null"...)
+	}
+	start := len(dst)
+	dst = appendShortFloat(dst, f)
+	for _, c := range dst[start:] {
+		if c == '.' || c == 'e' {
+			return dst
+		}
+	}
+	return append(dst, '.', '0')
+}
+
+// appendShortFloat writes the shortest text that parses back to f, as
+// ECMAScript does: plain decimals for 1e-6 <= |f| < 1e21, an exponent
+// outside. This is also what AsString produces.
+func appendShortFloat(dst []byte, f float64) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// strconv pads the exponent to two digits: 1e-07 -> 1e-7.
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}

@@ -1,0 +1,122 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/provider/envprovider"
+	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
+	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
+)
+
+// collectorConfig is the part of a collector configuration replay needs.
+type collectorConfig struct {
+	conf       *confmap.Conf
+	pipeline   string
+	processors []component.ID
+	extensions []component.ID
+}
+
+// loadConfig resolves a collector config file the way the collector does
+// (${env:…}, ${file:…} expansion) and picks the logs pipeline.
+func loadConfig(ctx context.Context, path, pipeline string) (*collectorConfig, error) {
+	resolver, err := confmap.NewResolver(confmap.ResolverSettings{
+		URIs: []string{"file:" + path},
+		ProviderFactories: []confmap.ProviderFactory{
+			fileprovider.NewFactory(), envprovider.NewFactory(), yamlprovider.NewFactory(),
+		},
+		DefaultScheme: "env",
+	})
+	if err != nil {
+		return nil, err
+	}
+	conf, err := resolver.Resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_ = resolver.Shutdown(ctx)
+
+	pipes, err := conf.Sub("service::pipelines")
+	if err != nil {
+		return nil, fmt.Errorf("service::pipelines: %w", err)
+	}
+	var logs []string
+	for _, k := range pipes.AllKeys() {
+		name := strings.SplitN(k, "::", 2)[0]
+		if (name == "logs" || strings.HasPrefix(name, "logs/")) && !slices.Contains(logs, name) {
+			logs = append(logs, name)
+		}
+	}
+	sort.Strings(logs)
+	switch {
+	case pipeline != "":
+		if !slices.Contains(logs, pipeline) {
+			return nil, fmt.Errorf("pipeline %q not found; logs pipelines in the config: %s", pipeline, listOrNone(logs))
+		}
+	case slices.Contains(logs, "logs"):
+		pipeline = "logs"
+	case len(logs) == 1:
+		pipeline = logs[0]
+	case len(logs) == 0:
+		return nil, fmt.Errorf("the config has no logs pipeline under service::pipelines")
+	default:
+		return nil, fmt.Errorf("the config has several logs pipelines (%s): choose one with --pipeline", strings.Join(logs, ", "))
+	}
+	cc := &collectorConfig{conf: conf, pipeline: pipeline}
+	for _, s := range stringList(conf.Get("service::pipelines::" + pipeline + "::processors")) {
+		var id component.ID
+		if err := id.UnmarshalText([]byte(s)); err != nil {
+			return nil, fmt.Errorf("pipeline %s: processor %q: %w", pipeline, s, err)
+		}
+		cc.processors = append(cc.processors, id)
+	}
+	for _, s := range stringList(conf.Get("service::extensions")) {
+		var id component.ID
+		if err := id.UnmarshalText([]byte(s)); err != nil {
+			return nil, fmt.Errorf("service::extensions: %q: %w", s, err)
+		}
+		cc.extensions = append(cc.extensions, id)
+	}
+	return cc, nil
+}
+
+// componentConf returns the configuration section of a component.
+func (c *collectorConfig) componentConf(kind string, id component.ID) (*confmap.Conf, error) {
+	key := kind + "::" + id.String()
+	if !c.conf.IsSet(key) {
+		// The collector accepts a component listed without a section only
+		// when it is defined; mirror its error.
+		if _, ok := c.conf.Get(kind).(map[string]any); !ok || !hasKey(c.conf.Get(kind).(map[string]any), id.String()) {
+			return nil, fmt.Errorf("%s %q is used in the pipeline but not defined under %s:", strings.TrimSuffix(kind, "s"), id, kind)
+		}
+	}
+	return c.conf.Sub(key)
+}
+
+func hasKey(m map[string]any, k string) bool { _, ok := m[k]; return ok }
+
+func stringList(v any) []string {
+	switch t := v.(type) {
+	case []any:
+		out := make([]string, 0, len(t))
+		for _, e := range t {
+			out = append(out, fmt.Sprint(e))
+		}
+		return out
+	case []string:
+		return t
+	}
+	return nil
+}
+
+func listOrNone(l []string) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	return strings.Join(l, ", ")
+}

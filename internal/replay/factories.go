@@ -1,0 +1,29 @@
+package replay
+
+import (
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/processor"
+
+	"github.com/cairnsec/cairn/processor/firstseenprocessor"
+)
+
+// DefaultProcessors are the processors replay runs: Cairn's own, which
+// change what events say. Keep in step with builder-config.yaml.
+func DefaultProcessors() map[component.Type]processor.Factory {
+	out := map[component.Type]processor.Factory{}
+	for _, f := range []processor.Factory{
+		firstseenprocessor.NewFactory(),
+	} {
+		out[f.Type()] = f
+	}
+	return out
+}
+
+// DefaultExtensions are the extensions replay starts: storage, so state can
+// be loaded and saved with --state.
+func DefaultExtensions() map[component.Type]extension.Factory {
+	f := filestorage.NewFactory()
+	return map[component.Type]extension.Factory{f.Type(): f}
+}

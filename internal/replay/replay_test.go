@@ -1,0 +1,389 @@
+package replay
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// repoRoot finds the module root from this file, so tests read the real
+// deploy/cairn.yaml and the bundled scenario.
+func repoRoot(t testing.TB) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+func options(t testing.TB, config, input, output string) Options {
+	return Options{
+		ConfigPath: config, InputPath: input, OutputPath: output,
+		Stderr:     &bytes.Buffer{},
+		Processors: DefaultProcessors(), Extensions: DefaultExtensions(),
+	}
+}
+
+func writeFile(t testing.TB, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	return p
+}
+
+func readDocs(t testing.TB, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m), sc.Text())
+		out = append(out, m)
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+func get(doc map[string]any, path string) any {
+	var cur any = doc
+	for _, p := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[p]
+	}
+	return cur
+}
+
+func signalsOf(doc map[string]any) []string {
+	raw, _ := get(doc, "cairn.signals").([]any)
+	out := make([]string, 0, len(raw))
+	for _, s := range raw {
+		out = append(out, s.(string))
+	}
+	return out
+}
+
+type flagged struct {
+	host, what string
+	signals    []string
+}
+
+// TestScenario replays the bundled scenario through the reference config
+// and checks exactly which events are flagged: the fleet-wide node_exporter
+// upgrade and the attack, nothing else.
+func TestScenario(t *testing.T) {
+	root := repoRoot(t)
+	out := filepath.Join(t.TempDir(), "out.ndjson")
+	o := options(t, filepath.Join(root, "deploy", "cairn.yaml"), filepath.Join(root, "testdata", "scenario", "events.ndjson"), out)
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err, o.Stderr.(*bytes.Buffer).String())
+	assert.Equal(t, 5828, sum.EventsIn)
+	assert.Equal(t, sum.EventsIn, sum.EventsOut)
+	assert.Zero(t, sum.Malformed)
+	assert.Contains(t, sum.Notes, "processor memory_limiter skipped: it only refuses data under memory pressure")
+
+	docs := readDocs(t, out)
+	require.Len(t, docs, 5828)
+	ids := map[string]bool{}
+	var got []flagged
+	rollout := map[string]bool{}
+	for _, d := range docs {
+		id, _ := get(d, "event.id").(string)
+		require.Len(t, id, 32)
+		require.False(t, ids[id], "event ids are unique")
+		ids[id] = true
+		sig := signalsOf(d)
+		if len(sig) == 0 {
+			continue
+		}
+		for _, s := range sig {
+			assert.Equal(t, true, get(d, "cairn.first_seen."+s), "flag attribute for %s", s)
+		}
+		host := get(d, "host.name").(string)
+		exe, _ := get(d, "process.executable").(string)
+		if exe == "/usr/local/bin/node_exporter" {
+			assert.Contains(t, sig, "new_binary_on_host")
+			rollout[host] = true
+			continue
+		}
+		what := exe
+		if ip, ok := get(d, "destination.ip").(string); ok && get(d, "dns.question.name") == nil {
+			what += " -> " + ip
+		}
+		if q, ok := get(d, "dns.question.name").(string); ok {
+			what = "dns " + q
+		}
+		got = append(got, flagged{host: host, what: what, signals: sig})
+	}
+	assert.Len(t, rollout, 12, "every host gets the new node_exporter flagged once")
+
+	want := []flagged{
+		{"web-03", "/usr/bin/zsh", []string{"new_binary_on_host"}},
+		{"web-03", "/tmp/.x/gs-netcat", []string{"new_binary_on_host", "new_binary_in_environment"}},
+		{"web-03", "/tmp/.x/gs-netcat -> 45.134.26.117", []string{"new_external_ip", "new_ip_for_binary"}},
+		{"web-03", "dns l.gs.thc.org", []string{"new_domain"}},
+		{"web-03", "/tmp/.x/gs-netcat -> 193.32.249.56", []string{"new_external_ip", "new_ip_for_binary"}},
+	}
+	assert.Equal(t, want, got, "only the attack is flagged besides the rollout")
+
+	gs := findDoc(t, docs, func(d map[string]any) bool {
+		return get(d, "process.executable") == "/tmp/.x/gs-netcat" && get(d, "destination.port") == float64(7350)
+	})
+	assert.Equal(t, "l.gs.thc.org", get(gs, "destination.domain"))
+
+	// The same input gives the same bytes: event ids are content-derived.
+	out2 := filepath.Join(t.TempDir(), "out2.ndjson")
+	_, err = Run(context.Background(), options(t, o.ConfigPath, o.InputPath, out2))
+	require.NoError(t, err)
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(out2)
+	assert.True(t, bytes.Equal(a, b), "replay is deterministic")
+
+	var buf bytes.Buffer
+	sum.Write(&buf)
+	assert.Contains(t, buf.String(), "events: 5828 in, 5828 out")
+	assert.Contains(t, buf.String(), "new_domain")
+}
+
+func findDoc(t *testing.T, docs []map[string]any, pred func(map[string]any) bool) map[string]any {
+	t.Helper()
+	for _, d := range docs {
+		if pred(d) {
+			return d
+		}
+	}
+	t.Fatal("no matching document")
+	return nil
+}
+
+// TestStateContinues: two replays over the halves of the scenario with one
+// --state directory give the same output as one replay over the whole.
+func TestStateContinues(t *testing.T) {
+	root := repoRoot(t)
+	cfg := filepath.Join(root, "deploy", "cairn.yaml")
+	input, err := os.ReadFile(filepath.Join(root, "testdata", "scenario", "events.ndjson"))
+	require.NoError(t, err)
+	lines := strings.SplitAfter(string(input), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	// Split in the middle of day 3, between the rollout and the attack.
+	half := len(lines) * 3 / 5
+	dir := t.TempDir()
+	first := writeFile(t, dir, "first.ndjson", strings.Join(lines[:half], ""))
+	second := writeFile(t, dir, "second.ndjson", strings.Join(lines[half:], ""))
+
+	whole := filepath.Join(dir, "whole.out")
+	_, err = Run(context.Background(), options(t, cfg, filepath.Join(root, "testdata", "scenario", "events.ndjson"), whole))
+	require.NoError(t, err)
+
+	state := filepath.Join(dir, "state")
+	o1 := options(t, cfg, first, filepath.Join(dir, "1.out"))
+	o1.StateDir = state
+	_, err = Run(context.Background(), o1)
+	require.NoError(t, err)
+	o2 := options(t, cfg, second, filepath.Join(dir, "2.out"))
+	o2.StateDir = state
+	sum2, err := Run(context.Background(), o2)
+	require.NoError(t, err)
+	assert.Equal(t, 1, sum2.Signals["new_domain"], "the attack's domain is flagged in the second half")
+
+	a, _ := os.ReadFile(filepath.Join(dir, "1.out"))
+	b, _ := os.ReadFile(filepath.Join(dir, "2.out"))
+	w, _ := os.ReadFile(whole)
+	assert.Equal(t, string(w), string(a)+string(b), "the second replay continues the first exactly")
+
+	// Without --state nothing is carried over: the second half alone is a
+	// fresh start, with its own learning period and other results.
+	o3 := options(t, cfg, second, filepath.Join(dir, "3.out"))
+	sum3, err := Run(context.Background(), o3)
+	require.NoError(t, err)
+	assert.NotEqual(t, sum2.Signals, sum3.Signals)
+	c, _ := os.ReadFile(filepath.Join(dir, "3.out"))
+	assert.NotEqual(t, string(b), string(c))
+}
+
+func TestMalformedLinesAreReportedAndSkipped(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "c.yaml", minimalConfig)
+	input := writeFile(t, dir, "in.ndjson", strings.Join([]string{
+		`{"@timestamp":"2026-03-02T00:00:00Z","dns":{"question":{"name":"a.example"}}}`,
+		`not json`,
+		``,
+		`[1,2,3]`,
+		"\ufeff" + `{"@timestamp":"2026-03-02T00:00:01Z","dns.question.name":"b.example"}`,
+		`{"truncated":`,
+		`{"@timestamp":"2026-03-02T00:00:02Z","dns.question.name":"c.example"}   `,
+	}, "\n"))
+	out := filepath.Join(dir, "out.ndjson")
+	o := options(t, cfg, input, out)
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 3, sum.EventsIn)
+	assert.Equal(t, 3, sum.Malformed)
+	assert.Equal(t, 1, sum.Blank)
+	msgs := o.Stderr.(*bytes.Buffer).String()
+	assert.Contains(t, msgs, "line 2: ")
+	assert.Contains(t, msgs, "line 4: ")
+	assert.Contains(t, msgs, "line 6: ")
+	assert.NotContains(t, msgs, "line 5:")
+	docs := readDocs(t, out)
+	require.Len(t, docs, 3)
+	assert.Equal(t, []string{"new_domain"}, signalsOf(docs[2]), "learning 0 in the test config")
+}
+
+func TestManyMalformedLinesAreCountedNotAllShown(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "c.yaml", minimalConfig)
+	input := writeFile(t, dir, "in.ndjson", strings.Repeat("garbage\n", 500)+"{}\n")
+	o := options(t, cfg, input, filepath.Join(dir, "out"))
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 500, sum.Malformed)
+	assert.Equal(t, 1, sum.EventsIn)
+	assert.Equal(t, maxReported+1, strings.Count(o.Stderr.(*bytes.Buffer).String(), "\n"))
+}
+
+func TestLongLine(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "c.yaml", minimalConfig)
+	big := `{"message":"` + strings.Repeat("x", 3<<20) + `"}`
+	input := writeFile(t, dir, "in.ndjson", big+"\n{}\n")
+	sum, err := Run(context.Background(), options(t, cfg, input, filepath.Join(dir, "out")))
+	require.NoError(t, err)
+	assert.Equal(t, 2, sum.EventsIn, "lines longer than the read buffer are assembled")
+	docs := readDocs(t, filepath.Join(dir, "out"))
+	assert.Len(t, docs[0]["message"], 3<<20)
+}
+
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	input := writeFile(t, dir, "in.ndjson", "{}\n")
+	out := filepath.Join(dir, "out")
+	cases := map[string]struct {
+		config string
+		o      func(*Options)
+		want   string
+	}{
+		"missing flags":    {minimalConfig, func(o *Options) { o.InputPath = "" }, "--config, --input and --output are required"},
+		"no config file":   {"", func(o *Options) { o.ConfigPath = filepath.Join(dir, "nope.yaml") }, "nope.yaml"},
+		"no input":         {minimalConfig, func(o *Options) { o.InputPath = filepath.Join(dir, "nope.ndjson") }, "input:"},
+		"output dir":       {minimalConfig, func(o *Options) { o.OutputPath = filepath.Join(dir, "no", "such", "dir", "x") }, "output:"},
+		"no logs pipeline": {"service:\n  pipelines:\n    traces:\n      receivers: [otlp]\n", nil, "no logs pipeline"},
+		"two pipelines": {"processors:\n  firstseen:\nservice:\n  pipelines:\n    logs/a:\n      processors: [firstseen]\n    logs/b:\n      processors: [firstseen]\n",
+			nil, "choose one with --pipeline"},
+		"unknown pipeline": {minimalConfig, func(o *Options) { o.Pipeline = "logs/x" }, `pipeline "logs/x" not found`},
+		"unknown processor": {"processors:\n  transform:\nservice:\n  pipelines:\n    logs:\n      processors: [transform]\n",
+			nil, `type "transform" cannot run in replay`},
+		"undefined processor": {"service:\n  pipelines:\n    logs:\n      processors: [firstseen]\n", nil, "not defined under processors"},
+		"invalid processor config": {"processors:\n  firstseen:\n    trackers:\n      - name: x\n        scope: planet\nservice:\n  pipelines:\n    logs:\n      processors: [firstseen]\n",
+			nil, `scope must be "host" or "environment"`},
+		"unknown option": {"processors:\n  firstseen:\n    trakers: []\nservice:\n  pipelines:\n    logs:\n      processors: [firstseen]\n", nil, "trakers"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := filepath.Join(dir, "absent.yaml")
+			if c.config != "" {
+				cfg = writeFile(t, t.TempDir(), "c.yaml", c.config)
+			}
+			o := options(t, cfg, input, out)
+			if c.o != nil {
+				c.o(&o)
+			}
+			_, err := Run(context.Background(), o)
+			require.Error(t, err)
+			var ue *UsageError
+			assert.ErrorAs(t, err, &ue)
+			assert.Contains(t, err.Error(), c.want)
+		})
+	}
+}
+
+func TestEnvExpansionAndMultiplePipelines(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("CAIRN_TEST_HISTORY", "7d")
+	cfg := writeFile(t, dir, "c.yaml", `
+processors:
+  firstseen:
+    trackers:
+      - name: new_domain
+        learning: 0
+        history: ${env:CAIRN_TEST_HISTORY}
+  firstseen/other:
+service:
+  pipelines:
+    logs/a:
+      processors: [firstseen]
+    logs/b:
+      processors: [firstseen/other]
+`)
+	input := writeFile(t, dir, "in.ndjson", `{"dns.question.name":"a.example","@timestamp":"2026-03-02T00:00:00Z"}`+"\n")
+	o := options(t, cfg, input, filepath.Join(dir, "out"))
+	o.Pipeline = "logs/a"
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 1, sum.Signals["new_domain"])
+	o.Pipeline = "logs/b"
+	sum, err = Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Empty(t, sum.Signals, "defaults learn for 24h")
+}
+
+func TestEmptyPipelineCopiesEvents(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "c.yaml", "processors:\n  batch:\nservice:\n  pipelines:\n    logs:\n      processors: [batch]\n")
+	input := writeFile(t, dir, "in.ndjson", `{"a":{"b":1},"c.d":"x","@timestamp":"2026-03-02T00:00:00.5Z"}`+"\n")
+	_, err := Run(context.Background(), options(t, cfg, input, filepath.Join(dir, "out")))
+	require.NoError(t, err)
+	got, _ := os.ReadFile(filepath.Join(dir, "out"))
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(got, &doc))
+	id, _ := get(doc, "event.id").(string)
+	assert.Len(t, id, 32, "the output numbers events that no processor changed")
+	assert.JSONEq(t, `{"@timestamp":"2026-03-02T00:00:00.500Z","a":{"b":1},"c":{"d":"x"},"event":{"id":"`+id+`"}}`, string(got))
+}
+
+func TestFactoryNames(t *testing.T) {
+	names := strings.Split(factoryNames(DefaultProcessors()), ", ")
+	assert.True(t, sort.StringsAreSorted(names))
+	assert.Contains(t, names, "firstseen")
+	assert.Contains(t, names, "batch (skipped)")
+}
+
+const minimalConfig = `
+processors:
+  firstseen:
+    trackers:
+      - name: new_domain
+        learning: 0
+service:
+  pipelines:
+    logs:
+      processors: [firstseen]
+`
+
+func TestStdinToStdout(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "c.yaml", minimalConfig)
+	var out bytes.Buffer
+	o := options(t, cfg, "-", "-")
+	o.Stdin = strings.NewReader(`{"@timestamp":"2026-03-02T00:00:00Z","dns.question.name":"a.example"}` + "\n")
+	o.Stdout = &out
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 1, sum.EventsOut)
+	assert.Contains(t, out.String(), `"signals":["new_domain"]`)
+}

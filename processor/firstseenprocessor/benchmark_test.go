@@ -1,0 +1,116 @@
+package firstseenprocessor
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/cairnsec/cairn/internal/ecs"
+	"github.com/cairnsec/cairn/internal/scenario"
+	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/metadata"
+)
+
+// scenarioLogs decodes the default scenario into one batch.
+func scenarioLogs(b *testing.B) plog.Logs {
+	var buf bytes.Buffer
+	_, err := scenario.Generate(scenario.Default(), &buf)
+	require.NoError(b, err)
+	ld := plog.NewLogs()
+	recs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	var dec ecs.Decoder
+	sc := bufio.NewScanner(&buf)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		require.NoError(b, dec.Decode(sc.Bytes(), recs.AppendEmpty()))
+	}
+	return ld
+}
+
+// BenchmarkProcessLogs measures the default trackers on a realistic mix: a
+// batch of 1000 scenario events of which 95% show known terms and 5% new
+// ones (fresh domains, IPs and hashes every iteration). Events arrive
+// without event.id, as from a sensor, so id derivation is included.
+func BenchmarkProcessLogs(b *testing.B) {
+	const batchSize = 1000
+	const fresh = batchSize / 20
+	all := scenarioLogs(b)
+	p, err := newFirstSeen(processortest.NewNopSettings(metadata.Type), createDefaultConfig().(*Config))
+	require.NoError(b, err)
+	_ = consumertest.NewNop()
+
+	// Learn the whole scenario once (keeping a pristine copy for templates).
+	template := plog.NewLogs()
+	all.CopyTo(template)
+	_, err = p.processLogs(context.Background(), all)
+	require.NoError(b, err)
+
+	src := template.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	batch := plog.NewLogs()
+	recs := batch.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	// Take events from the last day: all of them known by now.
+	start := src.Len() - batchSize
+	for i := 0; i < batchSize; i++ {
+		src.At(start + i).CopyTo(recs.AppendEmpty())
+	}
+	work := plog.NewLogs()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		b.StopTimer()
+		batch.CopyTo(work)
+		wr := work.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+		for i := 0; i < fresh; i++ {
+			a := wr.At(i * 20).Attributes()
+			// Make one term of this event new; nested ECS maps as decoded.
+			if d, ok := a.Get("dns"); ok {
+				d.Map().PutEmptyMap("question").PutStr("name", fmt.Sprintf("n%d-%d.example.com", n, i))
+			} else if d, ok := a.Get("destination"); ok {
+				d.Map().PutStr("ip", fmt.Sprintf("45.%d.%d.%d", (n>>8)&255, n&255, i))
+			} else if pr, ok := a.Get("process"); ok {
+				pr.Map().PutEmptyMap("hash").PutStr("sha256", fmt.Sprintf("%064x", n*batchSize+i))
+			}
+		}
+		b.StartTimer()
+		if _, err := p.processLogs(context.Background(), work); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	perEvent := float64(b.Elapsed().Nanoseconds()) / float64(b.N*batchSize)
+	b.ReportMetric(perEvent, "ns/event")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkMemoryPerTerm fills one tracker with a million terms through the
+// processor and reports the store's bytes per term.
+func BenchmarkMemoryPerTerm(b *testing.B) {
+	const terms = 1_000_000
+	for n := 0; n < b.N; n++ {
+		cfg := createDefaultConfig().(*Config)
+		cfg.Trackers = []TrackerConfig{{Name: "new_domain", MaxTerms: terms, Learning: durPtr(0)}}
+		p, err := newFirstSeen(processortest.NewNopSettings(metadata.Type), cfg)
+		require.NoError(b, err)
+		for i := 0; i < terms; i += 10000 {
+			ld := plog.NewLogs()
+			recs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+			for j := i; j < i+10000; j++ {
+				r := recs.AppendEmpty()
+				r.Attributes().PutStr("event.id", "x")
+				r.Attributes().PutStr("dns.question.name", fmt.Sprintf("d%d.example.com", j))
+			}
+			_, _ = p.processLogs(context.Background(), ld)
+		}
+		tr := p.trackers[0]
+		if tr.Terms.Len() != terms {
+			b.Fatalf("held %d terms", tr.Terms.Len())
+		}
+		b.ReportMetric(float64(tr.Terms.MemoryBytes())/terms, "bytes/term")
+	}
+}

@@ -1,0 +1,361 @@
+package firstseenprocessor
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+
+	"github.com/cairnsec/cairn/internal/condition"
+	"github.com/cairnsec/cairn/internal/duration"
+	"github.com/cairnsec/cairn/internal/netclass"
+	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/tracker"
+)
+
+// Config is the firstseen processor's configuration.
+type Config struct {
+	// Trackers to run. Omitted or empty: the five default trackers. An entry
+	// named like a default tracker inherits every setting it leaves out.
+	Trackers []TrackerConfig `mapstructure:"trackers"`
+
+	// Storage is the ID of a storage extension (file_storage) that keeps the
+	// baseline across restarts. Without it the baseline lives in memory only.
+	Storage *component.ID `mapstructure:"storage"`
+	// FlushInterval is how often changed terms are appended to storage.
+	FlushInterval time.Duration `mapstructure:"flush_interval"`
+	// PersistGranularity: a known term's last-seen time is written again only
+	// when it moved by at least this much, so steady traffic does not rewrite
+	// the baseline. Must be well below every tracker's history.
+	PersistGranularity time.Duration `mapstructure:"persist_granularity"`
+
+	// InternalNetworks are extra CIDRs never counted as external.
+	InternalNetworks []string `mapstructure:"internal_networks"`
+	// ExternalNetworks are CIDRs counted as external even inside private or
+	// special ranges (labs, partner networks).
+	ExternalNetworks []string `mapstructure:"external_networks"`
+	// EnvironmentField splits environment-scoped trackers per value of this
+	// resource or record field (e.g. deployment.environment.name). Empty: one
+	// environment.
+	EnvironmentField string `mapstructure:"environment_field"`
+	// MaxValueBytes: longer text values are counted as malformed and not tracked.
+	MaxValueBytes int `mapstructure:"max_value_bytes"`
+	// EventIDs says which events without an event.id get one here: "flagged"
+	// (the events this processor changes; Cairn's outputs give every other
+	// event the same content-derived id when they write it) or "all".
+	EventIDs string `mapstructure:"event_ids"`
+
+	_ struct{}
+}
+
+// TrackerConfig configures one tracker.
+type TrackerConfig struct {
+	// Name is the tracker's name, used as the signal name in cairn.signals.
+	Name string `mapstructure:"name"`
+	// Fields are 1–3 event fields whose combined value is the term. An entry
+	// may list alternatives separated by "|": the first present one is used.
+	Fields []string `mapstructure:"fields"`
+	// Scope is "host" (new on this host.name) or "environment".
+	Scope string `mapstructure:"scope"`
+	// History: a term last seen longer ago than this is new again.
+	History *duration.Duration `mapstructure:"history"`
+	// Learning: while a scope is younger than this, terms are recorded but
+	// not flagged. 0 disables.
+	Learning *duration.Duration `mapstructure:"learning"`
+	// When restricts the tracker to events whose fields have one of the
+	// listed values (globs allowed).
+	When map[string][]string `mapstructure:"when"`
+	// Exclude lists terms never flagged: exact values, globs, or CIDRs for IP fields.
+	Exclude []string `mapstructure:"exclude"`
+	// OnlyExternal ignores IP values that are not external (see internal_networks).
+	OnlyExternal *bool `mapstructure:"only_external"`
+	// MaxTerms bounds the terms held; the least recently seen go first.
+	MaxTerms int `mapstructure:"max_terms"`
+	// MaxScopes bounds the scopes (hosts or environments) held.
+	MaxScopes int `mapstructure:"max_scopes"`
+
+	_ struct{}
+}
+
+const (
+	defaultHistory    = 30 * 24 * time.Hour
+	defaultLearning   = 24 * time.Hour
+	defaultMaxTerms   = 200_000
+	defaultMaxScopes  = 100_000
+	defaultMaxValue   = 4096
+	defaultFlush      = 10 * time.Second
+	defaultPersistGrn = time.Hour
+
+	eventIDsFlagged = "flagged"
+	eventIDsAll     = "all"
+)
+
+var _ component.Config = (*Config)(nil)
+
+// Validate checks the configuration; every error names the offending option.
+func (cfg *Config) Validate() error {
+	var errs error
+	if cfg.FlushInterval <= 0 {
+		errs = errors.Join(errs, errors.New("flush_interval must be positive"))
+	}
+	if cfg.PersistGranularity <= 0 {
+		errs = errors.Join(errs, errors.New("persist_granularity must be positive"))
+	}
+	if cfg.MaxValueBytes <= 0 {
+		errs = errors.Join(errs, errors.New("max_value_bytes must be positive"))
+	}
+	if cfg.EventIDs != eventIDsFlagged && cfg.EventIDs != eventIDsAll {
+		errs = errors.Join(errs, fmt.Errorf(`event_ids must be "flagged" or "all", got %q`, cfg.EventIDs))
+	}
+	if _, err := netclass.New(cfg.InternalNetworks, cfg.ExternalNetworks); err != nil {
+		errs = errors.Join(errs, err)
+	}
+	specs, err := cfg.specs()
+	if err != nil {
+		errs = errors.Join(errs, err)
+	}
+	for _, s := range specs {
+		if cfg.PersistGranularity > 0 && s.History <= cfg.PersistGranularity {
+			errs = errors.Join(errs, fmt.Errorf("trackers[%s]: history (%s) must be longer than persist_granularity (%s)", s.Name, s.History, cfg.PersistGranularity))
+		}
+	}
+	return errs
+}
+
+// specs resolves defaults and inheritance into compiled tracker specs.
+func (cfg *Config) specs() ([]tracker.Spec, error) {
+	list := cfg.Trackers
+	if len(list) == 0 {
+		list = DefaultTrackers()
+	}
+	var errs error
+	seen := map[string]bool{}
+	out := make([]tracker.Spec, 0, len(list))
+	for i, tc := range list {
+		where := fmt.Sprintf("trackers[%d]", i)
+		if tc.Name != "" {
+			where = fmt.Sprintf("trackers[%s]", tc.Name)
+		}
+		if tc.Name == "" {
+			errs = errors.Join(errs, fmt.Errorf("%s: name is required", where))
+			continue
+		}
+		if seen[tc.Name] {
+			errs = errors.Join(errs, fmt.Errorf("%s: duplicate tracker name", where))
+			continue
+		}
+		seen[tc.Name] = true
+		resolved := tc.inherit()
+		spec, err := resolved.compile(cfg.EnvironmentField)
+		if err != nil {
+			errs = errors.Join(errs, fmt.Errorf("%s: %w", where, err))
+			continue
+		}
+		out = append(out, spec)
+	}
+	return out, errs
+}
+
+// inherit fills what a tracker named like a default one leaves unset.
+func (tc TrackerConfig) inherit() TrackerConfig {
+	var base *TrackerConfig
+	for _, d := range DefaultTrackers() {
+		if d.Name == tc.Name {
+			base = &d
+			break
+		}
+	}
+	if base == nil {
+		return tc
+	}
+	out := *base
+	if len(tc.Fields) > 0 {
+		out.Fields = tc.Fields
+	}
+	if tc.Scope != "" {
+		out.Scope = tc.Scope
+	}
+	if tc.History != nil {
+		out.History = tc.History
+	}
+	if tc.Learning != nil {
+		out.Learning = tc.Learning
+	}
+	if tc.When != nil {
+		out.When = tc.When
+	}
+	if tc.Exclude != nil {
+		out.Exclude = tc.Exclude
+	}
+	if tc.OnlyExternal != nil {
+		out.OnlyExternal = tc.OnlyExternal
+	}
+	if tc.MaxTerms != 0 {
+		out.MaxTerms = tc.MaxTerms
+	}
+	if tc.MaxScopes != 0 {
+		out.MaxScopes = tc.MaxScopes
+	}
+	return out
+}
+
+func (tc TrackerConfig) compile(envField string) (tracker.Spec, error) {
+	var errs error
+	spec := tracker.Spec{
+		Name:             tc.Name,
+		History:          defaultHistory,
+		Learning:         defaultLearning,
+		MaxTerms:         defaultMaxTerms,
+		MaxScopes:        defaultMaxScopes,
+		Exclude:          tc.Exclude,
+		EnvironmentField: envField,
+	}
+	if len(tc.Fields) == 0 || len(tc.Fields) > tracker.MaxFields {
+		errs = errors.Join(errs, fmt.Errorf("fields must list 1 to %d fields", tracker.MaxFields))
+	}
+	for _, f := range tc.Fields {
+		alts := splitAlternatives(f)
+		if len(alts) == 0 {
+			errs = errors.Join(errs, fmt.Errorf("fields: empty field %q", f))
+			continue
+		}
+		spec.Fields = append(spec.Fields, alts)
+	}
+	switch tc.Scope {
+	case "host":
+		spec.Scope = tracker.ScopeHost
+	case "environment":
+		spec.Scope = tracker.ScopeEnvironment
+	case "":
+		errs = errors.Join(errs, errors.New(`scope is required: "host" or "environment"`))
+	default:
+		errs = errors.Join(errs, fmt.Errorf(`scope must be "host" or "environment", got %q`, tc.Scope))
+	}
+	if tc.History != nil {
+		spec.History = tc.History.D()
+		if spec.History <= 0 {
+			errs = errors.Join(errs, errors.New("history must be positive"))
+		}
+	}
+	if tc.Learning != nil {
+		spec.Learning = tc.Learning.D()
+		if spec.Learning < 0 {
+			errs = errors.Join(errs, errors.New("learning must not be negative"))
+		}
+	}
+	if tc.MaxTerms != 0 {
+		spec.MaxTerms = tc.MaxTerms
+	}
+	if tc.MaxScopes != 0 {
+		spec.MaxScopes = tc.MaxScopes
+	}
+	if spec.MaxTerms < 0 {
+		errs = errors.Join(errs, errors.New("max_terms must be positive"))
+	}
+	if spec.MaxScopes < 0 {
+		errs = errors.Join(errs, errors.New("max_scopes must be positive"))
+	}
+	if tc.OnlyExternal != nil {
+		spec.OnlyExternal = *tc.OnlyExternal
+	}
+	when, err := condition.FromMap(tc.When)
+	if err != nil {
+		errs = errors.Join(errs, fmt.Errorf("when: %w", err))
+	}
+	spec.When = when
+	spec.WhenKey = whenKey(tc.When)
+	if errs != nil {
+		return spec, errs
+	}
+	if _, err := tracker.New(spec); err != nil {
+		return spec, err
+	}
+	return spec, nil
+}
+
+// whenKey renders a `when` map canonically.
+func whenKey(m map[string][]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(strings.Join(m[k], "\x00"))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func splitAlternatives(f string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(f); i++ {
+		if i == len(f) || f[i] == '|' {
+			part := trimSpace(f[start:i])
+			if part == "" {
+				return nil
+			}
+			out = append(out, part)
+			start = i + 1
+		}
+	}
+	return out
+}
+
+func trimSpace(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+// DefaultTrackers returns the built-in trackers. Their names are part of
+// Cairn's interface: correlation rules refer to them as signals.
+func DefaultTrackers() []TrackerConfig {
+	processStart := map[string][]string{
+		"event.category": {"process"},
+		"event.type":     {"start", "info"},
+	}
+	return []TrackerConfig{
+		{
+			Name:   "new_binary_on_host",
+			Fields: []string{"process.hash.sha256|process.executable"},
+			Scope:  "host",
+			When:   processStart,
+		},
+		{
+			Name:   "new_binary_in_environment",
+			Fields: []string{"process.hash.sha256|process.executable"},
+			Scope:  "environment",
+			When:   processStart,
+		},
+		{
+			Name:         "new_external_ip",
+			Fields:       []string{"destination.ip"},
+			Scope:        "environment",
+			OnlyExternal: boolPtr(true),
+		},
+		{
+			Name:   "new_domain",
+			Fields: []string{"dns.question.name|destination.domain"},
+			Scope:  "environment",
+		},
+		{
+			Name:         "new_ip_for_binary",
+			Fields:       []string{"process.executable", "destination.ip"},
+			Scope:        "environment",
+			OnlyExternal: boolPtr(true),
+		},
+	}
+}

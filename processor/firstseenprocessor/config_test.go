@@ -1,0 +1,125 @@
+package firstseenprocessor
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/cairnsec/cairn/internal/duration"
+	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/metadata"
+	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/tracker"
+)
+
+func loadConfig(t *testing.T, name string) (*Config, error) {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	cfg := createDefaultConfig().(*Config)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
+	require.NoError(t, err)
+	if err := sub.Unmarshal(cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, confmap.Validate(cfg)
+}
+
+func TestDefaultConfig(t *testing.T) {
+	cfg, err := loadConfig(t, "")
+	require.NoError(t, err)
+	assert.Equal(t, createDefaultConfig(), cfg)
+	specs, err := cfg.specs()
+	require.NoError(t, err)
+	names := []string{}
+	for _, s := range specs {
+		names = append(names, s.Name)
+		assert.Equal(t, 30*24*time.Hour, s.History)
+		assert.Equal(t, 24*time.Hour, s.Learning)
+	}
+	assert.Equal(t, []string{"new_binary_on_host", "new_binary_in_environment", "new_external_ip", "new_domain", "new_ip_for_binary"}, names)
+	assert.Equal(t, tracker.ScopeHost, specs[0].Scope)
+	assert.Equal(t, [][]string{{"process.hash.sha256", "process.executable"}}, specs[0].Fields)
+	assert.True(t, specs[2].OnlyExternal)
+	assert.Equal(t, [][]string{{"dns.question.name", "destination.domain"}}, specs[3].Fields)
+	assert.Equal(t, [][]string{{"process.executable"}, {"destination.ip"}}, specs[4].Fields)
+}
+
+func TestCustomConfig(t *testing.T) {
+	cfg, err := loadConfig(t, "custom")
+	require.NoError(t, err)
+	id := component.MustNewID("file_storage")
+	assert.Equal(t, &id, cfg.Storage)
+	assert.Equal(t, 30*time.Second, cfg.FlushInterval)
+	assert.Equal(t, 2*time.Hour, cfg.PersistGranularity)
+	assert.Equal(t, []string{"203.0.114.0/24"}, cfg.InternalNetworks)
+	assert.Equal(t, []string{"10.99.0.0/16"}, cfg.ExternalNetworks)
+	assert.Equal(t, 1024, cfg.MaxValueBytes)
+	assert.Equal(t, "all", cfg.EventIDs)
+	seven := duration.Duration(7 * 24 * time.Hour)
+	assert.Equal(t, &seven, cfg.Trackers[0].History)
+	assert.Equal(t, map[string][]string{"event.category": {"process"}, "event.type": {"start"}}, cfg.Trackers[1].When)
+
+	specs, err := cfg.specs()
+	require.NoError(t, err)
+	require.Len(t, specs, 2, "a listed set replaces the defaults")
+	// new_domain inherits what it does not set.
+	assert.Equal(t, [][]string{{"dns.question.name", "destination.domain"}}, specs[0].Fields)
+	assert.Equal(t, tracker.ScopeEnvironment, specs[0].Scope)
+	assert.Equal(t, 7*24*time.Hour, specs[0].History)
+	assert.Equal(t, 24*time.Hour, specs[0].Learning)
+	assert.Equal(t, []string{"*.corp.example"}, specs[0].Exclude)
+	assert.Equal(t, "deployment.environment.name", specs[0].EnvironmentField)
+	assert.Equal(t, time.Duration(0), specs[1].Learning)
+	assert.Equal(t, 5000, specs[1].MaxTerms)
+	assert.Equal(t, 200, specs[1].MaxScopes)
+}
+
+func TestInvalidConfigs(t *testing.T) {
+	cases := map[string]string{
+		"bad_scope":         `scope must be "host" or "environment"`,
+		"too_many_fields":   "fields must list 1 to 3 fields",
+		"no_fields":         "fields must list 1 to 3 fields",
+		"duplicate":         "duplicate tracker name",
+		"bad_cidr":          "internal_networks",
+		"bad_duration":      `invalid duration "soon"`,
+		"history_too_short": "must be longer than persist_granularity",
+		"no_name":           "name is required",
+		"bad_when":          "when:",
+		"bad_event_ids":     `event_ids must be "flagged" or "all"`,
+	}
+	for name, want := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := loadConfig(t, name)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), want)
+		})
+	}
+}
+
+func TestValidateCoreOptions(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.FlushInterval = 0
+	cfg.PersistGranularity = 0
+	cfg.MaxValueBytes = 0
+	err := cfg.Validate()
+	require.Error(t, err)
+	for _, want := range []string{"flush_interval", "persist_granularity", "max_value_bytes"} {
+		assert.Contains(t, err.Error(), want)
+	}
+	cfg = createDefaultConfig().(*Config)
+	cfg.Trackers = []TrackerConfig{{Name: "custom", Fields: []string{"a|"}, Scope: "host"}}
+	assert.ErrorContains(t, cfg.Validate(), "empty field")
+	cfg.Trackers = []TrackerConfig{{Name: "custom", Fields: []string{"user.name"}, Scope: "host", MaxTerms: -1}}
+	assert.ErrorContains(t, cfg.Validate(), "max_terms")
+}
+
+func TestConfigUnmarshalRejectsUnknownKeys(t *testing.T) {
+	cm := confmap.NewFromStringMap(map[string]any{"trackers": []any{map[string]any{"name": "x", "feilds": []any{"a"}}}})
+	cfg := createDefaultConfig().(*Config)
+	assert.ErrorContains(t, cm.Unmarshal(cfg), "feilds")
+}

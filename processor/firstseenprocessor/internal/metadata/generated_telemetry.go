@@ -1,0 +1,137 @@
+// Code in the shape mdatagen generates; written by hand because cmd/mdatagen
+// is not available to this project. Keep in sync with ../../metadata.yaml.
+
+package metadata
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
+	"go.opentelemetry.io/otel/trace"
+
+	"go.opentelemetry.io/collector/component"
+)
+
+func Meter(settings component.TelemetrySettings) metric.Meter {
+	return settings.MeterProvider.Meter(ScopeName)
+}
+
+func Tracer(settings component.TelemetrySettings) trace.Tracer {
+	return settings.TracerProvider.Tracer(ScopeName)
+}
+
+// TelemetryBuilder provides an interface for components to report telemetry
+// as defined in metadata and user config.
+type TelemetryBuilder struct {
+	meter                         metric.Meter
+	mu                            sync.Mutex
+	registrations                 []metric.Registration
+	ProcessorFirstseenEvents      metric.Int64Counter
+	ProcessorFirstseenSignals     metric.Int64Counter
+	ProcessorFirstseenLearning    metric.Int64Counter
+	ProcessorFirstseenMalformed   metric.Int64Counter
+	ProcessorFirstseenEvictions   metric.Int64Counter
+	ProcessorFirstseenTerms       metric.Int64ObservableUpDownCounter
+	ProcessorFirstseenStateErrors metric.Int64Counter
+}
+
+// TelemetryBuilderOption applies changes to default builder.
+type TelemetryBuilderOption interface {
+	apply(*TelemetryBuilder)
+}
+
+type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
+
+func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
+	tbof(mb)
+}
+
+// RegisterProcessorFirstseenTermsCallback sets callback for observable ProcessorFirstseenTerms metric.
+func (builder *TelemetryBuilder) RegisterProcessorFirstseenTermsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		return cb(ctx, &observerInt64{inst: builder.ProcessorFirstseenTerms, obs: o})
+	}, builder.ProcessorFirstseenTerms)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+type observerInt64 struct {
+	embedded.Int64Observer
+	inst metric.Int64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerInt64) Observe(value int64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveInt64(oi.inst, value, opts...)
+}
+
+// Shutdown unregister all registered callbacks for async instruments.
+func (builder *TelemetryBuilder) Shutdown() {
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	for _, reg := range builder.registrations {
+		_ = reg.Unregister()
+	}
+}
+
+// NewTelemetryBuilder provides a struct with methods to update all internal telemetry
+// for a component
+func NewTelemetryBuilder(settings component.TelemetrySettings, options ...TelemetryBuilderOption) (*TelemetryBuilder, error) {
+	builder := TelemetryBuilder{}
+	for _, op := range options {
+		op.apply(&builder)
+	}
+	builder.meter = Meter(settings)
+	var err, errs error
+	builder.ProcessorFirstseenEvents, err = builder.meter.Int64Counter(
+		"otelcol_processor_firstseen_events",
+		metric.WithDescription("Number of events examined by the first-seen trackers. [Alpha]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorFirstseenSignals, err = builder.meter.Int64Counter(
+		"otelcol_processor_firstseen_signals",
+		metric.WithDescription("Number of events flagged as showing a first-seen term, per tracker. [Alpha]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorFirstseenLearning, err = builder.meter.Int64Counter(
+		"otelcol_processor_firstseen_learning",
+		metric.WithDescription("Number of new terms recorded but not flagged because their scope was still learning, per tracker. [Alpha]"),
+		metric.WithUnit("{term}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorFirstseenMalformed, err = builder.meter.Int64Counter(
+		"otelcol_processor_firstseen_malformed",
+		metric.WithDescription("Number of field values that could not be used as a term (the event passes on), per tracker and reason. [Alpha]"),
+		metric.WithUnit("{value}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorFirstseenEvictions, err = builder.meter.Int64Counter(
+		"otelcol_processor_firstseen_evictions",
+		metric.WithDescription("Number of terms or scopes evicted because a tracker reached max_terms or max_scopes, per tracker and table. [Alpha]"),
+		metric.WithUnit("{term}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorFirstseenTerms, err = builder.meter.Int64ObservableUpDownCounter(
+		"otelcol_processor_firstseen_terms",
+		metric.WithDescription("Number of terms held in memory, per tracker. [Alpha]"),
+		metric.WithUnit("{term}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorFirstseenStateErrors, err = builder.meter.Int64Counter(
+		"otelcol_processor_firstseen_state_errors",
+		metric.WithDescription("Number of failed state loads or writes through the storage extension. [Alpha]"),
+		metric.WithUnit("{error}"),
+	)
+	errs = errors.Join(errs, err)
+	return &builder, errs
+}

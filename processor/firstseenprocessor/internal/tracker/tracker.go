@@ -1,0 +1,412 @@
+// Package tracker holds the first-seen trackers: each follows one kind of
+// term (a binary on a host, an external IP in the environment, …) and says
+// whether an event shows a term for the first time in its scope.
+//
+// A tracker is generic: which fields make its term, its scope, history,
+// learning period, filter and exclusions come from configuration. What
+// differs between an IP, a domain, a hash and plain text lives in one Kind
+// per file.
+package tracker
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/cairnsec/cairn/internal/condition"
+	"github.com/cairnsec/cairn/internal/event"
+	"github.com/cairnsec/cairn/internal/glob"
+	"github.com/cairnsec/cairn/internal/netclass"
+	"github.com/cairnsec/cairn/internal/termstore"
+)
+
+// Scope is what a term is new within.
+type Scope uint8
+
+const (
+	// ScopeHost: new on this host (per host.name).
+	ScopeHost Scope = iota
+	// ScopeEnvironment: new anywhere in the environment.
+	ScopeEnvironment
+)
+
+// MaxFields bounds the fields of one term, like Elastic's new-terms rule.
+const MaxFields = 3
+
+// Spec is a tracker's compiled configuration.
+type Spec struct {
+	Name string
+	// Fields: one entry per term component; each lists alternative fields,
+	// the first present one is used (process.hash.sha256, else process.executable).
+	Fields           [][]string
+	Scope            Scope
+	EnvironmentField string
+	History          time.Duration
+	Learning         time.Duration
+	When             condition.Condition
+	// WhenKey identifies the condition's content, so trackers with equal
+	// conditions can share one Memo.
+	WhenKey      string
+	Exclude      []string
+	OnlyExternal bool
+	MaxTerms     int
+	MaxScopes    int
+}
+
+// Env holds settings shared by all trackers of a processor, and scratch
+// state that kinds use while building a term.
+type Env struct {
+	Classifier    *netclass.Classifier
+	MaxValueBytes int
+
+	onlyExternal bool
+	lastAddr     netip.Addr
+
+	// The last IP text parsed and what it was: trackers of one event read
+	// the same address.
+	ipValid, ipOK, ipExternal bool
+	ipText                    string
+	ipAddr                    netip.Addr
+
+	// Event counts the events observed; shared `when` results are valid for
+	// one event.
+	Event uint64
+}
+
+// Memo shares one `when` condition between trackers that use the same one
+// (the two binary trackers do), evaluating it once per event.
+type Memo struct {
+	cond  condition.Condition
+	event uint64
+	set   bool
+	res   bool
+}
+
+// NewMemo wraps a condition.
+func NewMemo(c condition.Condition) *Memo { return &Memo{cond: c} }
+
+// Match evaluates the condition once per event.
+func (m *Memo) Match(v *event.View, env *Env) bool {
+	if !m.set || m.event != env.Event {
+		m.res = m.cond.Match(v)
+		m.event, m.set = env.Event, true
+	}
+	return m.res
+}
+
+// Result is what Observe concluded for one event.
+type Result uint8
+
+const (
+	// NotApplicable: the event is not for this tracker (when: did not match,
+	// or a term field is absent).
+	NotApplicable Result = iota
+	// Seen: the term was known and recent.
+	Seen
+	// NewTerm: a first sighting, to be flagged.
+	NewTerm
+	// NewTermLearning: a first sighting inside the scope's learning period:
+	// recorded, not flagged.
+	NewTermLearning
+	// Excluded: matched an exclusion; not recorded.
+	Excluded
+	// Ignored: a value the tracker does not follow, such as an internal IP.
+	Ignored
+	// Malformed: a value could not be used; see Tracker.LastReason.
+	Malformed
+)
+
+type alt struct {
+	field *event.Field
+	kind  Kind
+}
+
+type component struct{ alts []alt }
+
+type compSpan struct {
+	start, end int
+	kind       Kind
+	raw        string
+	addr       netip.Addr
+}
+
+type exclusion struct {
+	prefix  netip.Prefix
+	isCIDR  bool
+	pattern string // as written
+	lower   string // for case-insensitive kinds
+	isGlob  bool
+}
+
+// Tracker follows one kind of term. It is not safe for concurrent use.
+type Tracker struct {
+	spec       Spec
+	when       *Memo
+	comps      []component
+	exclusions []exclusion
+	envField   *event.Field
+	history    uint32
+	learning   uint32
+
+	// Terms maps fingerprint(scope, term) to last-seen time.
+	Terms *termstore.Store
+	// Scopes maps fingerprint(scope) to the time of the scope's first event
+	// for this tracker, which starts its learning period.
+	Scopes *termstore.Store
+
+	// FlagKey is the attribute set on flagged events.
+	FlagKey string
+
+	buf        []byte
+	spans      [MaxFields]compSpan
+	lastReason string
+}
+
+// New compiles a tracker.
+func New(spec Spec) (*Tracker, error) {
+	if spec.Name == "" {
+		return nil, fmt.Errorf("tracker name is required")
+	}
+	if len(spec.Fields) == 0 || len(spec.Fields) > MaxFields {
+		return nil, fmt.Errorf("tracker %q: fields must list 1 to %d fields, got %d", spec.Name, MaxFields, len(spec.Fields))
+	}
+	if spec.MaxTerms <= 0 || spec.MaxScopes <= 0 {
+		return nil, fmt.Errorf("tracker %q: max_terms and max_scopes must be positive", spec.Name)
+	}
+	if spec.History <= 0 {
+		return nil, fmt.Errorf("tracker %q: history must be positive", spec.Name)
+	}
+	if spec.Learning < 0 {
+		return nil, fmt.Errorf("tracker %q: learning must not be negative", spec.Name)
+	}
+	t := &Tracker{
+		spec:     spec,
+		history:  secs(spec.History),
+		learning: secs(spec.Learning),
+		Terms:    termstore.New(spec.MaxTerms),
+		Scopes:   termstore.New(spec.MaxScopes),
+		FlagKey:  "cairn.first_seen." + spec.Name,
+		buf:      make([]byte, 0, 256),
+	}
+	for _, alts := range spec.Fields {
+		if len(alts) == 0 {
+			return nil, fmt.Errorf("tracker %q: empty field", spec.Name)
+		}
+		var c component
+		for _, name := range alts {
+			if name == "" {
+				return nil, fmt.Errorf("tracker %q: empty field name", spec.Name)
+			}
+			c.alts = append(c.alts, alt{field: event.Lookup(name), kind: kindFor(name)})
+		}
+		t.comps = append(t.comps, c)
+	}
+	if spec.Scope == ScopeEnvironment && spec.EnvironmentField != "" {
+		t.envField = event.Lookup(spec.EnvironmentField)
+	}
+	for _, p := range spec.Exclude {
+		ex, err := compileExclusion(p)
+		if err != nil {
+			return nil, fmt.Errorf("tracker %q: exclude: %w", spec.Name, err)
+		}
+		t.exclusions = append(t.exclusions, ex)
+	}
+	if t.spec.When == nil {
+		t.spec.When = condition.All{}
+	}
+	t.when = NewMemo(t.spec.When)
+	return t, nil
+}
+
+// ShareWhen makes the tracker evaluate its condition through m, shared with
+// other trackers whose Spec.WhenKey is the same.
+func (t *Tracker) ShareWhen(m *Memo) { t.when = m }
+
+func compileExclusion(p string) (exclusion, error) {
+	p = strings.TrimSpace(p)
+	if p == "" {
+		return exclusion{}, fmt.Errorf("empty pattern")
+	}
+	if strings.Contains(p, "/") && !strings.HasPrefix(p, "/") {
+		if pre, err := netip.ParsePrefix(p); err == nil {
+			return exclusion{prefix: pre.Masked(), isCIDR: true, pattern: p}, nil
+		}
+	}
+	lower := strings.TrimSuffix(strings.ToLower(p), ".")
+	return exclusion{pattern: p, lower: lower, isGlob: glob.IsPattern(p)}, nil
+}
+
+func secs(d time.Duration) uint32 {
+	s := d / time.Second
+	if s > 1<<32-1 {
+		return 1<<32 - 1
+	}
+	return uint32(s)
+}
+
+// EventSeconds converts an event time to the store's clock: unix seconds,
+// clamped to what a uint32 holds (1970–2106).
+func EventSeconds(t time.Time) uint32 {
+	s := t.Unix()
+	switch {
+	case s < 1:
+		return 1
+	case s > 1<<32-1:
+		return 1<<32 - 1
+	}
+	return uint32(s)
+}
+
+// Name returns the tracker's name, which is also its signal name.
+func (t *Tracker) Name() string { return t.spec.Name }
+
+// Spec returns the compiled configuration.
+func (t *Tracker) Spec() Spec { return t.spec }
+
+// LastReason names why the last Observe returned Malformed.
+func (t *Tracker) LastReason() string { return t.lastReason }
+
+// Definition is a digest of everything that shapes the tracker's terms; a
+// stored baseline is only reused when it matches, because a baseline built
+// from other fields would make every term look new.
+func (t *Tracker) Definition() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "v1|%d|%s|", t.spec.Scope, t.spec.EnvironmentField)
+	for _, alts := range t.spec.Fields {
+		b.WriteString(strings.Join(alts, ","))
+		b.WriteByte(';')
+	}
+	fmt.Fprintf(&b, "|%t", t.spec.OnlyExternal)
+	return fmt.Sprintf("%016x", xxhash.Sum64String(b.String()))
+}
+
+// Observe decides whether the event shows a new term, records the term, and
+// reports the result. ts is the event time in store seconds.
+func (t *Tracker) Observe(v *event.View, ts uint32, env *Env) Result {
+	if !t.when.Match(v, env) {
+		return NotApplicable
+	}
+	buf := t.buf[:0]
+	// Scope prefix.
+	switch t.spec.Scope {
+	case ScopeHost:
+		h, ok := v.Get(event.HostName)
+		if !ok {
+			t.lastReason = "missing_host"
+			return Malformed
+		}
+		var good bool
+		if buf, good = event.AppendValue(buf, h); !good {
+			t.lastReason = "missing_host"
+			return Malformed
+		}
+	case ScopeEnvironment:
+		if t.envField != nil {
+			if e, ok := v.Get(t.envField); ok {
+				buf, _ = event.AppendValue(buf, e)
+			}
+		}
+	}
+	scopeLen := len(buf)
+	buf = append(buf, 0)
+
+	env.onlyExternal = t.spec.OnlyExternal
+	for i := range t.comps {
+		var (
+			val  pcommon.Value
+			kind Kind
+			ok   bool
+		)
+		for _, a := range t.comps[i].alts {
+			if val, ok = v.Get(a.field); ok {
+				kind = a.kind
+				break
+			}
+		}
+		if !ok {
+			t.buf = buf
+			return NotApplicable
+		}
+		start := len(buf)
+		var out Outcome
+		var reason string
+		buf, out, reason = kind.Append(buf, val, env)
+		switch out {
+		case ValueMalformed:
+			t.buf = buf
+			t.lastReason = reason
+			return Malformed
+		case ValueIgnored:
+			t.buf = buf
+			return Ignored
+		}
+		sp := &t.spans[i]
+		sp.start, sp.end, sp.kind = start, len(buf), kind
+		if _, isIP := kind.(ipKind); isIP {
+			sp.raw, sp.addr = val.Str(), env.addrOf()
+		}
+		buf = append(buf, 0x1f)
+	}
+	t.buf = buf
+	if len(t.exclusions) > 0 && t.excluded(buf) {
+		return Excluded
+	}
+
+	prev, found := t.Terms.Touch(xxhash.Sum64(buf), ts)
+	if found && (ts <= prev || ts-prev <= t.history) {
+		// A known term implies a known scope: its learning start was
+		// recorded with the term's first sighting, so the common path skips
+		// the scope table altogether.
+		return Seen
+	}
+	first, _ := t.Scopes.Remember(xxhash.Sum64(buf[:scopeLen]), ts)
+	if ts >= first && ts-first < t.learning {
+		return NewTermLearning
+	}
+	return NewTerm
+}
+
+func (t *Tracker) excluded(buf []byte) bool {
+	for i := range t.comps {
+		sp := &t.spans[i]
+		_, isIP := sp.kind.(ipKind)
+		var s string
+		if isIP {
+			s = sp.raw
+		} else {
+			b := buf[sp.start:sp.end]
+			s = unsafe.String(unsafe.SliceData(b), len(b))
+		}
+		_, fold := sp.kind.(domainKind)
+		if _, h := sp.kind.(hashKind); h {
+			fold = true
+		}
+		for j := range t.exclusions {
+			ex := &t.exclusions[j]
+			switch {
+			case ex.isCIDR:
+				if isIP && ex.prefix.Contains(sp.addr) {
+					return true
+				}
+			case ex.isGlob:
+				p := ex.pattern
+				if fold {
+					p = ex.lower
+				}
+				if glob.Match(p, s) {
+					return true
+				}
+			default:
+				if fold && ex.lower == s || !fold && ex.pattern == s {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
