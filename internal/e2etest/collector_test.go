@@ -120,7 +120,10 @@ func checkScenario(t *testing.T, bin, input string) {
 			hashes[key][h] = true
 		}
 		r := byLine[ev.line]
-		sig := r.signals()
+		all := r.signals()
+		// Threat-intel signals come from the intel processor and have no
+		// cairn.first_seen flag; the first-seen ones must match their flags.
+		sig := slices.DeleteFunc(slices.Clone(all), func(s string) bool { return strings.HasPrefix(s, "intel_") })
 		if flags := r.flags(); !slices.Equal(sig, flags) {
 			t.Errorf("event %d (%s): %s %v but %s* flags %v", i+1, ev.describe(), signalsKey, sig, flagPrefix, flags)
 		}
@@ -156,6 +159,14 @@ func checkScenario(t *testing.T, bin, input string) {
 				t.Errorf("gs-netcat start %s is not on %s after %s", ev.describe(), attackHost, attackStart.Format(time.RFC3339))
 			}
 			expectSignals(t, "gs-netcat start", ev, byLine[ev.line], newBinaryOnHost, newBinaryInEnv)
+			// The bundled intel feed (testdata/intel) lists its hash.
+			r := byLine[ev.line]
+			if !slices.Contains(r.signals(), "intel_malicious_hash") {
+				t.Errorf("gs-netcat start: %s is %v, want intel_malicious_hash", signalsKey, r.signals())
+			}
+			if atomic, _ := lookup(r.attrs, "threat.enrichments"); atomic == nil {
+				t.Errorf("gs-netcat start has no threat.enrichments")
+			}
 			break
 		}
 	}
@@ -355,6 +366,7 @@ service:
 	cmd.Env = append(os.Environ(),
 		"CAIRN_STATE_DIR="+stateDir,
 		"CAIRN_EVENTS="+events,
+		"CAIRN_INTEL_DIR="+filepath.Join(root, "testdata", "intel"),
 		"CAIRN_HEALTH=127.0.0.1:0",
 		"CAIRN_OTLP_GRPC=127.0.0.1:0",
 		"CAIRN_OTLP_HTTP=127.0.0.1:0",

@@ -21,8 +21,8 @@ import (
 
 // BenchmarkCollectorCPU runs the real collector on the same generated input
 // (300k scenario events through file_log) twice over: with the reference
-// pipeline of deploy/cairn.yaml, and with the same pipeline minus Cairn's
-// processors. It reports the CPU seconds (user+system, from the kernel) of
+// pipeline of deploy/cairn.yaml (firstseen and intel), and with the same
+// pipeline minus Cairn's processors. It reports the CPU seconds (user+system, from the kernel) of
 // each, median of three interleaved runs, and their ratio.
 func BenchmarkCollectorCPU(b *testing.B) {
 	bin := os.Getenv("CAIRN_COLLECTOR")
@@ -51,7 +51,7 @@ func BenchmarkCollectorCPU(b *testing.B) {
 	_ = f.Close()
 
 	pipelines := map[string]string{
-		"cairn":    "[memory_limiter, batch, firstseen]",
+		"cairn":    "[memory_limiter, batch, firstseen, intel]",
 		"baseline": "[memory_limiter, batch]",
 	}
 	for n := 0; n < b.N; n++ {
@@ -118,6 +118,7 @@ service:
 	cmd := exec.Command(bin, "--config", filepath.Join(repoRoot(b), "deploy", "cairn.yaml"), "--config", overlay)
 	cmd.Dir = b.TempDir()
 	cmd.Env = append(os.Environ(), "CAIRN_STATE_DIR="+stateDir, "CAIRN_EVENTS="+input,
+		"CAIRN_INTEL_DIR="+filepath.Join(repoRoot(b), "testdata", "intel"),
 		"CAIRN_HEALTH=127.0.0.1:0", "CAIRN_OTLP_GRPC=127.0.0.1:0", "CAIRN_OTLP_HTTP=127.0.0.1:0")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = io.Discard, &out

@@ -33,8 +33,20 @@ type View struct {
 	// not there is absent without a search, which matters because most
 	// events lack most fields (a process start has no dns.* at all).
 	attrSegs, resSegs uint64
+	// attrsDotted says whether any top-level attribute key has a dot. A
+	// record without (a nested ECS document) can only hold "a.b.c" under
+	// its "a" object, so lookups go straight there, through topCache.
+	attrsDotted bool
+	topCache    [8]topEntry
+	topCached   int
 
 	ids idHasher
+}
+
+type topEntry struct {
+	seg string
+	val pcommon.Value
+	ok  bool
 }
 
 type cacheEntry struct {
@@ -54,23 +66,69 @@ func (v *View) Reset(res pcommon.Resource, rec plog.LogRecord) {
 	v.rec = rec
 	v.attrs = rec.Attributes()
 	v.cached = 0
-	v.attrSegs = segments(v.attrs)
-	v.resSegs = segments(v.res)
+	v.topCached = 0
+	v.attrSegs, v.attrsDotted = segments(v.attrs)
+	v.resSegs, _ = segments(v.res)
 	if b := rec.Body(); b.Type() == pcommon.ValueTypeMap {
 		v.body, v.hasBody = b.Map(), true
-		v.attrSegs |= segments(v.body)
+		bodySegs, _ := segments(v.body)
+		v.attrSegs |= bodySegs
 	} else {
 		v.hasBody = false
 	}
 }
 
-func segments(m pcommon.Map) uint64 {
-	var mask uint64
+func segments(m pcommon.Map) (mask uint64, dotted bool) {
 	m.Range(func(k string, _ pcommon.Value) bool {
 		mask |= segBit(k)
+		if !dotted && strings.IndexByte(k, '.') >= 0 {
+			dotted = true
+		}
 		return true
 	})
-	return mask
+	return mask, dotted
+}
+
+// attrLookup is lookup on the record attributes, using the nested-document
+// shortcut when the record has no dotted top-level keys.
+func (v *View) attrLookup(path string) (pcommon.Value, bool) {
+	if v.attrsDotted {
+		return lookup(v.attrs, path)
+	}
+	seg, rest := path, ""
+	if i := strings.IndexByte(path, '.'); i >= 0 {
+		seg, rest = path[:i], path[i+1:]
+	}
+	top, ok := v.top(seg)
+	if !ok {
+		return pcommon.Value{}, false
+	}
+	if rest == "" {
+		if top.Type() == pcommon.ValueTypeEmpty {
+			return pcommon.Value{}, false
+		}
+		return top, true
+	}
+	if top.Type() != pcommon.ValueTypeMap {
+		return pcommon.Value{}, false
+	}
+	return lookup(top.Map(), rest)
+}
+
+// top returns a top-level attribute, remembering it for the event's other
+// fields under the same object.
+func (v *View) top(seg string) (pcommon.Value, bool) {
+	for i := 0; i < v.topCached; i++ {
+		if v.topCache[i].seg == seg {
+			return v.topCache[i].val, v.topCache[i].ok
+		}
+	}
+	val, ok := v.attrs.Get(seg)
+	if v.topCached < len(v.topCache) {
+		v.topCache[v.topCached] = topEntry{seg: seg, val: val, ok: ok}
+		v.topCached++
+	}
+	return val, ok
 }
 
 // Record returns the record under view.
@@ -102,17 +160,19 @@ func (v *View) Get(f *Field) (pcommon.Value, bool) {
 // attributes other than through the View.
 func (v *View) Invalidate() {
 	v.cached = 0
-	v.attrSegs = segments(v.attrs)
+	v.topCached = 0
+	v.attrSegs, v.attrsDotted = segments(v.attrs)
 	if v.hasBody {
-		v.attrSegs |= segments(v.body)
+		bodySegs, _ := segments(v.body)
+		v.attrSegs |= bodySegs
 	}
-	v.resSegs = segments(v.res)
+	v.resSegs, _ = segments(v.res)
 }
 
 func (v *View) get(f *Field) (pcommon.Value, bool) {
 	for _, a := range f.aliases {
 		if v.attrSegs&a.seg != 0 {
-			if val, ok := lookup(v.attrs, a.path); ok && a.accepts(val) {
+			if val, ok := v.attrLookup(a.path); ok && a.accepts(val) {
 				return val, true
 			}
 			if v.hasBody {
@@ -283,6 +343,12 @@ func (v *View) SetFlag(path string) {
 // OTel attribute convention.
 func (v *View) slot(path string) pcommon.Value {
 	v.attrSegs |= segBit(path)
+	// A write may add a top-level key, dotted or not, and move the
+	// attribute array: forget what the shortcuts knew.
+	v.topCached = 0
+	if strings.IndexByte(path, '.') >= 0 && !v.nestedShape() {
+		v.attrsDotted = true
+	}
 	if !v.nestedShape() {
 		return v.attrs.PutEmpty(path)
 	}
@@ -497,4 +563,15 @@ func Each(ld plog.Logs, fn func(res pcommon.Resource, rec plog.LogRecord)) {
 			}
 		}
 	}
+}
+
+// AppendObject appends an empty object to the array field at path (creating
+// the array where the record's shape says, see slot) and returns it, for
+// fields such as threat.enrichments.
+func (v *View) AppendObject(path string) pcommon.Map {
+	v.cached = 0
+	if val, ok := lookup(v.attrs, path); ok && val.Type() == pcommon.ValueTypeSlice {
+		return val.Slice().AppendEmpty().SetEmptyMap()
+	}
+	return v.slot(path).SetEmptySlice().AppendEmpty().SetEmptyMap()
 }

@@ -370,3 +370,16 @@ func TestWritesFollowTheRecordShape(t *testing.T) {
 	v.SetFlag("cairn.first_seen.x")
 	assert.Equal(t, true, v.Attributes().AsRaw()["cairn.first_seen.x"])
 }
+
+func TestAppendObject(t *testing.T) {
+	v := view(t, map[string]any{"event": map[string]any{"kind": "event"}})
+	v.AppendObject("threat.enrichments").PutStr("a", "1")
+	v.AppendObject("threat.enrichments").PutStr("a", "2")
+	got := v.Attributes().AsRaw()
+	assert.Equal(t, map[string]any{"enrichments": []any{map[string]any{"a": "1"}, map[string]any{"a": "2"}}}, got["threat"])
+
+	v = view(t, map[string]any{"threat.enrichments": []any{map[string]any{"a": "0"}}})
+	v.AppendObject("threat.enrichments").PutStr("a", "1")
+	got = v.Attributes().AsRaw()
+	assert.Len(t, got["threat.enrichments"], 2, "appends to what is there")
+}

@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 
 	"github.com/cairnsec/cairn/processor/firstseenprocessor"
+	"github.com/cairnsec/cairn/processor/intelprocessor"
 )
 
 // DefaultProcessors are the processors replay runs: Cairn's own, which
@@ -15,6 +16,7 @@ func DefaultProcessors() map[component.Type]processor.Factory {
 	out := map[component.Type]processor.Factory{}
 	for _, f := range []processor.Factory{
 		firstseenprocessor.NewFactory(),
+		intelprocessor.NewFactory(),
 	} {
 		out[f.Type()] = f
 	}

@@ -110,6 +110,9 @@ func TestScenario(t *testing.T) {
 			continue
 		}
 		for _, s := range sig {
+			if strings.HasPrefix(s, "intel_") {
+				continue // threat-intel signals have no first-seen flag
+			}
 			assert.Equal(t, true, get(d, "cairn.first_seen."+s), "flag attribute for %s", s)
 		}
 		host := get(d, "host.name").(string)
@@ -132,12 +135,26 @@ func TestScenario(t *testing.T) {
 
 	want := []flagged{
 		{"web-03", "/usr/bin/zsh", []string{"new_binary_on_host"}},
-		{"web-03", "/tmp/.x/gs-netcat", []string{"new_binary_on_host", "new_binary_in_environment"}},
+		{"web-03", "/tmp/.x/gs-netcat", []string{"new_binary_on_host", "new_binary_in_environment", "intel_malicious_hash"}},
 		{"web-03", "/tmp/.x/gs-netcat -> 45.134.26.117", []string{"new_external_ip", "new_ip_for_binary"}},
 		{"web-03", "dns l.gs.thc.org", []string{"new_domain"}},
 		{"web-03", "/tmp/.x/gs-netcat -> 193.32.249.56", []string{"new_external_ip", "new_ip_for_binary"}},
 	}
 	assert.Equal(t, want, got, "only the attack is flagged besides the rollout")
+
+	// The intel processor's enrichment of the gs-netcat start, from the
+	// scenario feed in testdata/intel.
+	start := findDoc(t, docs, func(d map[string]any) bool {
+		return get(d, "process.executable") == "/tmp/.x/gs-netcat" && get(d, "destination.ip") == nil && get(d, "dns") == nil
+	})
+	enr, _ := get(start, "threat.enrichments").([]any)
+	require.Len(t, enr, 1)
+	e := enr[0].(map[string]any)
+	assert.Equal(t, "362b700c68ff2dc5c4188d32096b9c3d0f61073b9758cf25ab068b095460b9f9", get(e, "indicator.file.hash.sha256"))
+	assert.Equal(t, "cairn scenario feed", get(e, "indicator.provider"))
+	assert.Equal(t, "process.hash.sha256", get(e, "matched.field"))
+	assert.Equal(t, "malicious", get(e, "cairn.intel.verdict"))
+	assert.Equal(t, 1, sum.Signals["intel_malicious_hash"])
 
 	gs := findDoc(t, docs, func(d map[string]any) bool {
 		return get(d, "process.executable") == "/tmp/.x/gs-netcat" && get(d, "destination.port") == float64(7350)

@@ -1,0 +1,180 @@
+package feed
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// jsonStream walks a JSON document token by token, so a large export is
+// decoded one entry at a time instead of as one tree.
+type jsonStream struct {
+	dec    *json.Decoder
+	format string
+}
+
+func newJSONStream(r io.Reader, format string) *jsonStream {
+	dec := json.NewDecoder(newReader(r))
+	dec.UseNumber()
+	return &jsonStream{dec: dec, format: format}
+}
+
+// fail turns a decoder error into the structural error of the file: a syntax
+// error or early EOF means the file is truncated or not JSON at all.
+func (s *jsonStream) fail(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return structuralError(s.format, "truncated JSON (ends at byte %d)", s.dec.InputOffset())
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return structuralError(s.format, "invalid JSON at byte %d: %v", se.Offset, err)
+	}
+	return structuralError(s.format, "%v", err)
+}
+
+// broken reports whether err from Decode leaves the stream unusable. Type
+// errors (an entry with a field of the wrong kind) do not: the decoder has
+// consumed the whole value and the next entry can be read.
+func broken(err error) bool {
+	if err == nil {
+		return false
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return false
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	// Errors from UnmarshalJSON methods (jsonText on an object, say) are
+	// per-entry too.
+	return false
+}
+
+// delim reads the next token and requires it to be d.
+func (s *jsonStream) delim(d json.Delim, what string) error {
+	tok, err := s.dec.Token()
+	if err != nil {
+		return s.fail(err)
+	}
+	if got, ok := tok.(json.Delim); !ok || got != d {
+		return structuralError(s.format, "expected %s, found %s", what, describeToken(tok))
+	}
+	return nil
+}
+
+// beginObject starts the walk of the top-level object.
+func (s *jsonStream) beginObject() error {
+	tok, err := s.dec.Token()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return structuralError(s.format, "no JSON content")
+		}
+		return s.fail(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return structuralError(s.format, "expected a JSON object, found %s", describeToken(tok))
+	}
+	return nil
+}
+
+// key reads the next key of the current object; ok is false at its end
+// (whose '}' it consumes).
+func (s *jsonStream) key() (key string, ok bool, err error) {
+	if !s.dec.More() {
+		if err := s.delim('}', "end of object"); err != nil {
+			return "", false, err
+		}
+		return "", false, nil
+	}
+	tok, err := s.dec.Token()
+	if err != nil {
+		return "", false, s.fail(err)
+	}
+	k, isStr := tok.(string)
+	if !isStr {
+		return "", false, structuralError(s.format, "expected an object key, found %s", describeToken(tok))
+	}
+	return k, true, nil
+}
+
+// skip consumes one value.
+func (s *jsonStream) skip() error {
+	var raw json.RawMessage
+	if err := s.dec.Decode(&raw); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+// valueStart reads the first token of the next value: a scalar entirely, or
+// the opening delimiter of an array or object (then see skipRest).
+func (s *jsonStream) valueStart() (json.Token, error) {
+	tok, err := s.dec.Token()
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return tok, nil
+}
+
+// skipRest consumes the rest of an array or object whose opening delimiter
+// valueStart returned.
+func (s *jsonStream) skipRest() error {
+	for depth := 1; depth > 0; {
+		tok, err := s.dec.Token()
+		if err != nil {
+			return s.fail(err)
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		}
+	}
+	return nil
+}
+
+// skipValueAfter finishes a value whose first token was tok.
+func (s *jsonStream) skipValueAfter(tok json.Token) error {
+	if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') {
+		return s.skipRest()
+	}
+	return nil
+}
+
+// end requires that nothing but white space follows the top-level value: a
+// second document appended to the file means it is not what we think it is.
+func (s *jsonStream) end() error {
+	tok, err := s.dec.Token()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err != nil {
+		return s.fail(err)
+	}
+	return structuralError(s.format, "unexpected %s after the end of the document", describeToken(tok))
+}
+
+func describeToken(tok json.Token) string {
+	switch t := tok.(type) {
+	case json.Delim:
+		return fmt.Sprintf("%q", string(t))
+	case string:
+		return fmt.Sprintf("string %q", truncate(t, 40))
+	case nil:
+		return "null"
+	default:
+		return fmt.Sprintf("%v", t)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,361 @@
+package intelprocessor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/cairnsec/cairn/internal/event"
+	"github.com/cairnsec/cairn/internal/netclass"
+	"github.com/cairnsec/cairn/processor/intelprocessor/internal/indicator"
+	"github.com/cairnsec/cairn/processor/intelprocessor/internal/metadata"
+	"github.com/cairnsec/cairn/processor/intelprocessor/internal/store"
+)
+
+// Signal names, part of Cairn's interface: correlation rules refer to them.
+const (
+	SignalMaliciousHash  = "intel_malicious_hash"
+	SignalSuspiciousHash = "intel_suspicious_hash"
+	SignalBadIP          = "intel_bad_ip"
+	SignalBadDomain      = "intel_bad_domain"
+)
+
+type fieldKind uint8
+
+const (
+	kindHash fieldKind = iota
+	kindIP
+	kindDomain
+)
+
+// checkedField is one event field the processor matches.
+type checkedField struct {
+	field *event.Field
+	kind  fieldKind
+	// hashType is fixed by the field name (…sha256) or Unknown: guess from length.
+	hashType indicator.Type
+}
+
+type intel struct {
+	logger *zap.Logger
+	cfg    *Config
+	feeds  *feeds
+	fields []checkedField
+	now    func() time.Time
+
+	telemetry *metadata.TelemetryBuilder
+
+	// view and scratch are used under mu; batches are short.
+	mu    sync.Mutex
+	view  *event.View
+	found []match
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// match is one feed entry that applies to one event field.
+type match struct {
+	field *checkedField
+	value string
+	entry store.Entry
+	meta  store.Meta
+}
+
+func newIntel(set processor.Settings, cfg *Config) (*intel, error) {
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	p := &intel{
+		logger:    set.Logger,
+		cfg:       cfg,
+		feeds:     newFeeds(cfg, set.Logger),
+		now:       time.Now,
+		telemetry: tb,
+		view:      event.NewView(),
+	}
+	for _, f := range cfg.Fields.Hashes {
+		p.fields = append(p.fields, checkedField{field: event.Lookup(f), kind: kindHash, hashType: hashTypeOf(f)})
+	}
+	for _, f := range cfg.Fields.IPs {
+		p.fields = append(p.fields, checkedField{field: event.Lookup(f), kind: kindIP})
+	}
+	for _, f := range cfg.Fields.Domains {
+		p.fields = append(p.fields, checkedField{field: event.Lookup(f), kind: kindDomain})
+	}
+	p.feeds.onLoad = func(path, format string, n int) {
+		tb.ProcessorIntelFeedLoads.Add(context.Background(), 1, metric.WithAttributes(attribute.String("format", format)))
+	}
+	p.feeds.onError = func(string, error) {
+		tb.ProcessorIntelFeedErrors.Add(context.Background(), 1)
+	}
+	err = tb.RegisterProcessorIntelIndicatorsCallback(func(_ context.Context, o metric.Int64Observer) error {
+		o.Observe(int64(p.feeds.snapshot().total))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func hashTypeOf(field string) indicator.Type {
+	switch {
+	case strings.HasSuffix(field, ".sha256"):
+		return indicator.SHA256
+	case strings.HasSuffix(field, ".sha1"):
+		return indicator.SHA1
+	case strings.HasSuffix(field, ".md5"):
+		return indicator.MD5
+	}
+	return indicator.Unknown
+}
+
+func (p *intel) start(_ context.Context, _ component.Host) error {
+	if d := p.cfg.FeedsDir; d != "" {
+		st, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("feeds_dir: %w", err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("feeds_dir: %s is not a directory", d)
+		}
+	}
+	// A feed that cannot be read at start is reported; the others load, so
+	// one bad file does not take detection down.
+	if err := p.feeds.refresh(true); err != nil {
+		p.logger.Warn("Some feeds could not be loaded", zap.Error(err))
+	}
+	if p.cfg.ReloadInterval > 0 {
+		p.stop, p.done = make(chan struct{}), make(chan struct{})
+		go p.reloadLoop()
+	}
+	return nil
+}
+
+func (p *intel) reloadLoop() {
+	defer close(p.done)
+	t := time.NewTicker(p.cfg.ReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			if err := p.feeds.refresh(false); err != nil {
+				p.logger.Warn("Reloading feeds failed", zap.Error(err))
+			}
+		}
+	}
+}
+
+func (p *intel) shutdown(context.Context) error {
+	if p.stop != nil {
+		close(p.stop)
+		<-p.done
+		p.stop = nil
+	}
+	p.telemetry.Shutdown()
+	return nil
+}
+
+func (p *intel) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	snap := p.feeds.snapshot()
+	if len(snap.stores) == 0 {
+		return ld, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var matched, events int64
+	event.Each(ld, func(res pcommon.Resource, rec plog.LogRecord) {
+		events++
+		p.view.Reset(res, rec)
+		if p.enrich(p.view, snap) {
+			matched++
+		}
+	})
+	p.telemetry.ProcessorIntelEvents.Add(ctx, events)
+	if matched > 0 {
+		p.telemetry.ProcessorIntelMatchedEvents.Add(ctx, matched)
+	}
+	return ld, nil
+}
+
+// enrich matches the event's fields and writes enrichments and signals. It
+// reports whether anything matched.
+func (p *intel) enrich(v *event.View, snap *snapshot) bool {
+	found := p.found[:0]
+	var at time.Time
+	haveTime := false
+	for i := range p.fields {
+		cf := &p.fields[i]
+		val, ok := v.Get(cf.field)
+		if !ok || val.Type() != pcommon.ValueTypeStr || val.Str() == "" {
+			continue
+		}
+		s := val.Str()
+		start := len(found)
+		for _, st := range snap.stores {
+			var entries []store.Entry
+			switch cf.kind {
+			case kindHash:
+				t := cf.hashType
+				if t == indicator.Unknown {
+					t = indicator.HashType(s)
+				}
+				if t == indicator.Unknown {
+					continue
+				}
+				entries = st.LookupHash(t, s)
+			case kindIP:
+				a, ok := netclass.ParseAddr(s)
+				if !ok {
+					continue
+				}
+				entries = st.LookupIP(a)
+			case kindDomain:
+				entries = st.LookupDomain(s)
+			}
+			for _, e := range entries {
+				if !haveTime {
+					at = p.eventTime(v)
+					haveTime = true
+				}
+				meta := st.Meta(e)
+				if !meta.ValidAt(at) {
+					continue
+				}
+				found = append(found, match{field: cf, value: s, entry: e, meta: meta})
+			}
+		}
+		// An allow-list entry for this value overrides every bad verdict.
+		for j := start; j < len(found); j++ {
+			if found[j].entry.Verdict() == indicator.Benign {
+				found = found[:start]
+				p.telemetry.ProcessorIntelAllowed.Add(context.Background(), 1)
+				break
+			}
+		}
+	}
+	p.found = found
+	if len(found) == 0 {
+		return false
+	}
+	v.EnsureID()
+	for i := range found {
+		m := &found[i]
+		writeEnrichment(v, m, at)
+		v.AddSignal(signalFor(m.field.kind, m.entry.Verdict()))
+		p.telemetry.ProcessorIntelMatches.Add(context.Background(), 1,
+			metric.WithAttributes(attribute.String("type", kindName(m.field.kind)), attribute.String("verdict", m.entry.Verdict().String())))
+	}
+	return true
+}
+
+func (p *intel) eventTime(v *event.View) time.Time {
+	if t, ok := v.Time(); ok {
+		return t
+	}
+	return p.now()
+}
+
+func kindName(k fieldKind) string {
+	switch k {
+	case kindHash:
+		return "hash"
+	case kindIP:
+		return "ip"
+	}
+	return "domain"
+}
+
+func signalFor(k fieldKind, v indicator.Verdict) string {
+	switch k {
+	case kindHash:
+		if v == indicator.Malicious {
+			return SignalMaliciousHash
+		}
+		return SignalSuspiciousHash
+	case kindIP:
+		return SignalBadIP
+	}
+	return SignalBadDomain
+}
+
+// ecsConfidence maps a 0–100 score to ECS threat.indicator.confidence words.
+func ecsConfidence(c int) string {
+	switch {
+	case c < 0:
+		return "Not Specified"
+	case c == 0:
+		return "None"
+	case c < 30:
+		return "Low"
+	case c < 70:
+		return "Medium"
+	}
+	return "High"
+}
+
+// writeEnrichment appends one threat.enrichments object in ECS form.
+func writeEnrichment(v *event.View, m *match, at time.Time) {
+	meta := &m.meta
+	e := v.AppendObject("threat.enrichments")
+	ind := e.PutEmptyMap("indicator")
+	switch m.field.kind {
+	case kindHash:
+		ind.PutStr("type", "file")
+		t := m.field.hashType
+		if t == indicator.Unknown {
+			t = indicator.HashType(m.value)
+		}
+		ind.PutEmptyMap("file").PutEmptyMap("hash").PutStr(t.String(), strings.ToLower(m.value))
+	case kindIP:
+		ind.PutStr("type", ipType(m.value))
+		ind.PutStr("ip", m.value)
+		if meta.Port > 0 {
+			ind.PutInt("port", int64(meta.Port))
+		}
+	case kindDomain:
+		ind.PutStr("type", "domain-name")
+		ind.PutEmptyMap("url").PutStr("domain", strings.TrimSuffix(strings.ToLower(m.value), "."))
+	}
+	if meta.Provider != "" {
+		ind.PutStr("provider", meta.Provider)
+	}
+	ind.PutStr("confidence", ecsConfidence(meta.Confidence))
+	if meta.Name != "" {
+		ind.PutStr("name", meta.Name)
+	}
+	if !meta.FirstSeen.IsZero() {
+		ind.PutStr("first_seen", meta.FirstSeen.UTC().Format(time.RFC3339Nano))
+	}
+	matched := e.PutEmptyMap("matched")
+	matched.PutStr("atomic", m.value)
+	matched.PutStr("field", m.field.field.Name)
+	matched.PutStr("type", "indicator_match_rule")
+	// The match is as of the event, so a replay writes the same document.
+	matched.PutStr("occurred", at.UTC().Format(time.RFC3339Nano))
+	e.PutEmptyMap("cairn").PutEmptyMap("intel").PutStr("verdict", m.entry.Verdict().String())
+}
+
+func ipType(s string) string {
+	if a, err := netip.ParseAddr(s); err == nil && a.Unmap().Is6() {
+		return "ipv6-addr"
+	}
+	return "ipv4-addr"
+}
+
