@@ -55,11 +55,11 @@ func TestConfigs(t *testing.T) {
 
 func TestInvalidConfigs(t *testing.T) {
 	cases := map[string]string{
-		"nothing":          "nothing to match against",
-		"empty_feed":       "feeds[0]: empty path",
-		"no_fields":        "at least one field",
-		"online_two_keys":  "exactly one of api_key_env and api_key_file",
-		"negative":         "reload_interval must not be negative",
+		"nothing":         "nothing to match against",
+		"empty_feed":      "feeds[0]: empty path",
+		"no_fields":       "at least one field",
+		"online_two_keys": "exactly one of api_key_env and api_key_file",
+		"negative":        "reload_interval must not be negative",
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -3,8 +3,8 @@ package intelprocessor
 import (
 	"context"
 	"fmt"
-	"os"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -358,4 +358,3 @@ func ipType(s string) string {
 	}
 	return "ipv4-addr"
 }
-
