@@ -53,7 +53,7 @@ func BenchmarkNoMatch(b *testing.B) {
 		require.NoError(b, dec.Decode(sc.Bytes(), recs.AppendEmpty()))
 	}
 
-	p, err := newIntel(processortest.NewNopSettings(metadata.Type), feedsConfig(dir))
+	p, err := newIntel(processortest.NewNopSettings(metadata.Type), feedsConfig(dir), nil)
 	require.NoError(b, err)
 	require.NoError(b, p.feeds.refresh(true))
 	require.Equal(b, 120_000, p.feeds.snapshot().total)

@@ -56,7 +56,7 @@ func createLogsProcessor(ctx context.Context, set processor.Settings, cfg compon
 
 // newLogsProcessor also returns the processor behind the helper, for tests.
 func newLogsProcessor(ctx context.Context, set processor.Settings, cfg *Config, next consumer.Logs) (processor.Logs, *intel, error) {
-	p, err := newIntel(set, cfg)
+	p, err := newIntel(set, cfg, next)
 	if err != nil {
 		return nil, nil, err
 	}

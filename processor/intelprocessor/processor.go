@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor"
@@ -64,17 +65,19 @@ type intel struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	// online is nil unless online lookups are enabled.
+	online *onlineLookup
 }
 
 // match is one feed entry that applies to one event field.
 type match struct {
 	field *checkedField
 	value string
-	entry store.Entry
 	meta  store.Meta
 }
 
-func newIntel(set processor.Settings, cfg *Config) (*intel, error) {
+func newIntel(set processor.Settings, cfg *Config, next consumer.Logs) (*intel, error) {
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
@@ -108,6 +111,11 @@ func newIntel(set processor.Settings, cfg *Config) (*intel, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Online.Enabled {
+		if p.online, err = newOnlineLookup(&cfg.Online, set.Logger, tb, next); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -143,6 +151,9 @@ func (p *intel) start(_ context.Context, _ component.Host) error {
 		p.stop, p.done = make(chan struct{}), make(chan struct{})
 		go p.reloadLoop()
 	}
+	if p.online != nil {
+		return p.online.start()
+	}
 	return nil
 }
 
@@ -162,19 +173,23 @@ func (p *intel) reloadLoop() {
 	}
 }
 
-func (p *intel) shutdown(context.Context) error {
+func (p *intel) shutdown(ctx context.Context) error {
 	if p.stop != nil {
 		close(p.stop)
 		<-p.done
 		p.stop = nil
 	}
+	var err error
+	if p.online != nil {
+		err = p.online.shutdown(ctx)
+	}
 	p.telemetry.Shutdown()
-	return nil
+	return err
 }
 
 func (p *intel) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	snap := p.feeds.snapshot()
-	if len(snap.stores) == 0 {
+	if len(snap.stores) == 0 && p.online == nil {
 		return ld, nil
 	}
 	p.mu.Lock()
@@ -238,15 +253,26 @@ func (p *intel) enrich(v *event.View, snap *snapshot) bool {
 				if !meta.ValidAt(at) {
 					continue
 				}
-				found = append(found, match{field: cf, value: s, entry: e, meta: meta})
+				found = append(found, match{field: cf, value: s, meta: meta})
 			}
 		}
 		// An allow-list entry for this value overrides every bad verdict.
+		allowed := false
 		for j := start; j < len(found); j++ {
-			if found[j].entry.Verdict() == indicator.Benign {
+			if found[j].meta.Verdict == indicator.Benign {
 				found = found[:start]
+				allowed = true
 				p.telemetry.ProcessorIntelAllowed.Add(context.Background(), 1)
 				break
+			}
+		}
+		if p.online != nil && !allowed && len(found) == start && cf.kind == kindHash {
+			if !haveTime {
+				at = p.eventTime(v)
+				haveTime = true
+			}
+			if meta, ok := p.online.lookup(v, cf, s, at); ok {
+				found = append(found, match{field: cf, value: s, meta: meta})
 			}
 		}
 	}
@@ -258,9 +284,9 @@ func (p *intel) enrich(v *event.View, snap *snapshot) bool {
 	for i := range found {
 		m := &found[i]
 		writeEnrichment(v, m, at)
-		v.AddSignal(signalFor(m.field.kind, m.entry.Verdict()))
+		v.AddSignal(signalFor(m.field.kind, m.meta.Verdict))
 		p.telemetry.ProcessorIntelMatches.Add(context.Background(), 1,
-			metric.WithAttributes(attribute.String("type", kindName(m.field.kind)), attribute.String("verdict", m.entry.Verdict().String())))
+			metric.WithAttributes(attribute.String("type", kindName(m.field.kind)), attribute.String("verdict", m.meta.Verdict.String())))
 	}
 	return true
 }
@@ -349,7 +375,7 @@ func writeEnrichment(v *event.View, m *match, at time.Time) {
 	matched.PutStr("type", "indicator_match_rule")
 	// The match is as of the event, so a replay writes the same document.
 	matched.PutStr("occurred", at.UTC().Format(time.RFC3339Nano))
-	e.PutEmptyMap("cairn").PutEmptyMap("intel").PutStr("verdict", m.entry.Verdict().String())
+	e.PutEmptyMap("cairn").PutEmptyMap("intel").PutStr("verdict", m.meta.Verdict.String())
 }
 
 func ipType(s string) string {

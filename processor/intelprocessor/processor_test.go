@@ -332,3 +332,5 @@ func TestBrokenFileAtStartDoesNotStopTheOthers(t *testing.T) {
 	assert.Len(t, signals(f.send(t, procStart(gsNetcat))[0]), 1)
 	assert.Equal(t, int64(1), counter(t, f.tel, "otelcol_processor_intel_feed_errors"))
 }
+
+func processorSettings() processor.Settings { return processortest.NewNopSettings(metadata.Type) }

@@ -65,7 +65,7 @@ type csvRows struct {
 	st      *Stats
 	header  func(cols map[string]int) error
 	row     func(line int, fields [][]byte) error
-	max     int // fields the row function needs, see splitQuoted
+	limit   int // fields the row function needs, see splitQuoted
 	fields  [][]byte
 	scratch []byte
 }
@@ -102,7 +102,7 @@ func (c *csvRows) run(r io.Reader) error {
 		}
 		seenData = true
 		var ok bool
-		c.fields, c.scratch, ok = splitQuoted(line, c.fields, c.scratch, c.max)
+		c.fields, c.scratch, ok = splitQuoted(line, c.fields, c.scratch, c.limit)
 		if !ok {
 			c.st.skip(lr.n, "unbalanced quotes")
 			continue
@@ -161,7 +161,7 @@ func (MalwareBazaarCSV) Parse(r io.Reader, provider string, emit func(indicator.
 
 	var times timeCache
 	var hbuf []byte
-	rows := &csvRows{format: NameMalwareBazaarCSV, st: &st, max: needed(firstSeen, sha256, md5, sha1, signature)}
+	rows := &csvRows{format: NameMalwareBazaarCSV, st: &st, limit: needed(firstSeen, sha256, md5, sha1, signature)}
 	rows.header = func(cols map[string]int) error {
 		if _, ok := cols["sha256_hash"]; !ok {
 			if _, tf := cols["ioc_value"]; tf {
@@ -174,7 +174,7 @@ func (MalwareBazaarCSV) Parse(r io.Reader, provider string, emit func(indicator.
 		md5 = column(cols, "md5_hash", mbMD5)
 		sha1 = column(cols, "sha1_hash", mbSHA1)
 		signature = column(cols, "signature", mbSignature)
-		rows.max = needed(firstSeen, sha256, md5, sha1, signature)
+		rows.limit = needed(firstSeen, sha256, md5, sha1, signature)
 		return nil
 	}
 	rows.row = func(line int, fields [][]byte) error {

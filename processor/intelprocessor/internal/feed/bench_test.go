@@ -45,7 +45,7 @@ func writeMalwareBazaarCSV(tb testing.TB, path string, n int) int64 {
 	t0 := time.Date(2020, 2, 24, 0, 0, 0, 0, time.UTC)
 	var ts []byte
 	for i := range n {
-		ts = t0.Add(time.Duration(i) * 37 * time.Second).AppendFormat(ts[:0], "2006-01-02 15:04:05")
+		ts = t0.Add(time.Duration(i)*37*time.Second).AppendFormat(ts[:0], "2006-01-02 15:04:05")
 		w.WriteString(`"`)
 		w.Write(ts)
 		w.WriteString(`", "`)
@@ -68,6 +68,10 @@ func writeMalwareBazaarCSV(tb testing.TB, path string, n int) int64 {
 		w.WriteString("\"\n")
 	}
 	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	// Write the file back now, not while the benchmark reads it.
+	if err := f.Sync(); err != nil {
 		tb.Fatal(err)
 	}
 	if err := f.Close(); err != nil {

@@ -3,20 +3,26 @@ package feed
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
-// Detection is one decision over the head of a file, shared by every
-// built-in Sniff, so that two formats never both claim a file and the order
-// of Formats only matters for formats added later.
-
-var triedNames = strings.Join([]string{
-	NameSTIX2, NameMISP, NameThreatFoxJSON, NameMalwareBazaarCSV, NameThreatFoxCSV, NamePlain,
-}, ", ")
+func triedNames() string {
+	var names []string
+	for _, f := range Formats() {
+		names = append(names, f.Name())
+	}
+	return strings.Join(names, ", ")
+}
 
 // classify returns the name of the format of head, or an error saying why
-// none fits.
+// none fits. It is one decision shared by every built-in Sniff, rather than
+// each format judging alone, so that two formats never both claim a file:
+// the most specific evidence wins (a JSON shape, then an abuse.ch column
+// header, then the shape of the first data row, then a product named in the
+// comments), whatever the order of Formats.
 func classify(head []byte) (string, error) {
 	head = bytes.TrimPrefix(head, utf8BOM)
 	trimmed := bytes.TrimLeft(head, " \t\r\n")
@@ -24,14 +30,37 @@ func classify(head []byte) (string, error) {
 		return "", ErrEmpty
 	}
 	if trimmed[0] == '{' || trimmed[0] == '[' {
+		if off, err := jsonPrefixError(trimmed); err != nil {
+			// "[2001:db8::1],malicious" starts like JSON too.
+			if trimmed[0] == '[' {
+				return classifyText(head)
+			}
+			return "", fmt.Errorf("feed: the file starts like JSON but is invalid at byte %d: %v", off, err)
+		}
 		if name, hint, isJSON := classifyJSON(trimmed); isJSON {
 			if name != "" {
 				return name, nil
 			}
-			return "", fmt.Errorf("feed: unrecognised JSON feed (tried %s): %s", triedNames, hint)
+			return "", fmt.Errorf("feed: unrecognised JSON feed (tried %s): %s", triedNames(), hint)
 		}
 	}
 	return classifyText(head)
+}
+
+// jsonPrefixError returns the syntax error in head, a prefix of a JSON
+// document, if there is one. Running out of input is no error: the head
+// usually ends inside the document.
+func jsonPrefixError(head []byte) (int64, error) {
+	dec := json.NewDecoder(bytes.NewReader(head))
+	for {
+		_, err := dec.Token()
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, nil
+		}
+		if err != nil {
+			return dec.InputOffset(), err
+		}
+	}
 }
 
 // jsonHead is what the first 64 KiB of a JSON document show of its top level.
@@ -197,6 +226,10 @@ func skipRest(dec *json.Decoder) bool {
 	return true
 }
 
+// plainSniffLines is how many data lines after the first may show that a
+// file is a plain list.
+const plainSniffLines = 9
+
 // textHead is what the first lines of a text file say about its format.
 type textHead struct {
 	header       string // format named by a column header line
@@ -205,6 +238,9 @@ type textHead struct {
 	comments     int
 	firstData    []byte // first line that is neither blank nor a comment
 	firstDataNum int
+	// moreData holds the next few data lines, so that one mistyped entry at
+	// the top of a hand-kept list does not hide what the file is.
+	moreData [][]byte
 }
 
 func readTextHead(head []byte) textHead {
@@ -216,7 +252,7 @@ func readTextHead(head []byte) textHead {
 		}
 	}
 	n := 0
-	for len(head) > 0 && th.firstData == nil {
+	for len(head) > 0 && len(th.moreData) < plainSniffLines {
 		var line []byte
 		if i := bytes.IndexByte(head, '\n'); i >= 0 {
 			line, head = head[:i], head[i+1:]
@@ -226,6 +262,13 @@ func readTextHead(head []byte) textHead {
 		n++
 		line = trimSpace(trimEOL(line))
 		if len(line) == 0 {
+			continue
+		}
+		if th.firstData != nil {
+			// Past the first entry only more entries matter.
+			if line[0] != '#' {
+				th.moreData = append(th.moreData, line)
+			}
 			continue
 		}
 		if line[0] == '#' {
@@ -302,8 +345,13 @@ func classifyText(head []byte) (string, error) {
 		if plainLine(th.firstData) {
 			return NamePlain, nil
 		}
+		for _, line := range th.moreData {
+			if rowFormat(line) == "" && plainLine(line) {
+				return NamePlain, nil
+			}
+		}
 		return "", fmt.Errorf("feed: unrecognised feed format (tried %s): line %d is %q, which is no abuse.ch export row and not \"indicator,verdict\"",
-			triedNames, th.firstDataNum, truncate(string(th.firstData), 80))
+			triedNames(), th.firstDataNum, truncate(string(th.firstData), 80))
 	}
 	// Only comments: an export with no rows yet, or a list with nothing in it.
 	switch {

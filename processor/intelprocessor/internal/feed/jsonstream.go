@@ -28,7 +28,9 @@ func (s *jsonStream) fail(err error) error {
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return structuralError(s.format, "invalid JSON at byte %d: %v", se.Offset, err)
+		// se.Offset counts from the start of the value being decoded, not
+		// of the file.
+		return structuralError(s.format, "invalid JSON near byte %d: %v", s.dec.InputOffset(), err)
 	}
 	return structuralError(s.format, "%v", err)
 }
@@ -98,15 +100,6 @@ func (s *jsonStream) key() (key string, ok bool, err error) {
 		return "", false, structuralError(s.format, "expected an object key, found %s", describeToken(tok))
 	}
 	return k, true, nil
-}
-
-// skip consumes one value.
-func (s *jsonStream) skip() error {
-	var raw json.RawMessage
-	if err := s.dec.Decode(&raw); err != nil {
-		return s.fail(err)
-	}
-	return nil
 }
 
 // valueStart reads the first token of the next value: a scalar entirely, or

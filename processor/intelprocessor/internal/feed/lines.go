@@ -112,19 +112,19 @@ func trimSpace(b []byte) []byte {
 // Fields point into line, or into scratch where an escape had to be undone.
 // ok is false when quotes do not balance.
 //
-// Splitting stops after max fields (max <= 0: no limit): the exports end
+// Splitting stops after limit fields (limit <= 0: no limit): the exports end
 // with long columns no parser uses (ssdeep, TLSH), and not splitting them
 // saves a third of the work.
 //
 // encoding/csv is not used: it allocates every record, and at a million rows
 // that dominated the parse. Rows never span lines in these exports (file
 // names and signatures have no line breaks), so a row is one physical line.
-func splitQuoted(line []byte, fields [][]byte, scratch []byte, max int) (_ [][]byte, _ []byte, ok bool) {
+func splitQuoted(line []byte, fields [][]byte, scratch []byte, limit int) (_ [][]byte, _ []byte, ok bool) {
 	fields = fields[:0]
 	scratch = scratch[:0]
 	i := 0
 	for {
-		if max > 0 && len(fields) == max {
+		if limit > 0 && len(fields) == limit {
 			return fields, scratch, true
 		}
 		for i < len(line) && isSpace(line[i]) {

@@ -15,13 +15,15 @@ import (
 //	indicator,verdict[,source[,confidence]]
 //
 // comma- or tab-separated (decided by the first line that is not a comment),
-// with an optional header line naming the columns ("indicator,verdict,...";
-// a header may also reorder them, and columns it does not know are ignored). Blank lines and lines starting with "#"
-// are ignored. The indicator's type is inferred: a hash by its length and hex
-// digits, an IP if it parses as one, else a domain. The verdict is read by
+// with an optional header line naming the columns ("indicator,verdict,...").
+// A header may reorder the columns and add ones it names otherwise (they are
+// ignored), so a list kept as a spreadsheet can carry notes. Blank lines and
+// lines starting with "#" are ignored. The indicator's type is inferred: a
+// hash by its length and hex digits, an IP (or a prefix of one address) if
+// it parses as one, else a domain. The verdict is read by
 // indicator.ParseVerdict, so allow lists say "benign" or "allow". The source
 // column names the provider; without it the provider is the one passed to
-// Parse (ParseFile: the file name).
+// Parse (ParseFile: the file name). Confidence is 0-100; empty means none.
 type Plain struct{}
 
 func (Plain) Name() string { return NamePlain }

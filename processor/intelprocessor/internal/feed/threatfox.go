@@ -21,10 +21,13 @@ func threatFoxType(s string) bool {
 }
 
 // threatFoxValue fills the type, value and port of ind from a ThreatFox IOC.
-// ignored is set for IOC types Cairn does not match.
+// ignored is set for documented IOC types Cairn does not match; a type
+// ThreatFox does not document is an error, as it means the columns are not
+// what we think they are.
 func threatFoxValue(iocType, value string, ind *indicator.Indicator) (ignored bool, err error) {
 	value = strings.TrimSpace(value)
-	switch strings.ToLower(strings.TrimSpace(iocType)) {
+	iocType = strings.ToLower(strings.TrimSpace(iocType))
+	switch iocType {
 	case "ip:port":
 		ind.Type = indicator.IP
 		if ap, perr := netip.ParseAddrPort(value); perr == nil {
@@ -64,7 +67,10 @@ func threatFoxValue(iocType, value string, ind *indicator.Indicator) (ignored bo
 	case "md5_hash":
 		ind.Type = indicator.MD5
 	default:
-		return true, nil
+		if threatFoxType(iocType) {
+			return true, nil
+		}
+		return false, fmt.Errorf("unknown ioc_type %q", truncate(iocType, 40))
 	}
 	ind.Value, err = normHash(ind.Type, []byte(value))
 	return false, err
@@ -119,7 +125,7 @@ func (ThreatFoxCSV) Parse(r io.Reader, provider string, emit func(indicator.Indi
 	firstSeen, id, value, typ, malware, confidence := tfFirstSeen, tfID, tfValue, tfType, tfMalware, tfConfidence
 
 	var times timeCache
-	rows := &csvRows{format: NameThreatFoxCSV, st: &st, max: needed(firstSeen, id, value, typ, malware, confidence)}
+	rows := &csvRows{format: NameThreatFoxCSV, st: &st, limit: needed(firstSeen, id, value, typ, malware, confidence)}
 	rows.header = func(cols map[string]int) error {
 		_, hasValue := cols["ioc_value"]
 		_, hasType := cols["ioc_type"]
@@ -135,7 +141,7 @@ func (ThreatFoxCSV) Parse(r io.Reader, provider string, emit func(indicator.Indi
 		typ = column(cols, "ioc_type", tfType)
 		malware = column(cols, "malware_printable", tfMalware)
 		confidence = column(cols, "confidence_level", tfConfidence)
-		rows.max = needed(firstSeen, id, value, typ, malware, confidence)
+		rows.limit = needed(firstSeen, id, value, typ, malware, confidence)
 		return nil
 	}
 	rows.row = func(line int, fields [][]byte) error {

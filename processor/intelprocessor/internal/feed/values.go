@@ -2,6 +2,7 @@ package feed
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,22 +28,33 @@ func hashLen(t indicator.Type) int {
 	return -1
 }
 
-// lowerHex marks the bytes 0-9 and a-f. A table, and no early exit, because
-// random hex digits make the two-range test mispredict on every other byte:
-// with branches this check was a third of a million-row parse.
-var lowerHex = func() (t [256]uint8) {
-	for _, c := range "0123456789abcdef" {
-		t[c] = 1
-	}
-	return t
-}()
-
+// isLowerHex reports whether b is all digits 0-9 and a-f. It checks eight
+// bytes at a time: random hex digits make a byte-wise two-range test
+// mispredict on every other byte, and this check ran over 136 bytes of every
+// row of a MalwareBazaar export.
 func isLowerHex(b []byte) bool {
-	ok := uint8(1)
-	for _, c := range b {
-		ok &= lowerHex[c]
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		if x&high != 0 {
+			return false
+		}
+		// With every byte below 0x80, adding 0x80-lo to the word adds it to
+		// each byte without a carry into the next, and the byte's high bit
+		// then says byte >= lo.
+		digit := (x + ones*(0x80-'0')) &^ (x + ones*(0x80-'9'-1))
+		letter := (x + ones*(0x80-'a')) &^ (x + ones*(0x80-'f'-1))
+		if (digit|letter)&high != high {
+			return false
+		}
+		b = b[8:]
 	}
-	return ok == 1
+	for _, c := range b {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func isHex(s string) bool {

@@ -26,16 +26,18 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                       metric.Meter
-	mu                          sync.Mutex
-	registrations               []metric.Registration
-	ProcessorIntelEvents        metric.Int64Counter
-	ProcessorIntelMatchedEvents metric.Int64Counter
-	ProcessorIntelMatches       metric.Int64Counter
-	ProcessorIntelAllowed       metric.Int64Counter
-	ProcessorIntelFeedLoads     metric.Int64Counter
-	ProcessorIntelFeedErrors    metric.Int64Counter
-	ProcessorIntelIndicators    metric.Int64ObservableUpDownCounter
+	meter                           metric.Meter
+	mu                              sync.Mutex
+	registrations                   []metric.Registration
+	ProcessorIntelEvents            metric.Int64Counter
+	ProcessorIntelMatchedEvents     metric.Int64Counter
+	ProcessorIntelMatches           metric.Int64Counter
+	ProcessorIntelAllowed           metric.Int64Counter
+	ProcessorIntelFeedLoads         metric.Int64Counter
+	ProcessorIntelFeedErrors        metric.Int64Counter
+	ProcessorIntelIndicators        metric.Int64ObservableUpDownCounter
+	ProcessorIntelOnlineLateRecords metric.Int64Counter
+	ProcessorIntelOnlineLateDropped metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -108,6 +110,10 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"Number of feed files loaded or reloaded, per format. [Alpha]", "{file}")
 	builder.ProcessorIntelFeedErrors = counter("otelcol_processor_intel_feed_errors",
 		"Number of feed files that could not be read; their previous contents stay in force. [Alpha]", "{file}")
+	builder.ProcessorIntelOnlineLateRecords = counter("otelcol_processor_intel_online_late_records",
+		"Number of standalone enrichment records written for online answers that came after their event. [Alpha]", "{record}")
+	builder.ProcessorIntelOnlineLateDropped = counter("otelcol_processor_intel_online_late_dropped",
+		"Number of online answers not written as standalone records because their queue was full. [Alpha]", "{answer}")
 	builder.ProcessorIntelIndicators, err = builder.meter.Int64ObservableUpDownCounter(
 		"otelcol_processor_intel_indicators",
 		metric.WithDescription("Number of indicators loaded from feed files. [Alpha]"),

@@ -361,6 +361,13 @@ func (c *Client) Wait(ctx context.Context, sha256 string, budget time.Duration) 
 		return Result{SHA256: h}, false
 	}
 	if err := c.hopeless(h, budget); err != nil {
+		// The lookup may have completed since enqueue; hopeless only knows
+		// about lookups still pending.
+		select {
+		case <-p.done:
+			return p.res, p.ok
+		default:
+		}
 		if err == errRateLimited {
 			err = nil // nothing is wrong, it just cannot be this soon
 		}

@@ -24,6 +24,11 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// patience bounds waits for things that normally take milliseconds; it is
+// generous because a loaded CI machine can stall the race-enabled binary
+// for seconds, and passing tests never wait it out.
+const patience = 10 * time.Second
+
 // testKey is distinctive so that a leak anywhere is easy to spot.
 const testKey = "k3y-0f1e2d3c4b5a6978SECRET8796a5b4c3d2e1f0"
 
@@ -113,7 +118,7 @@ func (f *fakeClock) waitTimer(t *testing.T) time.Duration {
 		}
 		d = p[0]
 		return true
-	}, 5*time.Second, time.Millisecond, "worker never blocked on a timer")
+	}, patience, time.Millisecond, "worker never blocked on a timer")
 	return d
 }
 
@@ -121,7 +126,7 @@ func (f *fakeClock) waitTimer(t *testing.T) time.Duration {
 // until cond holds; for tests that do not care about the durations.
 func (f *fakeClock) drive(t *testing.T, maxStep time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience)
 	for !cond() {
 		require.True(t, time.Now().Before(deadline), "condition not reached")
 		p := f.pending()
@@ -288,7 +293,7 @@ func newHarness(t *testing.T, o hopts) *harness {
 		Endpoint:          h.vt.srv.URL,
 		APIKey:            testKey,
 		RequestsPerMinute: 60000, // 1 ms apart: pacing is tested on its own
-		Timeout:           2 * time.Second,
+		Timeout:           patience,
 	}
 	if o.cfg != nil {
 		o.cfg(&cfg)
@@ -345,5 +350,5 @@ func (h *harness) logsAt(level zapcore.Level) []observer.LoggedEntry {
 
 func eventually(t *testing.T, cond func() bool, msg string) {
 	t.Helper()
-	require.Eventually(t, cond, 5*time.Second, time.Millisecond, msg)
+	require.Eventually(t, cond, patience, time.Millisecond, msg)
 }

@@ -28,16 +28,13 @@ func (c *Client) run(ctx context.Context) {
 func (c *Client) process(ctx context.Context, h string) {
 	outages := 0
 	for {
-		if !c.ready(ctx) {
+		if !c.ready(ctx, h) {
 			return
 		}
-		c.mu.Lock()
-		c.sending = h
-		c.mu.Unlock()
+		// sending is cleared in the same critical section that publishes the
+		// outcome (answer, give-up or pause), so Wait never sees h as
+		// neither sending nor done.
 		res, out, retryAfter, err := c.fetch(ctx, h)
-		c.mu.Lock()
-		c.sending = ""
-		c.mu.Unlock()
 
 		switch out {
 		case outCanceled:
@@ -68,9 +65,9 @@ func (c *Client) process(ctx context.Context, h string) {
 	}
 }
 
-// ready waits until a request may be sent: past any backoff, under the
-// daily cap, and with a token from the limiter. False means shutdown.
-func (c *Client) ready(ctx context.Context) bool {
+// ready waits until a request for h may be sent: past any backoff, under
+// the daily cap, and with a token from the limiter. False means shutdown.
+func (c *Client) ready(ctx context.Context, h string) bool {
 	counted := false
 	for {
 		now := c.clk.Now()
@@ -115,8 +112,12 @@ func (c *Client) ready(ctx context.Context) bool {
 			continue
 		}
 		// A token bucket of burst 1 is a minimum spacing between requests.
+		// Taking the token and marking h as sending happen together, or Wait
+		// could see the next slot taken and h not yet sent, and give up on
+		// an answer that is moments away.
 		c.mu.Lock()
 		c.nextSlot = now.Add(time.Minute / time.Duration(c.cfg.RequestsPerMinute))
+		c.sending = h
 		c.mu.Unlock()
 		c.dayCount++
 		return true
@@ -137,6 +138,7 @@ func (c *Client) sleep(ctx context.Context, d time.Duration) bool {
 func (c *Client) pause(until time.Time, cause error) {
 	c.mu.Lock()
 	c.pausedUntil, c.pauseErr = until, cause
+	c.sending = ""
 	c.mu.Unlock()
 }
 
@@ -223,6 +225,7 @@ func (c *Client) giveUp(h string, err error) {
 }
 
 func (c *Client) completeLocked(h string, res Result, ok bool) {
+	c.sending = ""
 	p := c.pending[h]
 	if p == nil {
 		return

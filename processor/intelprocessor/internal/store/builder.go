@@ -269,14 +269,14 @@ func (b *Builder) timeCode(t time.Time) timeCode {
 func (b *Builder) Build() *Store {
 	s := &Store{}
 	for i, k := range hashSizes {
-		s.hashes[i] = buildFixed(k, b.hashKeys[i], b.hashEnts[i], 0, func(key []byte) uint64 {
+		s.hashes[i] = buildFixed(k, 4, b.hashKeys[i], b.hashEnts[i], 0, func(key []byte) uint64 {
 			return binary.BigEndian.Uint64(key)
 		})
 		// Free each input as soon as it is indexed, to lower the peak.
 		b.hashKeys[i], b.hashEnts[i] = nil, nil
 	}
 	seed := rand.Uint64()
-	s.ips = buildFixed(16, b.ipKeys, b.ipEnts, seed, func(key []byte) uint64 {
+	s.ips = buildFixed(16, 0, b.ipKeys, b.ipEnts, seed, func(key []byte) uint64 {
 		return mix2(binary.BigEndian.Uint64(key), binary.BigEndian.Uint64(key[8:]), seed)
 	})
 	b.ipKeys, b.ipEnts = nil, nil
@@ -318,10 +318,12 @@ func exact[T any](s []T) []T {
 	return append(make([]T, 0, len(s)), s...)
 }
 
+func (x *index) memoryBytes() int { return 4*cap(x.dir) + 4*cap(x.fps) }
+
 func (t *fixedTable) memoryBytes() int {
-	return cap(t.keys) + 4*cap(t.ents) + 4*cap(t.dir)
+	return t.index.memoryBytes() + cap(t.rest) + 4*cap(t.ents)
 }
 
 func (t *domainTable) memoryBytes() int {
-	return 8*cap(t.hs) + 4*cap(t.offs) + cap(t.lens) + 4*cap(t.ents) + 4*cap(t.dir) + cap(t.arena)
+	return t.index.memoryBytes() + 4*cap(t.offs) + cap(t.lens) + 4*cap(t.ents) + cap(t.arena)
 }

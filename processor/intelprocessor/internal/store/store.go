@@ -120,7 +120,7 @@ func (s *Store) LookupDomain(name string) []Entry {
 		return nil
 	}
 	t := &s.domains
-	if len(t.dir) == 0 {
+	if t.n == 0 {
 		return nil // also spares hashing with the zero Store's unset seed
 	}
 	switch letterCase(name) {

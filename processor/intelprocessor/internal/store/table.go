@@ -4,99 +4,237 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/maphash"
+	"math"
 	"math/bits"
 	"slices"
+	"sort"
 )
 
-// All tables share one shape: rows sorted by bucket, a directory dir where
-// bucket b's rows are [dir[b], dir[b+1]), and one row per (value, entry)
-// pair, so a value with several entries is a run of adjacent rows and a
-// lookup returns a sub-slice of the entry column. There is no per-value
-// offset array: most values have a single entry, and repeating the key for
-// the rare extra ones costs less than an offset per value.
+// Every table has the same core, an index: one row per (value, entry)
+// pair, sorted by a 64-bit hash h of the value, and a directory dir where
+// the rows of bucket b (the top bits of h) are [dir[b], dir[b+1]). A value
+// with several entries is a run of adjacent rows, so a lookup returns a
+// sub-slice of the entry column, and there is no per-value offset array:
+// most values have one entry, and repeating the key for the rare extra
+// ones costs less than an offset per value.
 //
-// The directory has 2^floor(log2 n) buckets, i.e. one to two rows per
-// bucket and at most 4 bytes per row, instead of the empty slots open
-// addressing needs; with sorted buckets a miss usually stops after one key.
+// For hashes h is the first 8 bytes of the hash itself (uniform already,
+// and it keeps rows in key order); for IPs a seeded mix of the address;
+// for domains a seeded maphash of the name. Rows keep only the top 32 bits
+// of h, as a fingerprint, and the rest of the value beside it, compared
+// when the fingerprint matches.
+//
+// Layout for speed: at 1M rows a lookup's time is set by cache misses,
+// and by how many lookups the CPU can overlap. The directory has 4–8 rows
+// per bucket, which keeps it at ≤ 1 byte per row (1 MB at 1M rows, small
+// enough to stay in cache); a bucket's fingerprints, 16–32 bytes, are then
+// the one cache miss of a lookup that finds nothing. They are compared
+// without branches: a branch on a value still on its way from memory is
+// predicted, and a wrong prediction throws away the work begun on the
+// next lookups.
 
-// maxScan is the bucket size beyond which a lookup binary-searches instead
-// of scanning. Real hashes and seeded hashes never fill buckets this much;
-// only a crafted feed (many values sharing a prefix) does, and it must not
-// turn every lookup into a linear scan.
-const maxScan = 8
+// window is how many rows the branch-free probe covers. More than that in
+// one bucket is rare (under 0.4% of buckets even at 8 rows per bucket)
+// and takes a binary search; a crafted feed (many hashes sharing their
+// first bytes) fills one bucket, and must not make lookups linear.
+const window = 16
 
-// dirBits is floor(log2 n), so that there are 1–2 rows per bucket.
+type index struct {
+	shift uint     // 64 - directory bits
+	dir   []uint32 // len buckets+1
+	// fps holds each row's fingerprint, the top 32 bits of h, and then
+	// window padding rows of MaxUint32, so the probe can always read a
+	// whole window. As rows are sorted by h, fingerprints are sorted too,
+	// and those of later buckets are greater than any in this one.
+	fps []uint32
+	n   int // rows
+}
+
+// dirBits is floor(log2 n/4), so that there are 4–8 rows per bucket. It
+// stays below 32, so that the bucket bits are inside the fingerprint.
 func dirBits(n int) uint {
-	if n <= 1 {
+	q := n / 4
+	if q <= 1 {
 		return 0
 	}
-	return uint(bits.Len(uint(n))) - 1
+	return min(uint(bits.Len(uint(q)))-1, 30)
 }
 
-// groupByBucket sorts row numbers by bucket with a counting sort, which is
-// linear and, unlike a comparison sort of 1M keys, takes a few ms. It
-// returns the permutation and the bucket start offsets (len nb+1).
-func groupByBucket(bkt []uint32, nb int) (perm, start []uint32) {
-	start = make([]uint32, nb+1)
-	for _, b := range bkt {
-		start[b+1]++
+// find returns the first row in bucket order whose fingerprint is h's and
+// the end of h's bucket; found reports whether there is such a row.
+func (x *index) find(h uint64) (i, end int, found bool) {
+	if x.n == 0 {
+		return 0, 0, false
 	}
-	for i := 1; i <= nb; i++ {
-		start[i] += start[i-1]
+	q := uint32(h >> 32)
+	lo, hi := int(x.dir[h>>x.shift]), int(x.dir[h>>x.shift+1])
+	if hi-lo > window {
+		lo += sort.Search(hi-lo, func(i int) bool { return x.fps[lo+i] >= q })
+	} else {
+		// Count the fingerprints below q: rows after the bucket and the
+		// padding are never below it.
+		w := x.fps[lo : lo+window]
+		_, c0 := bits.Sub32(w[0], q, 0)
+		_, c1 := bits.Sub32(w[1], q, 0)
+		_, c2 := bits.Sub32(w[2], q, 0)
+		_, c3 := bits.Sub32(w[3], q, 0)
+		_, c4 := bits.Sub32(w[4], q, 0)
+		_, c5 := bits.Sub32(w[5], q, 0)
+		_, c6 := bits.Sub32(w[6], q, 0)
+		_, c7 := bits.Sub32(w[7], q, 0)
+		_, c8 := bits.Sub32(w[8], q, 0)
+		_, c9 := bits.Sub32(w[9], q, 0)
+		_, c10 := bits.Sub32(w[10], q, 0)
+		_, c11 := bits.Sub32(w[11], q, 0)
+		_, c12 := bits.Sub32(w[12], q, 0)
+		_, c13 := bits.Sub32(w[13], q, 0)
+		_, c14 := bits.Sub32(w[14], q, 0)
+		_, c15 := bits.Sub32(w[15], q, 0)
+		lo += int(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11 + c12 + c13 + c14 + c15)
 	}
-	perm = make([]uint32, len(bkt))
-	for i, b := range bkt {
-		perm[start[b]] = uint32(i)
-		start[b]++
+	return lo, hi, lo < hi && x.fps[lo] == q
+}
+
+// indexBuild is an index being built: rows keep their full hash until
+// they are sorted and merged.
+type indexBuild struct {
+	index
+	hs []uint64
+}
+
+// layoutIndex puts rows with hashes hs into bucket order. It calls
+// move(from, to) to place input row from at output row to, for every row
+// in input order, so that the caller reads its inputs sequentially. The
+// rows of each bucket are then still to be sorted (sortBuckets) and
+// merged (finish).
+//
+// Moving the rows once with a counting-sort scatter, and doing everything
+// else over adjacent memory, is what keeps a 1M build near 100 ms: going
+// through a permutation instead reads the keys from random places on every
+// pass, a cache miss each.
+func layoutIndex(hs []uint64, move func(from, to int)) *indexBuild {
+	n := len(hs)
+	nbits := dirBits(n)
+	x := &indexBuild{index: index{shift: 64 - nbits, n: n}}
+	nb := 1 << nbits
+	dir := make([]uint32, nb+1)
+	for _, h := range hs {
+		dir[h>>x.shift+1]++
+	}
+	for b := 1; b <= nb; b++ {
+		dir[b] += dir[b-1]
+	}
+	x.hs = make([]uint64, n)
+	for i, h := range hs {
+		b := h >> x.shift
+		to := dir[b]
+		dir[b]++
+		x.hs[to] = h
+		move(i, int(to))
 	}
 	// The scatter advanced every start to the next bucket's start.
-	copy(start[1:], start[:nb])
-	start[0] = 0
-	return perm, start
+	copy(dir[1:], dir[:nb])
+	dir[0] = 0
+	x.dir = dir
+	return x
 }
 
-// sortBuckets orders the rows within each bucket.
-func sortBuckets(perm, start []uint32, cmp func(a, b uint32) int) {
-	for b := 0; b+1 < len(start); b++ {
-		r := perm[start[b]:start[b+1]]
-		if len(r) < 2 {
-			continue
+// sortBuckets calls sort for the rows of each bucket with more than one.
+func (x *indexBuild) sortBuckets(sort func(lo, hi int)) {
+	for b := 0; b+1 < len(x.dir); b++ {
+		if x.dir[b+1]-x.dir[b] > 1 {
+			sort(int(x.dir[b]), int(x.dir[b+1]))
 		}
-		if len(r) <= 12 {
-			for i := 1; i < len(r); i++ {
-				for j := i; j > 0 && cmp(r[j-1], r[j]) > 0; j-- {
-					r[j-1], r[j] = r[j], r[j-1]
-				}
-			}
-			continue
-		}
-		slices.SortFunc(r, cmp)
 	}
 }
 
-// fixedTable indexes fixed-size binary keys: decoded hashes, IPv6-form IPs.
+// cmpHash orders rows i and j by their full hash.
+func (x *indexBuild) cmpHash(i, j int) int {
+	switch {
+	case x.hs[i] < x.hs[j]:
+		return -1
+	case x.hs[i] > x.hs[j]:
+		return 1
+	}
+	return 0
+}
+
+// finish drops the rows for which dup(i, w) reports row i identical to
+// the last kept row w (rows are sorted, so identical rows are adjacent),
+// calling keep(i, w) to move row i to w, fixes the directory, and makes
+// the fingerprints. It returns the index and the number of rows kept.
+func (x *indexBuild) finish(dup func(i, w int) bool, keep func(i, w int)) index {
+	w, lo := 0, 0
+	for b := 0; b+1 < len(x.dir); b++ {
+		hi := int(x.dir[b+1])
+		x.dir[b] = uint32(w)
+		for i := lo; i < hi; i++ {
+			if w > int(x.dir[b]) && x.hs[i] == x.hs[w-1] && dup(i, w-1) {
+				continue
+			}
+			if i != w {
+				x.hs[w] = x.hs[i]
+				keep(i, w)
+			}
+			w++
+		}
+		lo = hi
+	}
+	x.dir[len(x.dir)-1] = uint32(w)
+	x.n = w
+	x.fps = make([]uint32, w+window)
+	for i, h := range x.hs[:w] {
+		x.fps[i] = uint32(h >> 32)
+	}
+	for i := w; i < len(x.fps); i++ {
+		x.fps[i] = math.MaxUint32
+	}
+	return x.index
+}
+
+// sortRows sorts rows [lo, hi) with cmp, moving them with swap; an
+// insertion sort, as buckets hold a row or two, except for crafted feeds,
+// which get an index sort and apply.
+func sortRows(lo, hi int, cmp func(i, j int) int, swap func(i, j int), apply func(lo int, order []int)) {
+	if hi-lo <= 12 {
+		for i := lo + 1; i < hi; i++ {
+			for j := i; j > lo && cmp(j-1, j) > 0; j-- {
+				swap(j-1, j)
+			}
+		}
+		return
+	}
+	order := make([]int, hi-lo)
+	for i := range order {
+		order[i] = lo + i
+	}
+	slices.SortFunc(order, cmp)
+	apply(lo, order)
+}
+
+// fixedTable indexes fixed-size binary keys: decoded hashes, and IPs in
+// 16-byte form. Row i keeps the key bytes that its fingerprint does not
+// already hold (all but skip) in rest.
 type fixedTable struct {
-	k     int  // key size in bytes
-	shift uint // 64 - directory bits
-	// seed is set for IPs, whose bytes are far from uniform (every IPv4
-	// address shares its first 10 bytes), so they are bucketed by a seeded
-	// mix. Hashes are bucketed by their first 8 bytes as they are: uniform
-	// already, and it keeps the bucket order lexicographic, which the
-	// early exit of a scan and the binary search rely on.
-	seed uint64
-	dir  []uint32
-	keys []byte // len(ents)*k
+	index
+	seed uint64 // for IPs: their bytes are far from uniform (IPv4 addresses share their first 10)
+	k    int    // key size
+	skip int    // key bytes held by the fingerprint: 4 for hashes, 0 for IPs
+	rest []byte // (k-skip) bytes per row
 	ents []Entry
 }
 
-func (t *fixedTable) key(i int) []byte { return t.keys[i*t.k : (i+1)*t.k] }
+func (t *fixedTable) restOf(i int) []byte {
+	r := t.k - t.skip
+	return t.rest[i*r : (i+1)*r]
+}
 
 // run returns the entries of row i and of the following rows with the same
-// key. The capacity is clipped so that a caller's append cannot write into
-// the store.
-func (t *fixedTable) run(i, end int) []Entry {
+// value. The capacity is clipped so that a caller's append cannot write
+// into the store.
+func (t *fixedTable) run(i int) []Entry {
 	j := i + 1
-	for j < end && bytes.Equal(t.key(j), t.key(i)) {
+	for j < t.n && t.fps[j] == t.fps[i] && bytes.Equal(t.restOf(j), t.restOf(i)) {
 		j++
 	}
 	return t.ents[i:j:j]
@@ -104,39 +242,29 @@ func (t *fixedTable) run(i, end int) []Entry {
 
 // lookupHex finds the hash whose hex digits (either case) are s.
 func (t *fixedTable) lookupHex(s string) []Entry {
-	if len(s) != 2*t.k || len(t.dir) == 0 {
+	if len(s) != 2*t.k {
 		return nil
 	}
-	// Decode only the first 8 bytes up front: that picks the bucket and
-	// rejects nearly every non-matching row, so a miss, the common case,
-	// never decodes the rest.
+	// Only the first 8 bytes are decoded up front: they pick the bucket
+	// and the fingerprint. A miss, the common case, never decodes the rest.
 	p, ok := hexWord(s[:16])
 	if !ok {
 		return nil
 	}
-	b := p >> t.shift
-	lo, hi := int(t.dir[b]), int(t.dir[b+1])
-	if hi-lo > maxScan {
-		return t.searchHex(s, lo, hi)
+	i, end, found := t.find(p)
+	if !found {
+		return nil
 	}
-	k := t.k
-	for i := lo; i < hi; i++ {
-		kp := binary.BigEndian.Uint64(t.keys[i*k:])
-		if kp < p {
-			continue
-		}
-		if kp > p {
-			return nil
-		}
-		c, ok := cmpHexRest(t.keys[i*k+8:(i+1)*k], s[16:])
-		if !ok || c > 0 {
-			return nil
-		}
-		if c == 0 {
-			return t.run(i, hi)
-		}
+	if i+1 < end && t.fps[i+1] == t.fps[i] {
+		// Several hashes share these 4 bytes: a 1-in-a-billion event
+		// between real hashes, or a crafted feed.
+		return t.searchHex(s, i, end)
 	}
-	return nil
+	c, ok := cmpHexRest(t.restOf(i), s[8:])
+	if !ok || c != 0 {
+		return nil
+	}
+	return t.run(i)
 }
 
 // cmpHexRest compares stored key bytes with the hex digits that encode the
@@ -159,46 +287,37 @@ func cmpHexRest(key []byte, s string) (int, bool) {
 	return 0, true
 }
 
-// searchHex is the path for oversized buckets: decode the whole key and
-// binary-search the bucket.
-func (t *fixedTable) searchHex(s string, lo, hi int) []Entry {
+// searchHex binary-searches rows [lo, end), which start with those of the
+// query's fingerprint sorted by the rest of the key, for the query.
+func (t *fixedTable) searchHex(s string, lo, end int) []Entry {
 	var buf [32]byte
-	q := buf[:t.k]
-	if !decodeHex(q, s, &unhex) {
+	rest := buf[:t.k-t.skip]
+	if !decodeHex(rest, s[2*t.skip:], &unhex) {
 		return nil
 	}
-	i, found := t.search(q, lo, hi)
-	if !found {
+	q := t.fps[lo]
+	i := lo + sort.Search(end-lo, func(i int) bool {
+		return t.fps[lo+i] != q || bytes.Compare(t.restOf(lo+i), rest) >= 0
+	})
+	if i == end || t.fps[i] != q || !bytes.Equal(t.restOf(i), rest) {
 		return nil
 	}
-	return t.run(i, hi)
-}
-
-// search finds the first row in [lo, hi) whose key is >= q.
-func (t *fixedTable) search(q []byte, lo, hi int) (int, bool) {
-	end := hi
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if bytes.Compare(t.key(m), q) < 0 {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo, lo < end && bytes.Equal(t.key(lo), q)
+	return t.run(i)
 }
 
 // lookupIP finds a 16-byte address given as two big-endian words.
 func (t *fixedTable) lookupIP(hi, lo uint64) []Entry {
-	if len(t.dir) == 0 {
+	h := mix2(hi, lo, t.seed)
+	i, _, found := t.find(h)
+	if !found {
 		return nil
 	}
-	b := mix2(hi, lo, t.seed) >> t.shift
-	first, end := int(t.dir[b]), int(t.dir[b+1])
-	for i := first; i < end; i++ {
-		k := t.keys[i*16 : i*16+16]
+	// The seeded hash leaves a shared fingerprint to chance: at most a
+	// row or two to step over.
+	for ; i < t.n && t.fps[i] == uint32(h>>32); i++ {
+		k := t.restOf(i)
 		if binary.BigEndian.Uint64(k) == hi && binary.BigEndian.Uint64(k[8:]) == lo {
-			return t.run(i, end)
+			return t.run(i)
 		}
 	}
 	return nil
@@ -213,148 +332,102 @@ func mix2(a, b, seed uint64) uint64 {
 	return h ^ l
 }
 
-// buildFixed indexes rows of k-byte keys; bucketOf gives the 64-bit value
-// whose top bits pick a key's bucket. It deduplicates identical
-// (key, entry) rows.
-//
-// The rows are moved into bucket order once, by a counting-sort scatter,
-// and everything after that (sorting each bucket, merging duplicates) runs
-// over adjacent memory. Going through a permutation instead would read the
-// 32-byte keys from random places on every pass, a cache miss each.
-func buildFixed(k int, keys []byte, ents []Entry, seed uint64, bucketOf func([]byte) uint64) fixedTable {
-	t := fixedTable{k: k, seed: seed}
+// buildFixed indexes rows of k-byte keys with entries ents; hashOf gives a
+// key's h, whose top 32 bits hold its first skip bytes. Identical (key,
+// entry) rows are merged.
+func buildFixed(k, skip int, keys []byte, ents []Entry, seed uint64, hashOf func([]byte) uint64) fixedTable {
+	t := fixedTable{seed: seed, k: k, skip: skip}
 	n := len(ents)
 	if n == 0 {
 		return t
 	}
-	nbits := dirBits(n)
-	t.shift = 64 - nbits
-	nb := 1 << nbits
-
-	bkt := make([]uint32, n)
-	dir := make([]uint32, nb+1)
-	for i := range n {
-		b := uint32(bucketOf(keys[i*k:(i+1)*k]) >> t.shift)
-		bkt[i] = b
-		dir[b+1]++
+	r := k - skip
+	hs := make([]uint64, n)
+	for i := range hs {
+		hs[i] = hashOf(keys[i*k : (i+1)*k])
 	}
-	for b := 1; b <= nb; b++ {
-		dir[b] += dir[b-1]
-	}
-	t.keys = make([]byte, n*k)
+	t.rest = make([]byte, n*r)
 	t.ents = make([]Entry, n)
-	for i, b := range bkt {
-		p := dir[b]
-		dir[b]++
-		copy(t.keys[int(p)*k:int(p+1)*k], keys[i*k:(i+1)*k])
-		t.ents[p] = ents[i]
-	}
-	// The scatter advanced every start to the next bucket's start.
-	copy(dir[1:], dir[:nb])
-	dir[0] = 0
-
-	var tmp [32]byte
-	w, lo := 0, 0
-	for b := range nb {
-		hi := int(dir[b+1])
-		t.sortRun(lo, hi, tmp[:k])
-		dir[b] = uint32(w)
-		for i := lo; i < hi; i++ {
-			if w > int(dir[b]) && t.ents[i] == t.ents[w-1] && bytes.Equal(t.key(i), t.key(w-1)) {
-				continue
-			}
-			if i != w {
-				copy(t.keys[w*k:(w+1)*k], t.key(i))
-				t.ents[w] = t.ents[i]
-			}
-			w++
+	x := layoutIndex(hs, func(from, to int) {
+		copy(t.rest[to*r:(to+1)*r], keys[from*k+skip:(from+1)*k])
+		t.ents[to] = ents[from]
+	})
+	hs = nil
+	// By h, then the rest of the key, then the entry: for hashes the
+	// first two together are key order, which searchHex relies on.
+	cmp := func(i, j int) int {
+		if c := x.cmpHash(i, j); c != 0 {
+			return c
 		}
-		lo = hi
+		if c := bytes.Compare(t.restOf(i), t.restOf(j)); c != 0 {
+			return c
+		}
+		return int(t.ents[i].v) - int(t.ents[j].v)
 	}
-	dir[nb] = uint32(w)
-	t.dir = dir
-	if w < n {
+	var tmp [32]byte
+	swap := func(i, j int) {
+		x.hs[i], x.hs[j] = x.hs[j], x.hs[i]
+		copy(tmp[:r], t.restOf(i))
+		copy(t.restOf(i), t.restOf(j))
+		copy(t.restOf(j), tmp[:r])
+		t.ents[i], t.ents[j] = t.ents[j], t.ents[i]
+	}
+	apply := func(lo int, order []int) {
+		hs := make([]uint64, len(order))
+		rest := make([]byte, len(order)*r)
+		ents := make([]Entry, len(order))
+		for o, i := range order {
+			hs[o], ents[o] = x.hs[i], t.ents[i]
+			copy(rest[o*r:], t.restOf(i))
+		}
+		copy(x.hs[lo:], hs)
+		copy(t.rest[lo*r:], rest)
+		copy(t.ents[lo:], ents)
+	}
+	x.sortBuckets(func(lo, hi int) { sortRows(lo, hi, cmp, swap, apply) })
+	t.index = x.finish(
+		func(i, w int) bool { return t.ents[i] == t.ents[w] && bytes.Equal(t.restOf(i), t.restOf(w)) },
+		func(i, w int) {
+			copy(t.restOf(w), t.restOf(i))
+			t.ents[w] = t.ents[i]
+		})
+	if t.n < n {
 		// Exact sizes, so that a feed full of duplicates does not keep
 		// the room they took.
-		t.keys = append([]byte(nil), t.keys[:w*k]...)
-		t.ents = append([]Entry(nil), t.ents[:w]...)
+		t.rest = append([]byte(nil), t.rest[:t.n*r]...)
+		t.ents = append([]Entry(nil), t.ents[:t.n]...)
 	}
 	return t
 }
 
-// cmpRows orders rows by key, then entry, so that identical rows end up
-// adjacent.
-func (t *fixedTable) cmpRows(i, j int) int {
-	if c := bytes.Compare(t.key(i), t.key(j)); c != 0 {
-		return c
-	}
-	return int(t.ents[i].v) - int(t.ents[j].v)
-}
-
-// sortRun sorts rows [lo, hi) in place; tmp is scratch of one key.
-func (t *fixedTable) sortRun(lo, hi int, tmp []byte) {
-	k := t.k
-	swap := func(i, j int) {
-		copy(tmp, t.key(i))
-		copy(t.key(i), t.key(j))
-		copy(t.key(j), tmp)
-		t.ents[i], t.ents[j] = t.ents[j], t.ents[i]
-	}
-	if hi-lo <= 12 {
-		for i := lo + 1; i < hi; i++ {
-			for j := i; j > lo && t.cmpRows(j-1, j) > 0; j-- {
-				swap(j-1, j)
-			}
-		}
-		return
-	}
-	// Only oversized buckets get here (crafted feeds): sort an index, then
-	// move the rows through copies.
-	idx := make([]int, hi-lo)
-	for i := range idx {
-		idx[i] = lo + i
-	}
-	slices.SortFunc(idx, t.cmpRows)
-	keys := make([]byte, len(idx)*k)
-	ents := make([]Entry, len(idx))
-	for x, i := range idx {
-		copy(keys[x*k:], t.key(i))
-		ents[x] = t.ents[i]
-	}
-	copy(t.keys[lo*k:hi*k], keys)
-	copy(t.ents[lo:hi], ents)
-}
-
-// domainTable indexes names by a seeded 64-bit hash; the names themselves
-// live in one byte arena, each distinct name once.
+// domainTable indexes names by a seeded hash; the names themselves live in
+// one byte arena, each distinct name once.
 type domainTable struct {
-	shift uint
+	index
 	seed  maphash.Seed
-	dir   []uint32
-	hs    []uint64 // per row: the name's hash, so most non-matches never touch the arena
 	offs  []uint32 // per row: where the name starts in arena; rows of one name share it
 	lens  []uint8  // per row: the name's length (names are at most 253 bytes)
 	ents  []Entry
 	arena []byte
 }
 
-// lookup finds a normalised name; h is its hash with t.seed.
+func (t *domainTable) name(i int) []byte {
+	o := int(t.offs[i])
+	return t.arena[o : o+int(t.lens[i])]
+}
+
+// lookupDomain finds a normalised name whose hash with t.seed is h.
 func lookupDomain[S string | []byte](t *domainTable, h uint64, name S) []Entry {
-	if len(t.dir) == 0 {
+	i, _, found := t.find(h)
+	if !found {
 		return nil
 	}
-	b := h >> t.shift
-	first, end := int(t.dir[b]), int(t.dir[b+1])
-	for i := first; i < end; i++ {
-		if t.hs[i] != h || int(t.lens[i]) != len(name) {
-			continue
-		}
-		off := int(t.offs[i])
-		if string(t.arena[off:off+len(name)]) != string(name) {
+	for ; i < t.n && t.fps[i] == uint32(h>>32); i++ {
+		if string(t.name(i)) != string(name) {
 			continue
 		}
 		j := i + 1
-		for j < end && t.offs[j] == t.offs[i] {
+		for j < t.n && t.offs[j] == t.offs[i] {
 			j++
 		}
 		return t.ents[i:j:j]
@@ -362,78 +435,65 @@ func lookupDomain[S string | []byte](t *domainTable, h uint64, name S) []Entry {
 	return nil
 }
 
-// buildDomains indexes the names arena[starts[i]:starts[i+1]] with ents[i].
+// buildDomains indexes the names arena[starts[i]:starts[i+1]] with
+// entries ents. Domain feeds are far smaller than hash feeds, so this
+// builds through a permutation rather than moving rows.
 func buildDomains(arena []byte, starts []uint32, ents []Entry) domainTable {
 	t := domainTable{seed: maphash.MakeSeed()}
 	n := len(ents)
 	if n == 0 {
 		return t
 	}
-	nbits := dirBits(n)
-	t.shift = 64 - nbits
-	nb := 1 << nbits
-	name := func(i uint32) []byte { return arena[starts[i]:starts[i+1]] }
-
+	name := func(i int) []byte { return arena[starts[i]:starts[i+1]] }
 	hs := make([]uint64, n)
-	bkt := make([]uint32, n)
 	for i := range hs {
-		hs[i] = maphash.Bytes(t.seed, name(uint32(i)))
-		bkt[i] = uint32(hs[i] >> t.shift)
+		hs[i] = maphash.Bytes(t.seed, name(i))
 	}
-	perm, dir := groupByBucket(bkt, nb)
-	sortBuckets(perm, dir, func(a, b uint32) int {
-		switch {
-		case hs[a] < hs[b]:
-			return -1
-		case hs[a] > hs[b]:
-			return 1
+	perm := make([]int, n) // output row -> input row
+	x := layoutIndex(hs, func(from, to int) { perm[to] = from })
+	x.sortBuckets(func(lo, hi int) {
+		r := perm[lo:hi]
+		slices.SortFunc(r, func(a, b int) int {
+			switch {
+			case hs[a] < hs[b]:
+				return -1
+			case hs[a] > hs[b]:
+				return 1
+			}
+			if c := bytes.Compare(name(a), name(b)); c != 0 {
+				return c
+			}
+			return int(ents[a].v) - int(ents[b].v)
+		})
+		for o, i := range r {
+			x.hs[lo+o] = hs[i]
 		}
-		if c := bytes.Compare(name(a), name(b)); c != 0 {
-			return c
-		}
-		return int(ents[a].v) - int(ents[b].v)
 	})
+	same := func(i, w int) bool { return bytes.Equal(name(perm[i]), name(perm[w])) }
+	t.index = x.finish(
+		func(i, w int) bool { return ents[perm[i]] == ents[perm[w]] && same(i, w) },
+		func(i, w int) { perm[w] = perm[i] })
+	perm = perm[:t.n]
 
-	// First pass: which rows stay, and how big the arena of distinct names is.
-	m, size := 0, 0
-	for x, i := range perm {
-		if x > 0 {
-			p := perm[x-1]
-			if bytes.Equal(name(p), name(i)) {
-				if ents[p] != ents[i] {
-					m++
-				}
-				continue
-			}
+	size := 0
+	for o, i := range perm {
+		if o == 0 || !same(o, o-1) {
+			size += len(name(i))
 		}
-		m++
-		size += len(name(i))
 	}
-	t.hs = make([]uint64, m)
-	t.offs = make([]uint32, m)
-	t.lens = make([]uint8, m)
-	t.ents = make([]Entry, m)
+	t.offs = make([]uint32, t.n)
+	t.lens = make([]uint8, t.n)
+	t.ents = make([]Entry, t.n)
 	t.arena = make([]byte, 0, size)
-	clear(dir)
-	o := 0
-	for x, i := range perm {
-		var off uint32
-		if x > 0 && bytes.Equal(name(perm[x-1]), name(i)) {
-			if ents[perm[x-1]] == ents[i] {
-				continue
-			}
-			off = t.offs[o-1]
+	for o, i := range perm {
+		if o > 0 && same(o, o-1) {
+			t.offs[o] = t.offs[o-1]
 		} else {
-			off = uint32(len(t.arena))
+			t.offs[o] = uint32(len(t.arena))
 			t.arena = append(t.arena, name(i)...)
 		}
-		t.hs[o], t.offs[o], t.lens[o], t.ents[o] = hs[i], off, uint8(len(name(i))), ents[i]
-		dir[bkt[i]+1]++
-		o++
+		t.lens[o] = uint8(len(name(i)))
+		t.ents[o] = ents[i]
 	}
-	for b := 1; b <= nb; b++ {
-		dir[b] += dir[b-1]
-	}
-	t.dir = dir
 	return t
 }
