@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/cairnsec/cairn/internal/event"
@@ -78,6 +80,23 @@ func newOnlineLookup(cfg *OnlineConfig, logger *zap.Logger, tb *metadata.Telemet
 		PositiveTTL:       cfg.PositiveTTL,
 		NegativeTTL:       cfg.NegativeTTL,
 	}, logger, o.onLate)
+	if err != nil {
+		return nil, err
+	}
+	err = tb.RegisterProcessorIntelOnlineLookupsCallback(func(_ context.Context, obs metric.Int64Observer) error {
+		st := o.client.Stats()
+		for _, c := range []struct {
+			outcome string
+			n       uint64
+		}{
+			{"cache_hit", st.CacheHits}, {"cache_miss", st.CacheMisses}, {"found", st.Found}, {"not_found", st.NotFound},
+			{"quota_error", st.QuotaErrors}, {"auth_error", st.AuthErrors}, {"outage_error", st.OutageErrors},
+			{"rejected_error", st.RejectedErrors}, {"dropped", st.Dropped}, {"backoff", st.Backoffs},
+		} {
+			obs.Observe(int64(c.n), metric.WithAttributes(attribute.String("outcome", c.outcome)))
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

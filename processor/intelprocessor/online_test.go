@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 // vtServer answers like the v3 files endpoint: the gs-netcat hash is known
@@ -89,6 +90,18 @@ func TestOnlineLateAnswerBecomesAnEnrichmentRecord(t *testing.T) {
 	out = f.send(t, procStart(gsNetcat))
 	assert.Equal(t, []string{"intel_malicious_hash"}, signals(out[0]))
 	assert.Equal(t, before, calls.Load())
+
+	m, err := f.tel.GetMetric("otelcol_processor_intel_online_lookups")
+	require.NoError(t, err)
+	byOutcome := map[string]int64{}
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		o, _ := dp.Attributes.Value("outcome")
+		byOutcome[o.AsString()] = dp.Value
+	}
+	assert.Equal(t, int64(1), byOutcome["found"])
+	assert.Equal(t, int64(1), byOutcome["not_found"])
+	assert.GreaterOrEqual(t, byOutcome["cache_hit"], int64(1))
+	assert.GreaterOrEqual(t, counter(t, f.tel, "otelcol_processor_intel_online_late_records"), int64(1))
 }
 
 func TestOnlineWithinBudget(t *testing.T) {

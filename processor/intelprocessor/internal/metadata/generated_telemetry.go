@@ -38,6 +38,7 @@ type TelemetryBuilder struct {
 	ProcessorIntelIndicators        metric.Int64ObservableUpDownCounter
 	ProcessorIntelOnlineLateRecords metric.Int64Counter
 	ProcessorIntelOnlineLateDropped metric.Int64Counter
+	ProcessorIntelOnlineLookups     metric.Int64ObservableCounter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -56,6 +57,20 @@ func (builder *TelemetryBuilder) RegisterProcessorIntelIndicatorsCallback(cb met
 	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		return cb(ctx, &observerInt64{inst: builder.ProcessorIntelIndicators, obs: o})
 	}, builder.ProcessorIntelIndicators)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorIntelOnlineLookupsCallback sets callback for observable ProcessorIntelOnlineLookups metric.
+func (builder *TelemetryBuilder) RegisterProcessorIntelOnlineLookupsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		return cb(ctx, &observerInt64{inst: builder.ProcessorIntelOnlineLookups, obs: o})
+	}, builder.ProcessorIntelOnlineLookups)
 	if err != nil {
 		return err
 	}
@@ -114,6 +129,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"Number of standalone enrichment records written for online answers that came after their event. [Alpha]", "{record}")
 	builder.ProcessorIntelOnlineLateDropped = counter("otelcol_processor_intel_online_late_dropped",
 		"Number of online answers not written as standalone records because their queue was full. [Alpha]", "{answer}")
+	builder.ProcessorIntelOnlineLookups, err = builder.meter.Int64ObservableCounter(
+		"otelcol_processor_intel_online_lookups",
+		metric.WithDescription("Online lookups by outcome: cache_hit, cache_miss, found, not_found, quota_error, auth_error, outage_error, rejected_error, dropped (queue full), backoff. [Alpha]"),
+		metric.WithUnit("{lookup}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorIntelIndicators, err = builder.meter.Int64ObservableUpDownCounter(
 		"otelcol_processor_intel_indicators",
 		metric.WithDescription("Number of indicators loaded from feed files. [Alpha]"),

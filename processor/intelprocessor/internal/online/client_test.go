@@ -349,7 +349,7 @@ func TestTimeoutIsOutageAndNotCached(t *testing.T) {
 
 		h.fc.Advance(5 * time.Second)
 		assert.Eventually(t, func() bool { _, ok := h.c.Cached(hash); return ok }, 3*time.Second, time.Millisecond, "no answer after outage")
-		t.Logf("%+v %v", h.c.Stats(), h.fc.pending())
+		t.Logf("%+v %v calls=%d arrivals=%v start=%v", h.c.Stats(), h.fc.pending(), h.vt.callsFor(hash), h.vt.arrivalTimes(), start)
 		for _, e := range h.logs.All() {
 			t.Log(e.Message, e.ContextMap())
 		}
