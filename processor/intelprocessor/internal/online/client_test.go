@@ -321,7 +321,7 @@ func errString(v any) string {
 
 func TestTimeoutIsOutageAndNotCached(t *testing.T) {
 	t.Run("no headers in time", func(t *testing.T) {
-		h := newHarness(t, hopts{fake: true, cfg: func(c *Config) { c.Timeout = 100 * time.Millisecond }})
+		h := newHarness(t, hopts{fake: true, cfg: func(c *Config) { c.Timeout = 250 * time.Millisecond }})
 		h.vt.setHandler(func(w http.ResponseWriter, r *http.Request, hash string, n int) {
 			if n == 1 {
 				<-r.Context().Done() // only the client's timeout ends this
@@ -344,19 +344,17 @@ func TestTimeoutIsOutageAndNotCached(t *testing.T) {
 		r, ok := h.c.Wait(context.Background(), hash, time.Second)
 		assert.False(t, ok)
 		assert.ErrorIs(t, r.Err, ErrOutage)
-		assert.Contains(t, r.Err.Error(), "no answer within 100ms")
+		assert.Contains(t, r.Err.Error(), "no answer within 250ms")
 		assert.NotContains(t, r.Err.Error(), h.vt.srv.URL, "transport error text is not quoted")
 
+		// On a loaded machine the retry could time out as well; further
+		// backoffs are fine here, the point is that a retry succeeds.
 		h.fc.Advance(5 * time.Second)
-		assert.Eventually(t, func() bool { _, ok := h.c.Cached(hash); return ok }, 3*time.Second, time.Millisecond, "no answer after outage")
-		t.Logf("%+v %v calls=%d arrivals=%v start=%v", h.c.Stats(), h.fc.pending(), h.vt.callsFor(hash), h.vt.arrivalTimes(), start)
-		for _, e := range h.logs.All() {
-			t.Log(e.Message, e.ContextMap())
-		}
+		h.fc.drive(t, time.Hour, func() bool { _, ok := h.c.Cached(hash); return ok })
 	})
 
 	t.Run("body too slow", func(t *testing.T) {
-		h := newHarness(t, hopts{fake: true, cfg: func(c *Config) { c.Timeout = 100 * time.Millisecond }})
+		h := newHarness(t, hopts{fake: true, cfg: func(c *Config) { c.Timeout = 250 * time.Millisecond }})
 		h.vt.setHandler(func(w http.ResponseWriter, r *http.Request, hash string, n int) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"data":{"id":"` + hash + `","type":"file","attributes":{`))
@@ -368,6 +366,9 @@ func TestTimeoutIsOutageAndNotCached(t *testing.T) {
 		s := h.c.Stats()
 		assert.Equal(t, uint64(1), s.OutageErrors)
 		assert.Zero(t, s.CacheLen)
+		r, _ := h.c.Wait(context.Background(), hashN(2), time.Second)
+		assert.ErrorIs(t, r.Err, ErrOutage)
+		assert.Contains(t, r.Err.Error(), "timed out reading the report")
 	})
 }
 
