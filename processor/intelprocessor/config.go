@@ -53,13 +53,16 @@ type OnlineConfig struct {
 	// APIKeyEnv names an environment variable holding the API key.
 	APIKeyEnv string `mapstructure:"api_key_env"`
 	// APIKeyFile is a file holding the API key.
-	APIKeyFile        string        `mapstructure:"api_key_file"`
-	RequestsPerMinute int           `mapstructure:"requests_per_minute"`
-	Timeout           time.Duration `mapstructure:"timeout"`
-	QueueSize         int           `mapstructure:"queue_size"`
-	CacheSize         int           `mapstructure:"cache_size"`
-	PositiveTTL       time.Duration `mapstructure:"positive_ttl"`
-	NegativeTTL       time.Duration `mapstructure:"negative_ttl"`
+	APIKeyFile        string `mapstructure:"api_key_file"`
+	RequestsPerMinute int    `mapstructure:"requests_per_minute"`
+	// RequestsPerDay caps requests per UTC day (the service's daily quota);
+	// negative disables the cap.
+	RequestsPerDay int           `mapstructure:"requests_per_day"`
+	Timeout        time.Duration `mapstructure:"timeout"`
+	QueueSize      int           `mapstructure:"queue_size"`
+	CacheSize      int           `mapstructure:"cache_size"`
+	PositiveTTL    time.Duration `mapstructure:"positive_ttl"`
+	NegativeTTL    time.Duration `mapstructure:"negative_ttl"`
 	// WaitBudget is how long an event may be held waiting for an answer;
 	// 0 passes events on at once (answers then reach later sightings and a
 	// standalone enrichment record).
@@ -111,6 +114,9 @@ func (cfg *Config) Validate() error {
 		}
 		if o.RequestsPerMinute <= 0 {
 			errs = errors.Join(errs, errors.New("online.requests_per_minute must be positive"))
+		}
+		if o.RequestsPerDay == 0 {
+			errs = errors.Join(errs, errors.New("online.requests_per_day must be positive, or negative for no cap"))
 		}
 		if o.Timeout <= 0 {
 			errs = errors.Join(errs, errors.New("online.timeout must be positive"))

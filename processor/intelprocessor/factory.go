@@ -40,6 +40,7 @@ func createDefaultConfig() component.Config {
 		Online: OnlineConfig{
 			Endpoint:          "https://www.virustotal.com",
 			RequestsPerMinute: 4,
+			RequestsPerDay:    500,
 			Timeout:           10 * time.Second,
 			QueueSize:         1000,
 			CacheSize:         100_000,

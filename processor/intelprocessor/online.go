@@ -74,6 +74,7 @@ func newOnlineLookup(cfg *OnlineConfig, logger *zap.Logger, tb *metadata.Telemet
 		Endpoint:          cfg.Endpoint,
 		APIKey:            key,
 		RequestsPerMinute: cfg.RequestsPerMinute,
+		RequestsPerDay:    cfg.RequestsPerDay,
 		Timeout:           cfg.Timeout,
 		QueueSize:         cfg.QueueSize,
 		CacheSize:         cfg.CacheSize,
