@@ -2,19 +2,14 @@ package main
 
 import (
 	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
-// TestMain points deploy/cairn.yaml's feed directory (relative to the
-// working directory by default) at the repository's scenario feed, since
-// tests run in the package directory.
+// TestMain points deploy/cairn.yaml's feed directory at the scenario feed:
+// tests run in the package directory, not at the repository root.
 func TestMain(m *testing.M) {
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-	if os.Getenv("CAIRN_INTEL_DIR") == "" {
-		_ = os.Setenv("CAIRN_INTEL_DIR", filepath.Join(root, "testdata", "intel"))
-	}
+	testkit.UseScenarioFeeds()
 	os.Exit(m.Run())
 }

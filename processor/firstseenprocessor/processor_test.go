@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/cairnsec/cairn/internal/testkit"
 	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/metadata"
 )
 
@@ -112,7 +113,7 @@ func (f *fixture) send(t testing.TB, events ...map[string]any) []pcommon.Map {
 }
 
 func signals(m pcommon.Map) []string {
-	v, ok := getPath(m, "cairn.signals")
+	v, ok := testkit.Get(m, "cairn.signals")
 	if !ok {
 		return nil
 	}
@@ -124,27 +125,7 @@ func signals(m pcommon.Map) []string {
 }
 
 func counterValue(t *testing.T, tel *componenttest.Telemetry, name string, attrs map[string]string) int64 {
-	t.Helper()
-	m, err := tel.GetMetric(name)
-	if err != nil {
-		return 0
-	}
-	var total int64
-	sum, ok := m.Data.(metricdata.Sum[int64])
-	require.True(t, ok, "%s is a sum", name)
-	for _, dp := range sum.DataPoints {
-		match := true
-		for k, want := range attrs {
-			got, ok := dp.Attributes.Value(attributeKey(k))
-			if !ok || got.AsString() != want {
-				match = false
-			}
-		}
-		if match {
-			total += dp.Value
-		}
-	}
-	return total
+	return testkit.Sum(t, tel, name, attrs)
 }
 
 // TestStory runs the seed story: a learned fleet, then zsh and gs-netcat.
@@ -164,7 +145,7 @@ func TestStory(t *testing.T) {
 	)
 	for _, m := range learning {
 		assert.Empty(t, signals(m))
-		id, ok := getPath(m, "event.id")
+		id, ok := testkit.Get(m, "event.id")
 		require.True(t, ok, "every event gets an id")
 		assert.Len(t, id.Str(), 32)
 	}
@@ -194,10 +175,10 @@ func TestStory(t *testing.T) {
 	assert.Equal(t, []string{"new_domain"}, signals(attack[3]))
 	assert.Equal(t, []string{"new_external_ip", "new_ip_for_binary"}, signals(attack[4]), "the domain was already seen in the DNS answer")
 	assert.Equal(t, []string{"new_ip_for_binary"}, signals(attack[5]), "a known IP reached by another binary")
-	flag, ok := getPath(attack[1], "cairn.first_seen.new_binary_in_environment")
+	flag, ok := testkit.Get(attack[1], "cairn.first_seen.new_binary_in_environment")
 	require.True(t, ok)
 	assert.True(t, flag.Bool())
-	_, ok = getPath(attack[1], "cairn.first_seen.new_domain")
+	_, ok = testkit.Get(attack[1], "cairn.first_seen.new_domain")
 	assert.False(t, ok)
 
 	assert.Equal(t, int64(13), counterValue(t, f.tel, "otelcol_processor_firstseen_events", nil))
@@ -465,9 +446,9 @@ func TestEventIDsOnlyOnFlaggedByDefault(t *testing.T) {
 	f := newFixture(t, cfg, nil)
 	defer func() { require.NoError(t, f.proc.Shutdown(context.Background())) }()
 	out := f.send(t, dnsAnswer("a", "a.example", 0), dnsAnswer("a", "a.example", time.Minute))
-	id, ok := getPath(out[0], "event.id")
+	id, ok := testkit.Get(out[0], "event.id")
 	require.True(t, ok, "the flagged event has an id")
 	assert.Len(t, id.Str(), 32)
-	_, ok = getPath(out[1], "event.id")
+	_, ok = testkit.Get(out[1], "event.id")
 	assert.False(t, ok, "an unchanged event is left for the output to number")
 }

@@ -67,3 +67,35 @@ func BenchmarkNoMatch(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*recs.Len()), "ns/event")
 }
+
+// BenchmarkLoad1M loads a 1M-line MalwareBazaar-format export (one sample
+// per line: sha256, md5 and sha1 columns) from disk into the processor's
+// index, as a start or a reload does, and reports the index's memory.
+func BenchmarkLoad1M(b *testing.B) {
+	dir := b.TempDir()
+	f, err := os.Create(filepath.Join(dir, "full.csv"))
+	require.NoError(b, err)
+	w := bufio.NewWriterSize(f, 1<<20)
+	fmt.Fprintln(w, "################################################################")
+	fmt.Fprintln(w, "# MalwareBazaar full data dump (CSV)                           #")
+	fmt.Fprintln(w, "################################################################")
+	fmt.Fprintln(w, `# "first_seen_utc","sha256_hash","md5_hash","sha1_hash","reporter","file_name","file_type_guess","mime_type","signature","clamav","vtpercent","imphash","ssdeep","tlsh"`)
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 1_000_000; i++ {
+		fmt.Fprintf(w, `"2026-02-%02d 10:%02d:%02d", "%016x%016x%016x%016x", "%016x%016x", "%016x%016x%08x", "reporter%d", "sample.exe", "exe", "application/x-dosexec", "Family%d", "n/a", "n/a", "n/a", "n/a", "n/a"`+"\n",
+			1+i%28, i%60, i%60, rng.Uint64(), rng.Uint64(), rng.Uint64(), rng.Uint64(),
+			rng.Uint64(), rng.Uint64(), rng.Uint64(), rng.Uint64(), rng.Uint32(), i%50, i%200)
+	}
+	require.NoError(b, w.Flush())
+	require.NoError(b, f.Close())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p, err := newIntel(processortest.NewNopSettings(metadata.Type), feedsConfig(dir), nil)
+		require.NoError(b, err)
+		require.NoError(b, p.feeds.refresh(true))
+		snap := p.feeds.snapshot()
+		require.Equal(b, 3_000_000, snap.total, "sha256, md5 and sha1 of each sample")
+		b.ReportMetric(float64(snap.stores[0].MemoryBytes())/(1<<20), "MiB")
+		b.ReportMetric(float64(snap.stores[0].MemoryBytes())/3e6, "bytes/indicator")
+	}
+}

@@ -1,30 +1,20 @@
 package intelprocessor
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 
+	"github.com/cairnsec/cairn/internal/testkit"
 	"github.com/cairnsec/cairn/processor/intelprocessor/internal/metadata"
 )
 
 func loadConfig(t *testing.T, name string) (*Config, error) {
 	t.Helper()
-	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
-	require.NoError(t, err)
 	cfg := createDefaultConfig().(*Config)
-	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
-	require.NoError(t, err)
-	if err := sub.Unmarshal(cfg); err != nil {
-		return cfg, err
-	}
-	return cfg, confmap.Validate(cfg)
+	return cfg, testkit.LoadConfig(t, metadata.Type, name, cfg)
 }
 
 func TestConfigs(t *testing.T) {

@@ -16,8 +16,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/cairnsec/cairn/internal/testkit"
 	"github.com/cairnsec/cairn/processor/intelprocessor/internal/metadata"
 )
 
@@ -89,24 +89,8 @@ func procStart(hash string) map[string]any {
 	}
 }
 
-func get(m pcommon.Map, path string) (pcommon.Value, bool) {
-	if v, ok := m.Get(path); ok {
-		return v, true
-	}
-	for i := 0; i < len(path); i++ {
-		if path[i] == '.' {
-			if v, ok := m.Get(path[:i]); ok && v.Type() == pcommon.ValueTypeMap {
-				if r, ok := get(v.Map(), path[i+1:]); ok {
-					return r, true
-				}
-			}
-		}
-	}
-	return pcommon.Value{}, false
-}
-
 func signals(m pcommon.Map) []string {
-	v, ok := get(m, "cairn.signals")
+	v, ok := testkit.Get(m, "cairn.signals")
 	if !ok {
 		return nil
 	}
@@ -118,7 +102,7 @@ func signals(m pcommon.Map) []string {
 }
 
 func enrichments(t *testing.T, m pcommon.Map) []map[string]any {
-	v, ok := get(m, "threat.enrichments")
+	v, ok := testkit.Get(m, "threat.enrichments")
 	if !ok {
 		return nil
 	}
@@ -130,15 +114,7 @@ func enrichments(t *testing.T, m pcommon.Map) []map[string]any {
 }
 
 func counter(t *testing.T, tel *componenttest.Telemetry, name string) int64 {
-	m, err := tel.GetMetric(name)
-	if err != nil {
-		return 0
-	}
-	var total int64
-	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-		total += dp.Value
-	}
-	return total
+	return testkit.Sum(t, tel, name, nil)
 }
 
 func TestMatchesWriteECSEnrichmentsAndSignals(t *testing.T) {
@@ -176,7 +152,7 @@ func TestMatchesWriteECSEnrichmentsAndSignals(t *testing.T) {
 		},
 		"cairn": map[string]any{"intel": map[string]any{"verdict": "malicious"}},
 	}, e[0])
-	id, ok := get(out[0], "event.id")
+	id, ok := testkit.Get(out[0], "event.id")
 	require.True(t, ok, "a changed event gets its id")
 	assert.Len(t, id.Str(), 32)
 
@@ -202,7 +178,7 @@ func TestMatchesWriteECSEnrichmentsAndSignals(t *testing.T) {
 
 	assert.Equal(t, []string{"intel_bad_ip"}, signals(out[4]), "semantic-convention names are read too")
 	assert.Empty(t, signals(out[5]))
-	_, ok = get(out[5], "event.id")
+	_, ok = testkit.Get(out[5], "event.id")
 	assert.False(t, ok, "unmatched events are untouched")
 
 	assert.Equal(t, int64(6), counter(t, f.tel, "otelcol_processor_intel_events"))

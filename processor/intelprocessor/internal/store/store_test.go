@@ -340,6 +340,8 @@ func TestEmptyStore(t *testing.T) {
 	for name, s := range map[string]*Store{"zero": {}, "built": NewBuilder().Build(), "zero builder": new(Builder).Build()} {
 		assert.Equal(t, 0, s.Len(), name)
 		assert.Nil(t, s.LookupHash(indicator.SHA256, sha256A), name)
+		assert.Nil(t, s.LookupHash(indicator.SHA256, ""), name)
+		assert.Nil(t, s.LookupHash(indicator.MD5, ""), name)
 		assert.Nil(t, s.LookupHash(indicator.SHA1, sha1A), name)
 		assert.Nil(t, s.LookupHash(indicator.MD5, md5A), name)
 		assert.Nil(t, s.LookupIP(netip.MustParseAddr("1.2.3.4")), name)
@@ -422,6 +424,8 @@ func TestCraftedPrefixes(t *testing.T) {
 	}
 	assert.Nil(t, s.LookupHash(indicator.SHA256, sha256A[:48]+"zzzzzzzzzzzzzzzz"))
 	assert.Len(t, s.LookupHash(indicator.SHA256, sha256B), 1)
+	q := strings.ToUpper(val(7))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = s.LookupHash(indicator.SHA256, q) }))
 }
 
 func hex16(x uint64) string {

@@ -1,0 +1,94 @@
+// Package testkit holds helpers shared by Cairn's component tests: loading
+// a component's testdata/config.yaml section, reading counters from the
+// collector's test telemetry, and reading fields written flat or nested.
+package testkit
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+// LoadConfig unmarshals the section "<typ>/<name>" (or "<typ>" for an
+// empty name) of testdata/config.yaml into cfg and validates it, returning
+// the error a collector would report.
+func LoadConfig(t testing.TB, typ component.Type, name string, cfg component.Config) error {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(component.NewIDWithName(typ, name).String())
+	require.NoError(t, err)
+	if err := sub.Unmarshal(cfg); err != nil {
+		return err
+	}
+	return confmap.Validate(cfg)
+}
+
+// Sum adds up the data points of an int64 sum metric whose attributes
+// include attrs; 0 when the metric was never recorded.
+func Sum(t testing.TB, tel *componenttest.Telemetry, name string, attrs map[string]string) int64 {
+	t.Helper()
+	m, err := tel.GetMetric(name)
+	if err != nil {
+		return 0
+	}
+	sum, ok := m.Data.(metricdata.Sum[int64])
+	require.True(t, ok, "%s is an int64 sum", name)
+	var total int64
+	for _, dp := range sum.DataPoints {
+		match := true
+		for k, want := range attrs {
+			got, ok := dp.Attributes.Value(attribute.Key(k))
+			if !ok || got.AsString() != want {
+				match = false
+			}
+		}
+		if match {
+			total += dp.Value
+		}
+	}
+	return total
+}
+
+// Get reads a field written flat ("a.b"), nested ({"a":{"b"}}) or mixed.
+func Get(m pcommon.Map, path string) (pcommon.Value, bool) {
+	if v, ok := m.Get(path); ok {
+		return v, true
+	}
+	for i := 0; i < len(path); i++ {
+		if path[i] != '.' {
+			continue
+		}
+		if v, ok := m.Get(path[:i]); ok && v.Type() == pcommon.ValueTypeMap {
+			if r, ok := Get(v.Map(), path[i+1:]); ok {
+				return r, true
+			}
+		}
+	}
+	return pcommon.Value{}, false
+}
+
+// RepoRoot is the module root, found from this file.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// UseScenarioFeeds points deploy/cairn.yaml's feed directory (relative to
+// the working directory by default) at the repository's scenario feed,
+// since tests run in their package directory. Call it from TestMain.
+func UseScenarioFeeds() {
+	if os.Getenv("CAIRN_INTEL_DIR") == "" {
+		_ = os.Setenv("CAIRN_INTEL_DIR", filepath.Join(RepoRoot(), "testdata", "intel"))
+	}
+}
