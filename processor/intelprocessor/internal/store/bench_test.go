@@ -231,6 +231,7 @@ var ipStore = sync.OnceValues(func() (*Store, []netip.Addr) {
 
 func BenchmarkLookupIP(b *testing.B) {
 	s, qs := ipStore()
+	b.Logf("1M IPs: %.1f MB, %.1f B/IP", float64(s.MemoryBytes())/(1<<20), float64(s.MemoryBytes())/million)
 	b.Run("addr", func(b *testing.B) {
 		b.ReportAllocs()
 		found, i := 0, 0
