@@ -25,7 +25,6 @@ func NewFactory() processor.Factory {
 var DefaultHashFields = []string{
 	"process.hash.sha256", "process.hash.sha1", "process.hash.md5",
 	"file.hash.sha256", "file.hash.sha1", "file.hash.md5",
-	"process.parent.hash.sha256",
 }
 
 func createDefaultConfig() component.Config {
