@@ -62,8 +62,10 @@ func TestInvalidConfigs(t *testing.T) {
 	cfg.Online.Enabled = true
 	cfg.Online.APIKeyEnv = "CAIRN_SURELY_UNSET_VAR"
 	cfg.Online.RequestsPerMinute = 0
+	cfg.Online.RequestsPerDay = 0
 	err := cfg.Validate()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "CAIRN_SURELY_UNSET_VAR is not set")
 	assert.Contains(t, err.Error(), "requests_per_minute")
+	assert.Contains(t, err.Error(), "requests_per_day")
 }

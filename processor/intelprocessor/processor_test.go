@@ -310,3 +310,21 @@ func TestBrokenFileAtStartDoesNotStopTheOthers(t *testing.T) {
 }
 
 func processorSettings() processor.Settings { return processortest.NewNopSettings(metadata.Type) }
+
+func TestFeedFilesAndCustomFields(t *testing.T) {
+	file := writeFeed(t, t.TempDir(), "list.csv", "45.134.26.117,malicious\n"+gsNetcat+",malicious\n")
+	cfg := createDefaultConfig().(*Config)
+	cfg.ReloadInterval = 0
+	cfg.Feeds = []string{file}
+	cfg.Fields = FieldsConfig{IPs: []string{"source.ip"}}
+	require.NoError(t, cfg.Validate())
+	f := newFixture(t, cfg)
+	out := f.send(t,
+		map[string]any{"@timestamp": evTime.Format(time.RFC3339), "source.ip": "45.134.26.117"},
+		map[string]any{"@timestamp": evTime.Format(time.RFC3339), "destination.ip": "45.134.26.117"},
+		procStart(gsNetcat),
+	)
+	assert.Equal(t, []string{"intel_bad_ip"}, signals(out[0]), "a configured field is checked")
+	assert.Empty(t, signals(out[1]), "fields not configured are not")
+	assert.Empty(t, signals(out[2]), "no hash fields configured")
+}
