@@ -87,18 +87,14 @@ func loadConfig(ctx context.Context, path, pipeline string) (*collectorConfig, e
 
 // componentConf returns the configuration section of a component.
 func (c *collectorConfig) componentConf(kind string, id component.ID) (*confmap.Conf, error) {
-	key := kind + "::" + id.String()
-	if !c.conf.IsSet(key) {
-		// The collector accepts a component listed without a section only
-		// when it is defined; mirror its error.
-		if _, ok := c.conf.Get(kind).(map[string]any); !ok || !hasKey(c.conf.Get(kind).(map[string]any), id.String()) {
-			return nil, fmt.Errorf("%s %q is used in the pipeline but not defined under %s:", strings.TrimSuffix(kind, "s"), id, kind)
-		}
+	// A component listed without settings ("firstseen:") is defined but not
+	// "set"; one missing from its section is the collector's error too.
+	defined, _ := c.conf.Get(kind).(map[string]any)
+	if _, ok := defined[id.String()]; !ok {
+		return nil, fmt.Errorf("%s %q is used in the pipeline but not defined under %s", strings.TrimSuffix(kind, "s"), id, kind)
 	}
-	return c.conf.Sub(key)
+	return c.conf.Sub(kind + "::" + id.String())
 }
-
-func hasKey(m map[string]any, k string) bool { _, ok := m[k]; return ok }
 
 func stringList(v any) []string {
 	switch t := v.(type) {

@@ -25,6 +25,7 @@ import (
 	noopmetric "go.opentelemetry.io/otel/metric/noop"
 	nooptrace "go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/cairnsec/cairn/internal/ecs"
 )
@@ -179,7 +180,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 func stderrLogger(w io.Writer) *zap.Logger {
 	cfg := zap.NewDevelopmentEncoderConfig()
 	cfg.TimeKey = ""
-	return zap.New(zapcoreForWriter(w, cfg))
+	return zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(cfg), zapcore.AddSync(w), zap.WarnLevel))
 }
 
 func openInput(path string, stdin io.Reader) (io.Reader, func(), error) {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 // repoRoot finds the module root from this file, so tests read the real
@@ -55,17 +57,8 @@ func readDocs(t testing.TB, path string) []map[string]any {
 	return out
 }
 
-func get(doc map[string]any, path string) any {
-	var cur any = doc
-	for _, p := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[p]
-	}
-	return cur
-}
+// get reads nested document fields.
+func get(doc map[string]any, path string) any { return testkit.Nested(doc, path) }
 
 func signalsOf(doc map[string]any) []string {
 	raw, _ := get(doc, "cairn.signals").([]any)

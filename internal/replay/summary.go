@@ -14,8 +14,6 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/cairnsec/cairn/internal/ecs"
 	"github.com/cairnsec/cairn/internal/event"
@@ -150,8 +148,4 @@ func (s *encoderSink) count() {
 			}
 		}
 	}
-}
-
-func zapcoreForWriter(w io.Writer, cfg zapcore.EncoderConfig) zapcore.Core {
-	return zapcore.NewCore(zapcore.NewConsoleEncoder(cfg), zapcore.AddSync(w), zap.WarnLevel)
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/scenario/events.ndjson from Generate(Default())")
@@ -145,17 +147,8 @@ func TestEventShape(t *testing.T) {
 	}
 }
 
-func get(m map[string]any, path string) any {
-	var cur any = m
-	for _, k := range strings.Split(path, ".") {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = mm[k]
-	}
-	return cur
-}
+// get reads nested document fields.
+func get(doc map[string]any, path string) any { return testkit.Nested(doc, path) }
 
 func TestSortedAndSpreadOverTheDay(t *testing.T) {
 	_, st, recs := defaultScenario(t)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -91,4 +92,19 @@ func UseScenarioFeeds() {
 	if os.Getenv("CAIRN_INTEL_DIR") == "" {
 		_ = os.Setenv("CAIRN_INTEL_DIR", filepath.Join(RepoRoot(), "testdata", "intel"))
 	}
+}
+
+// Nested reads path from a decoded JSON document strictly as nested
+// objects ({"a":{"b":…}} for "a.b"), as Cairn's ECS output writes them; a
+// flat "a.b" key does not count. Nil when absent.
+func Nested(doc map[string]any, path string) any {
+	var cur any = doc
+	for _, k := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[k]
+	}
+	return cur
 }

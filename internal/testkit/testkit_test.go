@@ -33,3 +33,10 @@ func TestRepoRootAndFeeds(t *testing.T) {
 	UseScenarioFeeds()
 	assert.Equal(t, filepath.Join(RepoRoot(), "testdata", "intel"), os.Getenv("CAIRN_INTEL_DIR"))
 }
+
+func TestNested(t *testing.T) {
+	doc := map[string]any{"a": map[string]any{"b": 1.0}, "c.d": "flat"}
+	assert.Equal(t, 1.0, Nested(doc, "a.b"))
+	assert.Nil(t, Nested(doc, "c.d"), "flat keys are not nested objects")
+	assert.Nil(t, Nested(doc, "a.b.c"))
+}

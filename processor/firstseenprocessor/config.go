@@ -297,7 +297,7 @@ func splitAlternatives(f string) []string {
 	start := 0
 	for i := 0; i <= len(f); i++ {
 		if i == len(f) || f[i] == '|' {
-			part := trimSpace(f[start:i])
+			part := strings.TrimSpace(f[start:i])
 			if part == "" {
 				return nil
 			}
@@ -306,16 +306,6 @@ func splitAlternatives(f string) []string {
 		}
 	}
 	return out
-}
-
-func trimSpace(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 func boolPtr(b bool) *bool { return &b }

@@ -80,12 +80,12 @@ func newFirstSeen(set processor.Settings, cfg *Config) (*firstSeen, error) {
 		if err != nil {
 			return nil, err
 		}
-		if m, ok := memos[spec.WhenKey]; ok {
-			t.ShareWhen(m)
-		} else {
-			memos[spec.WhenKey] = tracker.NewMemo(spec.When)
-			t.ShareWhen(memos[spec.WhenKey])
+		m := memos[spec.WhenKey]
+		if m == nil {
+			m = tracker.NewMemo(spec.When)
+			memos[spec.WhenKey] = m
 		}
+		t.ShareWhen(m)
 		p.trackers = append(p.trackers, t)
 		name := attribute.String("tracker", spec.Name)
 		p.stats = append(p.stats, trackerStats{

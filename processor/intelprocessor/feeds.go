@@ -20,7 +20,6 @@ import (
 
 // loadedFile is the last good contents of one feed file.
 type loadedFile struct {
-	path   string
 	size   int64
 	mtime  time.Time
 	format string
@@ -39,7 +38,6 @@ type fileState struct {
 // readers need no lock.
 type snapshot struct {
 	stores []*store.Store
-	files  int
 	total  int
 }
 
@@ -202,7 +200,7 @@ func (f *feeds) load(path string, st os.FileInfo) (*loadedFile, error) {
 	if format != nil {
 		name = format.Name()
 	}
-	return &loadedFile{path: path, size: st.Size(), mtime: st.ModTime(), format: name, store: b.Build()}, nil
+	return &loadedFile{size: st.Size(), mtime: st.ModTime(), format: name, store: b.Build()}, nil
 }
 
 func firstProblem(s feed.Stats) string {
@@ -231,7 +229,6 @@ func (f *feeds) swap() {
 		snap.stores = append(snap.stores, s)
 		snap.total += s.Len()
 	}
-	snap.files = len(paths)
 	f.current.Store(snap)
 }
 

@@ -122,13 +122,6 @@ func (o *onlineLookup) shutdown(ctx context.Context) error {
 // lookup returns the service's verdict for a SHA-256 when it is known now
 // (cached, or answered within the wait budget).
 func (o *onlineLookup) lookup(v *event.View, cf *checkedField, value string, at time.Time) (store.Meta, bool) {
-	t := cf.hashType
-	if t == indicator.Unknown {
-		t = indicator.HashType(value)
-	}
-	if t != indicator.SHA256 {
-		return store.Meta{}, false
-	}
 	res, ok := o.client.Cached(value)
 	if !ok {
 		if o.budget > 0 {
@@ -222,7 +215,7 @@ func (o *onlineLookup) emit(res online.Result) {
 		v.Reset(ld.ResourceLogs().At(0).Resource(), rec)
 		v.EnsureID()
 		cf := &checkedField{field: event.Lookup(a.field), kind: kindHash, hashType: indicator.SHA256}
-		m := match{field: cf, value: res.SHA256, meta: meta}
+		m := match{field: cf, value: res.SHA256, hashType: indicator.SHA256, meta: meta}
 		writeEnrichment(v, &m, a.at)
 		v.AddSignal(signalFor(kindHash, meta.Verdict))
 	}

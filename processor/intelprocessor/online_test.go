@@ -85,6 +85,10 @@ func TestOnlineLateAnswerBecomesAnEnrichmentRecord(t *testing.T) {
 	assert.Equal(t, "Medium", e[0]["indicator"].(map[string]any)["confidence"])
 	assert.Equal(t, evTime.Format(time.RFC3339Nano), e[0]["matched"].(map[string]any)["occurred"], "placed at the asking event's time")
 
+	// Both hashes asked about have been answered (the unknown one may come
+	// after the known one's record): from here on nothing is in flight.
+	require.Eventually(t, func() bool { return calls.Load() == 2 }, 10*time.Second, 10*time.Millisecond)
+
 	// A later sighting gets the verdict from the cache, without a new request.
 	before := calls.Load()
 	out = f.send(t, procStart(gsNetcat))

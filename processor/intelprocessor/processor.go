@@ -72,9 +72,10 @@ type intel struct {
 
 // match is one feed entry that applies to one event field.
 type match struct {
-	field *checkedField
-	value string
-	meta  store.Meta
+	field    *checkedField
+	value    string
+	hashType indicator.Type // for hash fields
+	meta     store.Meta
 }
 
 func newIntel(set processor.Settings, cfg *Config, next consumer.Logs) (*intel, error) {
@@ -118,6 +119,15 @@ func newIntel(set processor.Settings, cfg *Config, next consumer.Logs) (*intel, 
 		}
 	}
 	return p, nil
+}
+
+// typeOf is the hash type of a value of this field: fixed by the field's
+// name, else guessed from the value's length (Unknown: not a hash).
+func (cf *checkedField) typeOf(value string) indicator.Type {
+	if cf.hashType != indicator.Unknown {
+		return cf.hashType
+	}
+	return indicator.HashType(value)
 }
 
 func hashTypeOf(field string) indicator.Type {
@@ -215,6 +225,12 @@ func (p *intel) enrich(v *event.View, snap *snapshot) bool {
 	found := p.found[:0]
 	var at time.Time
 	haveTime := false
+	eventTime := func() time.Time {
+		if !haveTime {
+			at, haveTime = p.eventTime(v), true
+		}
+		return at
+	}
 	for i := range p.fields {
 		cf := &p.fields[i]
 		val, ok := v.Get(cf.field)
@@ -222,38 +238,38 @@ func (p *intel) enrich(v *event.View, snap *snapshot) bool {
 			continue
 		}
 		s := val.Str()
+		// Resolve the value once; every feed's index is then asked with it.
+		var (
+			hashType indicator.Type
+			addr     netip.Addr
+		)
+		switch cf.kind {
+		case kindHash:
+			if hashType = cf.typeOf(s); hashType == indicator.Unknown {
+				continue
+			}
+		case kindIP:
+			if addr, ok = netclass.ParseAddr(s); !ok {
+				continue
+			}
+		}
 		start := len(found)
 		for _, st := range snap.stores {
 			var entries []store.Entry
 			switch cf.kind {
 			case kindHash:
-				t := cf.hashType
-				if t == indicator.Unknown {
-					t = indicator.HashType(s)
-				}
-				if t == indicator.Unknown {
-					continue
-				}
-				entries = st.LookupHash(t, s)
+				entries = st.LookupHash(hashType, s)
 			case kindIP:
-				a, ok := netclass.ParseAddr(s)
-				if !ok {
-					continue
-				}
-				entries = st.LookupIP(a)
+				entries = st.LookupIP(addr)
 			case kindDomain:
 				entries = st.LookupDomain(s)
 			}
 			for _, e := range entries {
-				if !haveTime {
-					at = p.eventTime(v)
-					haveTime = true
-				}
 				meta := st.Meta(e)
-				if !meta.ValidAt(at) {
+				if !meta.ValidAt(eventTime()) {
 					continue
 				}
-				found = append(found, match{field: cf, value: s, meta: meta})
+				found = append(found, match{field: cf, value: s, hashType: hashType, meta: meta})
 			}
 		}
 		// An allow-list entry for this value overrides every bad verdict.
@@ -266,13 +282,9 @@ func (p *intel) enrich(v *event.View, snap *snapshot) bool {
 				break
 			}
 		}
-		if p.online != nil && !allowed && len(found) == start && cf.kind == kindHash {
-			if !haveTime {
-				at = p.eventTime(v)
-				haveTime = true
-			}
-			if meta, ok := p.online.lookup(v, cf, s, at); ok {
-				found = append(found, match{field: cf, value: s, meta: meta})
+		if p.online != nil && !allowed && len(found) == start && hashType == indicator.SHA256 {
+			if meta, ok := p.online.lookup(v, cf, s, eventTime()); ok {
+				found = append(found, match{field: cf, value: s, hashType: hashType, meta: meta})
 			}
 		}
 	}
@@ -344,11 +356,7 @@ func writeEnrichment(v *event.View, m *match, at time.Time) {
 	switch m.field.kind {
 	case kindHash:
 		ind.PutStr("type", "file")
-		t := m.field.hashType
-		if t == indicator.Unknown {
-			t = indicator.HashType(m.value)
-		}
-		ind.PutEmptyMap("file").PutEmptyMap("hash").PutStr(t.String(), strings.ToLower(m.value))
+		ind.PutEmptyMap("file").PutEmptyMap("hash").PutStr(m.hashType.String(), strings.ToLower(m.value))
 	case kindIP:
 		ind.PutStr("type", ipType(m.value))
 		ind.PutStr("ip", m.value)

@@ -1,8 +1,6 @@
 package tracker
 
 import (
-	"net/netip"
-
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/cairnsec/cairn/internal/netclass"
@@ -31,14 +29,9 @@ func (ipKind) Append(dst []byte, val pcommon.Value, env *Env) ([]byte, Outcome, 
 	if !env.ipOK {
 		return dst, ValueMalformed, "not_ip"
 	}
-	a := env.ipAddr
-	env.lastAddr = a
 	if env.onlyExternal && !env.ipExternal {
 		return dst, ValueIgnored, ""
 	}
-	b := a.As16()
+	b := env.ipAddr.As16()
 	return append(dst, b[:]...), ValueUsable, ""
 }
-
-// addrOf returns the address parsed by the last ipKind.Append call.
-func (e *Env) addrOf() netip.Addr { return e.lastAddr }

@@ -65,7 +65,6 @@ type Env struct {
 	MaxValueBytes int
 
 	onlyExternal bool
-	lastAddr     netip.Addr
 
 	// The last IP text parsed and what it was: trackers of one event read
 	// the same address.
@@ -348,7 +347,8 @@ func (t *Tracker) Observe(v *event.View, ts uint32, env *Env) Result {
 		sp := &t.spans[i]
 		sp.start, sp.end, sp.kind = start, len(buf), kind
 		if _, isIP := kind.(ipKind); isIP {
-			sp.raw, sp.addr = val.Str(), env.addrOf()
+			// The address ipKind.Append just parsed.
+			sp.raw, sp.addr = val.Str(), env.ipAddr
 		}
 		buf = append(buf, 0x1f)
 	}

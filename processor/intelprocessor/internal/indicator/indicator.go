@@ -113,14 +113,15 @@ type Indicator struct {
 }
 
 // ValidAt reports whether the indicator applies at event time t.
-func (i *Indicator) ValidAt(t time.Time) bool {
-	if !i.ValidFrom.IsZero() && t.Before(i.ValidFrom) {
+func (i *Indicator) ValidAt(t time.Time) bool { return ValidBetween(t, i.ValidFrom, i.ValidUntil) }
+
+// ValidBetween is the validity rule: from inclusive, until exclusive, a
+// zero bound being unbounded.
+func ValidBetween(t, from, until time.Time) bool {
+	if !from.IsZero() && t.Before(from) {
 		return false
 	}
-	if !i.ValidUntil.IsZero() && !t.Before(i.ValidUntil) {
-		return false
-	}
-	return true
+	return until.IsZero() || t.Before(until)
 }
 
 // Normalize returns the canonical form of a value of type t, the form used

@@ -52,13 +52,7 @@ type Meta struct {
 // ValidAt reports whether the entry applies at event time t, with the same
 // rule as indicator.Indicator.ValidAt.
 func (m *Meta) ValidAt(t time.Time) bool {
-	if !m.ValidFrom.IsZero() && t.Before(m.ValidFrom) {
-		return false
-	}
-	if !m.ValidUntil.IsZero() && !t.Before(m.ValidUntil) {
-		return false
-	}
-	return true
+	return indicator.ValidBetween(t, m.ValidFrom, m.ValidUntil)
 }
 
 // attr is the part of the metadata that a feed repeats on line after line
