@@ -1,6 +1,7 @@
 package event
 
 import (
+	"strings"
 	"sync"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -29,11 +30,19 @@ type alias struct {
 // segBit hashes the first dotted segment of a key to one of 64 bits, so a
 // record can say cheaply which top-level names it certainly lacks.
 func segBit(key string) uint64 {
+	bit, _ := segBitLen(key)
+	return bit
+}
+
+// segBitLen is segBit and the length of the first segment, which is
+// len(key) unless the key has a dot.
+func segBitLen(key string) (uint64, int) {
 	h := uint32(2166136261)
-	for i := 0; i < len(key) && key[i] != '.'; i++ {
+	i := 0
+	for ; i < len(key) && key[i] != '.'; i++ {
 		h = (h ^ uint32(key[i])) * 16777619
 	}
-	return 1 << (h & 63)
+	return 1 << (h & 63), i
 }
 
 // Field is an event field: its ECS name and the names it may arrive under.
@@ -142,4 +151,23 @@ func (a alias) accepts(v pcommon.Value) bool {
 		return !ok
 	}
 	return true
+}
+
+// SplitAlternatives splits a configured field list such as
+// "process.hash.sha256|process.executable" into its names, in order of
+// preference. It returns nil when any name is empty.
+func SplitAlternatives(f string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(f); i++ {
+		if i == len(f) || f[i] == '|' {
+			part := strings.TrimSpace(f[start:i])
+			if part == "" {
+				return nil
+			}
+			out = append(out, part)
+			start = i + 1
+		}
+	}
+	return out
 }

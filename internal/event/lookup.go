@@ -27,3 +27,8 @@ func lookup(m pcommon.Map, path string) (pcommon.Value, bool) {
 	}
 	return pcommon.Value{}, false
 }
+
+// Find looks path up in m the way event fields are looked up (flat, nested
+// or mixed keys), for objects inside arrays such as the entries of
+// threat.enrichments.
+func Find(m pcommon.Map, path string) (pcommon.Value, bool) { return lookup(m, path) }

@@ -32,13 +32,20 @@ type View struct {
 	// (with the body) and of the resource: a field whose first segment is
 	// not there is absent without a search, which matters because most
 	// events lack most fields (a process start has no dns.* at all).
+	// They are worked out on the first Get of an event (segsValid), not in
+	// Reset: a stage that reads through GetAll, or reads nothing of most
+	// events, does not pay for them.
 	attrSegs, resSegs uint64
+	segsValid         bool
 	// attrsDotted says whether any top-level attribute key has a dot. A
 	// record without (a nested ECS document) can only hold "a.b.c" under
 	// its "a" object, so lookups go straight there, through topCache.
 	attrsDotted bool
 	topCache    [8]topEntry
 	topCached   int
+
+	// setVals is GetAll's scratch space.
+	setVals []pcommon.Value
 
 	ids idHasher
 }
@@ -67,25 +74,36 @@ func (v *View) Reset(res pcommon.Resource, rec plog.LogRecord) {
 	v.attrs = rec.Attributes()
 	v.cached = 0
 	v.topCached = 0
-	v.attrSegs, v.attrsDotted = segments(v.attrs)
-	v.resSegs, _ = segments(v.res)
+	v.segsValid = false
 	if b := rec.Body(); b.Type() == pcommon.ValueTypeMap {
 		v.body, v.hasBody = b.Map(), true
-		bodySegs, _ := segments(v.body)
-		v.attrSegs |= bodySegs
 	} else {
 		v.hasBody = false
 	}
 }
 
+// ensureSegs works out the segment masks and attrsDotted for the current
+// event, once.
+func (v *View) ensureSegs() {
+	if v.segsValid {
+		return
+	}
+	v.attrSegs, v.attrsDotted = segments(v.attrs)
+	if v.hasBody {
+		bodySegs, _ := segments(v.body)
+		v.attrSegs |= bodySegs
+	}
+	v.resSegs, _ = segments(v.res)
+	v.segsValid = true
+}
+
 func segments(m pcommon.Map) (mask uint64, dotted bool) {
-	m.Range(func(k string, _ pcommon.Value) bool {
-		mask |= segBit(k)
-		if !dotted && strings.IndexByte(k, '.') >= 0 {
-			dotted = true
-		}
-		return true
-	})
+	for k := range m.All() {
+		// One pass over the key gives its bit and whether it has a dot.
+		bit, n := segBitLen(k)
+		mask |= bit
+		dotted = dotted || n < len(k)
+	}
 	return mask, dotted
 }
 
@@ -161,15 +179,11 @@ func (v *View) Get(f *Field) (pcommon.Value, bool) {
 func (v *View) Invalidate() {
 	v.cached = 0
 	v.topCached = 0
-	v.attrSegs, v.attrsDotted = segments(v.attrs)
-	if v.hasBody {
-		bodySegs, _ := segments(v.body)
-		v.attrSegs |= bodySegs
-	}
-	v.resSegs, _ = segments(v.res)
+	v.segsValid = false
 }
 
 func (v *View) get(f *Field) (pcommon.Value, bool) {
+	v.ensureSegs()
 	for _, a := range f.aliases {
 		if v.attrSegs&a.seg != 0 {
 			if val, ok := v.attrLookup(a.path); ok && a.accepts(val) {
@@ -305,29 +319,35 @@ func (v *View) HasSignal(name string) bool {
 
 // AddSignal appends name to cairn.signals unless it is already there,
 // keeping signals from earlier stages (or from upstream) wherever they are.
-func (v *View) AddSignal(name string) {
+func (v *View) AddSignal(name string) { v.AddToSet(SignalsKey, name) }
+
+// AddToSet appends value to the string array at path (cairn.signals,
+// cairn.alert.ids) unless it is already there. A single string found at path
+// becomes an array holding it and value; the array is created where the
+// record's shape says (see slot) when path is absent.
+func (v *View) AddToSet(path, value string) {
 	v.cached = 0
-	val, ok := lookup(v.attrs, SignalsKey)
+	val, ok := lookup(v.attrs, path)
 	if ok {
 		switch val.Type() {
 		case pcommon.ValueTypeSlice:
-			if AnyEquals(val, func(s string) bool { return s == name }) {
+			if AnyEquals(val, func(s string) bool { return s == value }) {
 				return
 			}
-			val.Slice().AppendEmpty().SetStr(name)
+			val.Slice().AppendEmpty().SetStr(value)
 			return
 		case pcommon.ValueTypeStr:
-			if val.Str() == name {
+			if val.Str() == value {
 				return
 			}
 			prev := val.Str()
 			s := val.SetEmptySlice()
 			s.AppendEmpty().SetStr(prev)
-			s.AppendEmpty().SetStr(name)
+			s.AppendEmpty().SetStr(value)
 			return
 		}
 	}
-	v.slot(SignalsKey).SetEmptySlice().AppendEmpty().SetStr(name)
+	v.slot(path).SetEmptySlice().AppendEmpty().SetStr(value)
 }
 
 // SetFlag sets a boolean field such as cairn.first_seen.<tracker>.
@@ -342,12 +362,15 @@ func (v *View) SetFlag(path string) {
 // encoder keeps its fast path; any other record gets a flat dotted key, the
 // OTel attribute convention.
 func (v *View) slot(path string) pcommon.Value {
-	v.attrSegs |= segBit(path)
 	// A write may add a top-level key, dotted or not, and move the
-	// attribute array: forget what the shortcuts knew.
+	// attribute array: forget what the shortcuts knew. Masks not worked
+	// out yet will see the new key when they are.
 	v.topCached = 0
-	if strings.IndexByte(path, '.') >= 0 && !v.nestedShape() {
-		v.attrsDotted = true
+	if v.segsValid {
+		v.attrSegs |= segBit(path)
+		if strings.IndexByte(path, '.') >= 0 && !v.nestedShape() {
+			v.attrsDotted = true
+		}
 	}
 	if !v.nestedShape() {
 		return v.attrs.PutEmpty(path)

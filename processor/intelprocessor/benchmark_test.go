@@ -21,16 +21,30 @@ import (
 
 // BenchmarkNoMatch measures what the processor adds per event on a batch of
 // 1000 scenario events (process starts with hashes, connections, DNS
-// answers) none of which is in the feeds: 100k hashes, 10k IPs and 10k
-// domains in a plain list.
-func BenchmarkNoMatch(b *testing.B) {
+// answers) none of which is in the feeds: 100k SHA-256 hashes, 10k IPs and
+// 10k domains in a plain list. With no MD5 or SHA-1 indicators loaded, the
+// md5 and sha1 fields are not read at all (see fieldPlan);
+// BenchmarkNoMatchAllHashTypes is the same with all three.
+func BenchmarkNoMatch(b *testing.B) { benchNoMatch(b, false) }
+
+// BenchmarkNoMatchAllHashTypes is BenchmarkNoMatch with 100k MD5 and 100k
+// SHA-1 hashes more in the feed, so that every configured field is read.
+func BenchmarkNoMatchAllHashTypes(b *testing.B) { benchNoMatch(b, true) }
+
+func benchNoMatch(b *testing.B, allHashTypes bool) {
 	dir := b.TempDir()
 	f, err := os.Create(filepath.Join(dir, "feed.csv"))
 	require.NoError(b, err)
 	w := bufio.NewWriter(f)
 	rng := rand.New(rand.NewSource(1))
+	want := 120_000
 	for i := 0; i < 100_000; i++ {
 		fmt.Fprintf(w, "%016x%016x%016x%016x,malicious\n", rng.Uint64(), rng.Uint64(), rng.Uint64(), rng.Uint64())
+		if allHashTypes {
+			fmt.Fprintf(w, "%016x%016x,malicious\n", rng.Uint64(), rng.Uint64())
+			fmt.Fprintf(w, "%016x%016x%08x,malicious\n", rng.Uint64(), rng.Uint64(), rng.Uint32())
+			want += 2
+		}
 	}
 	for i := 0; i < 10_000; i++ {
 		fmt.Fprintf(w, "%d.%d.%d.%d,malicious\n", 11+rng.Intn(100), rng.Intn(256), rng.Intn(256), 1+rng.Intn(254))
@@ -56,7 +70,7 @@ func BenchmarkNoMatch(b *testing.B) {
 	p, err := newIntel(processortest.NewNopSettings(metadata.Type), feedsConfig(dir), nil)
 	require.NoError(b, err)
 	require.NoError(b, p.feeds.refresh(true))
-	require.Equal(b, 120_000, p.feeds.snapshot().total)
+	require.Equal(b, want, p.feeds.snapshot().total)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

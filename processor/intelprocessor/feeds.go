@@ -39,6 +39,8 @@ type fileState struct {
 type snapshot struct {
 	stores []*store.Store
 	total  int
+	// counts are the indicators of each type over all stores.
+	counts [indicator.Domain + 1]int
 }
 
 // feeds loads feed files and reloads them when they change. A file that
@@ -228,6 +230,9 @@ func (f *feeds) swap() {
 		}
 		snap.stores = append(snap.stores, s)
 		snap.total += s.Len()
+		for t := range snap.counts {
+			snap.counts[t] += s.Count(indicator.Type(t))
+		}
 	}
 	f.current.Store(snap)
 }

@@ -62,6 +62,9 @@ type intel struct {
 	mu    sync.Mutex
 	view  *event.View
 	found []match
+	// plan is what is read from events with the feeds of planSnap.
+	plan     *fieldPlan
+	planSnap *snapshot
 
 	stop chan struct{}
 	done chan struct{}
@@ -119,6 +122,60 @@ func newIntel(set processor.Settings, cfg *Config, next consumer.Logs) (*intel, 
 		}
 	}
 	return p, nil
+}
+
+// fieldPlan is the fields worth reading from events with one snapshot of
+// the feeds. A field whose kind of indicator no feed holds (an md5 field
+// when only SHA-256 hashes are loaded, an IP field without IP indicators)
+// can match nothing, so it is not read: reading fields is most of the
+// per-event cost, the more so for absent ones, whose every name and alias
+// is searched for. The results are the same as reading every field.
+type fieldPlan struct {
+	fields []*checkedField
+	set    *event.FieldSet
+	vals   []pcommon.Value
+	ok     []bool
+}
+
+// planFor returns the plan for snap, reusing the last one while the
+// snapshot stays the same. Called under mu.
+func (p *intel) planFor(snap *snapshot) *fieldPlan {
+	if p.plan != nil && p.planSnap == snap {
+		return p.plan
+	}
+	pl := &fieldPlan{}
+	var set []*event.Field
+	for i := range p.fields {
+		cf := &p.fields[i]
+		if p.mayMatch(cf, snap) {
+			pl.fields = append(pl.fields, cf)
+			set = append(set, cf.field)
+		}
+	}
+	pl.set = event.NewFieldSet(set...)
+	pl.vals = make([]pcommon.Value, len(set))
+	pl.ok = make([]bool, len(set))
+	p.plan, p.planSnap = pl, snap
+	return pl
+}
+
+// mayMatch reports whether a value of cf could find anything: an
+// indicator of its type in some feed, or, for SHA-256 hashes, the online
+// lookup.
+func (p *intel) mayMatch(cf *checkedField, snap *snapshot) bool {
+	switch cf.kind {
+	case kindHash:
+		if p.online != nil && (cf.hashType == indicator.SHA256 || cf.hashType == indicator.Unknown) {
+			return true
+		}
+		if cf.hashType != indicator.Unknown {
+			return snap.counts[cf.hashType] > 0
+		}
+		return snap.counts[indicator.SHA256]+snap.counts[indicator.SHA1]+snap.counts[indicator.MD5] > 0
+	case kindIP:
+		return snap.counts[indicator.IP] > 0
+	}
+	return snap.counts[indicator.Domain] > 0
 }
 
 // typeOf is the hash type of a value of this field: fixed by the field's
@@ -204,11 +261,12 @@ func (p *intel) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	plan := p.planFor(snap)
 	var matched, events int64
 	event.Each(ld, func(res pcommon.Resource, rec plog.LogRecord) {
 		events++
 		p.view.Reset(res, rec)
-		if p.enrich(p.view, snap) {
+		if p.enrich(p.view, snap, plan) {
 			matched++
 		}
 	})
@@ -221,7 +279,7 @@ func (p *intel) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error
 
 // enrich matches the event's fields and writes enrichments and signals. It
 // reports whether anything matched.
-func (p *intel) enrich(v *event.View, snap *snapshot) bool {
+func (p *intel) enrich(v *event.View, snap *snapshot, plan *fieldPlan) bool {
 	found := p.found[:0]
 	var at time.Time
 	haveTime := false
@@ -231,10 +289,12 @@ func (p *intel) enrich(v *event.View, snap *snapshot) bool {
 		}
 		return at
 	}
-	for i := range p.fields {
-		cf := &p.fields[i]
-		val, ok := v.Get(cf.field)
-		if !ok || val.Type() != pcommon.ValueTypeStr || val.Str() == "" {
+	// All fields are read in one walk of the event: most are absent, and
+	// the walk finds that out once per object rather than once per name.
+	v.GetAll(plan.set, plan.vals, plan.ok)
+	for i, cf := range plan.fields {
+		val := plan.vals[i]
+		if !plan.ok[i] || val.Type() != pcommon.ValueTypeStr || val.Str() == "" {
 			continue
 		}
 		s := val.Str()
@@ -249,6 +309,7 @@ func (p *intel) enrich(v *event.View, snap *snapshot) bool {
 				continue
 			}
 		case kindIP:
+			var ok bool
 			if addr, ok = netclass.ParseAddr(s); !ok {
 				continue
 			}

@@ -328,3 +328,30 @@ func TestFeedFilesAndCustomFields(t *testing.T) {
 	assert.Empty(t, signals(out[1]), "fields not configured are not")
 	assert.Empty(t, signals(out[2]), "no hash fields configured")
 }
+
+// TestFieldsFollowLoadedTypes: fields of a kind no feed holds are not read
+// (fieldPlan), and are read again once a reload brings such indicators.
+func TestFieldsFollowLoadedTypes(t *testing.T) {
+	dir := t.TempDir()
+	feed := writeFeed(t, dir, "ips.csv", "45.134.26.117,malicious,ip list\n")
+	cfg := feedsConfig(dir)
+	cfg.Settle = 0
+	f := newFixture(t, cfg)
+	md5Event := map[string]any{"@timestamp": evTime.Format(time.RFC3339), "event": map[string]any{"kind": "event"},
+		"process":     map[string]any{"hash": map[string]any{"md5": evilMD5, "sha256": gsNetcat}},
+		"destination": map[string]any{"ip": "45.134.26.117"}}
+	out := f.send(t, md5Event)
+	assert.Equal(t, []string{"intel_bad_ip"}, signals(out[0]))
+	assert.Len(t, f.p.planFor(f.p.feeds.snapshot()).fields, 1, "only destination.ip is read")
+
+	require.NoError(t, os.WriteFile(feed, []byte("45.134.26.117,malicious,ip list\n"+evilMD5+",suspicious,md5 list\n"), 0o600))
+	require.NoError(t, os.Chtimes(feed, evTime, evTime))
+	require.NoError(t, f.p.feeds.refresh(false))
+	out = f.send(t, md5Event)
+	assert.Equal(t, []string{"intel_suspicious_hash", "intel_bad_ip"}, signals(out[0]))
+	var fields []string
+	for _, cf := range f.p.planFor(f.p.feeds.snapshot()).fields {
+		fields = append(fields, cf.field.Name)
+	}
+	assert.Equal(t, []string{"process.hash.md5", "file.hash.md5", "destination.ip"}, fields)
+}

@@ -17,10 +17,8 @@ var hashSizes = [3]int{32, 20, 16}
 // Builder collects indicators for a Store. It is not safe for concurrent
 // use. The zero Builder is ready to use.
 type Builder struct {
-	hashKeys [3][]byte // decoded, concatenated
-	hashEnts [3][]Entry
-	ipKeys   []byte // 16 bytes each, IPv4 in its IPv4-mapped form
-	ipEnts   []Entry
+	hashRows [3]keyRows // decoded
+	ipRows   keyRows    // 16 bytes each, IPv4 in its IPv4-mapped form
 	// Domain names are copied into one arena so that the feed parser's
 	// per-line strings can be freed while the feed is still being read.
 	domArena  []byte
@@ -102,11 +100,9 @@ func (b *Builder) Add(ind indicator.Indicator) error {
 	switch ind.Type {
 	case indicator.SHA256, indicator.SHA1, indicator.MD5:
 		i := hashSlot(ind.Type)
-		b.hashKeys[i] = append(b.hashKeys[i], hashBuf[:hashSizes[i]]...)
-		b.hashEnts[i] = append(b.hashEnts[i], e)
+		b.hashRows[i].add(hashBuf[:hashSizes[i]], e)
 	case indicator.IP:
-		b.ipKeys = append(b.ipKeys, ip[:]...)
-		b.ipEnts = append(b.ipEnts, e)
+		b.ipRows.add(ip[:], e)
 	case indicator.Domain:
 		if len(b.domStarts) == 0 {
 			b.domStarts = append(b.domStarts, 0)
@@ -169,6 +165,49 @@ func (b *Builder) entry(ind *indicator.Indicator) (Entry, error) {
 	}
 	return makeEntry(ind.Verdict, ri), nil
 }
+
+// keyRows collects fixed-size keys with their entries in blocks of
+// blockRows rows, so that growing never copies the rows already there.
+// Appending to one slice did: past 256 elements append grows a slice by
+// about a quarter, so a 1M-line feed's 32 MB of SHA-256 keys were copied
+// some twenty times over, most of the builder's memmove. The first block
+// still grows by append, so that a small feed takes little room; every
+// later block is allocated whole, so the spare room is at most one block.
+type keyRows struct {
+	keys [][]byte // blockRows keys per block, concatenated
+	ents [][]Entry
+	n    int
+}
+
+const (
+	blockShift = 15
+	blockRows  = 1 << blockShift
+)
+
+func (r *keyRows) add(key []byte, e Entry) {
+	b := r.n >> blockShift
+	if b == len(r.keys) {
+		var keys []byte
+		var ents []Entry
+		if b > 0 {
+			keys = make([]byte, 0, blockRows*len(key))
+			ents = make([]Entry, 0, blockRows)
+		}
+		r.keys = append(r.keys, keys)
+		r.ents = append(r.ents, ents)
+	}
+	r.keys[b] = append(r.keys[b], key...)
+	r.ents[b] = append(r.ents[b], e)
+	r.n++
+}
+
+// key returns row i's key, of k bytes.
+func (r *keyRows) key(i, k int) []byte {
+	o := (i & (blockRows - 1)) * k
+	return r.keys[i>>blockShift][o : o+k]
+}
+
+func (r *keyRows) ent(i int) Entry { return r.ents[i>>blockShift][i&(blockRows-1)] }
 
 // rowSet indexes the builder's rows. It replaces a map[row]uint32, which
 // at 1M distinct rows (a feed with per-line first-seen times) made row
@@ -269,17 +308,17 @@ func (b *Builder) timeCode(t time.Time) timeCode {
 func (b *Builder) Build() *Store {
 	s := &Store{}
 	for i, k := range hashSizes {
-		s.hashes[i] = buildFixed(k, 4, b.hashKeys[i], b.hashEnts[i], 0, func(key []byte) uint64 {
+		s.hashes[i] = buildFixed(k, 4, &b.hashRows[i], 0, func(key []byte) uint64 {
 			return binary.BigEndian.Uint64(key)
 		})
 		// Free each input as soon as it is indexed, to lower the peak.
-		b.hashKeys[i], b.hashEnts[i] = nil, nil
+		b.hashRows[i] = keyRows{}
 	}
 	seed := rand.Uint64()
-	s.ips = buildFixed(16, 0, b.ipKeys, b.ipEnts, seed, func(key []byte) uint64 {
+	s.ips = buildFixed(16, 0, &b.ipRows, seed, func(key []byte) uint64 {
 		return mix2(binary.BigEndian.Uint64(key), binary.BigEndian.Uint64(key[8:]), seed)
 	})
-	b.ipKeys, b.ipEnts = nil, nil
+	b.ipRows = keyRows{}
 	s.domains = buildDomains(b.domArena, b.domStarts, b.domEnts)
 	b.domArena, b.domStarts, b.domEnts = nil, nil, nil
 

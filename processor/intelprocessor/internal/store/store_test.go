@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -478,4 +479,31 @@ func lookupNormalised(s *Store, t indicator.Type, v string) []Entry {
 		return s.LookupDomain(v)
 	}
 	return s.LookupHash(t, v)
+}
+
+// TestRowsAcrossBlocks checks rows past the builder's first blocks (see
+// keyRows): every key keeps its own entry.
+func TestRowsAcrossBlocks(t *testing.T) {
+	n := 2*blockRows + blockRows/2
+	b := NewBuilder()
+	ip := func(i int) string { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String() }
+	for i := range n {
+		prov := fmt.Sprintf("p%d", i%7)
+		require.NoError(t, b.Add(indicator.Indicator{Type: indicator.SHA256, Value: sha256Of(uint64(i)), Verdict: indicator.Malicious, Provider: prov, Confidence: -1}))
+		require.NoError(t, b.Add(indicator.Indicator{Type: indicator.IP, Value: ip(i), Verdict: indicator.Suspicious, Provider: prov, Confidence: -1}))
+	}
+	s := b.Build()
+	require.Equal(t, n, s.Count(indicator.SHA256))
+	require.Equal(t, n, s.Count(indicator.IP))
+	for i := range n {
+		prov := fmt.Sprintf("p%d", i%7)
+		got := s.LookupHash(indicator.SHA256, sha256Of(uint64(i)))
+		require.Len(t, got, 1, i)
+		require.Equal(t, prov, s.Meta(got[0]).Provider, i)
+		got = s.LookupIPString(ip(i))
+		require.Len(t, got, 1, i)
+		require.Equal(t, prov, s.Meta(got[0]).Provider, i)
+		require.Equal(t, indicator.Suspicious, got[0].Verdict())
+	}
+	require.Empty(t, s.LookupHash(indicator.SHA256, sha256Of(uint64(n))))
 }

@@ -284,25 +284,25 @@ func mix2(a, b, seed uint64) uint64 {
 	return h ^ l
 }
 
-// buildFixed indexes rows of k-byte keys with entries ents; hashOf gives a
-// key's h, whose fingerprint holds the key's first skip bytes. Identical
+// buildFixed indexes rows of k-byte keys with their entries; hashOf gives
+// a key's h, whose fingerprint holds the key's first skip bytes. Identical
 // (key, entry) rows are merged.
-func buildFixed(k, skip int, keys []byte, ents []Entry, seed uint64, hashOf func([]byte) uint64) fixedTable {
+func buildFixed(k, skip int, rows *keyRows, seed uint64, hashOf func([]byte) uint64) fixedTable {
 	t := fixedTable{seed: seed, k: k, skip: skip}
-	n := len(ents)
+	n := rows.n
 	if n == 0 {
 		return t
 	}
 	r := k - skip
 	hs := make([]uint64, n)
 	for i := range hs {
-		hs[i] = hashOf(keys[i*k : (i+1)*k])
+		hs[i] = hashOf(rows.key(i, k))
 	}
 	t.rest = make([]byte, n*r)
 	t.ents = make([]Entry, n)
 	x := layoutIndex(hs, func(from, to int) {
-		copy(t.rest[to*r:(to+1)*r], keys[from*k+skip:(from+1)*k])
-		t.ents[to] = ents[from]
+		copy(t.rest[to*r:(to+1)*r], rows.key(from, k)[skip:])
+		t.ents[to] = rows.ent(from)
 	})
 	hs = nil
 	// By h, then the rest of the key, then the entry: for hashes the
