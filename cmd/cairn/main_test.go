@@ -23,7 +23,8 @@ func TestReplayCommand(t *testing.T) {
 		"--state", filepath.Join(t.TempDir(), "state"),
 	}, &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
-	assert.Contains(t, stdout.String(), "events: 5828 in, 5828 out")
+	assert.Contains(t, stdout.String(), "events: 5828 in, 5829 out")
+	assert.Contains(t, stdout.String(), "[high] Potentially Compromised Host: web-03")
 	assert.Contains(t, stdout.String(), "new_binary_in_environment")
 	assert.Contains(t, stdout.String(), "malformed lines: 0")
 	st, err := os.Stat(out)

@@ -94,6 +94,7 @@ func checkScenario(t *testing.T, bin, input string) {
 	c.waitRecords(t, events)
 	c.stop(t)
 	byLine := checkDelivery(t, events, c.sink)
+	checkAlert(t, c.sink)
 
 	t0 := events[0].time
 	for _, ev := range events {
@@ -577,12 +578,55 @@ func (s *sink) errors() []string {
 	return slices.Clone(s.errs)
 }
 
+// alertsOf returns the alert records (written by the correlate processor,
+// not read from the input), keyed by event.id: an update re-sends an alert
+// under the same id, and the latest state wins.
+func alertsOf(s *sink) map[string]record {
+	out := map[string]record{}
+	for _, r := range s.snapshot() {
+		if kind, _ := lookup(r.attrs, "event.kind"); kind == "alert" {
+			id, _ := lookup(r.attrs, "event.id")
+			out[fmt.Sprint(id)] = r
+		}
+	}
+	return out
+}
+
+// checkAlert: the attack yields exactly one alert, the composite one, on
+// the attacked host, with the contributions that explain it.
+func checkAlert(t *testing.T, s *sink) {
+	t.Helper()
+	alerts := alertsOf(s)
+	if len(alerts) != 1 {
+		t.Fatalf("got %d alerts, want exactly 1", len(alerts))
+	}
+	for id, a := range alerts {
+		rule, _ := lookup(a.attrs, "rule.name")
+		host, _ := lookup(a.attrs, "host.name")
+		msg, _ := lookup(a.attrs, "message")
+		contribs, _ := lookup(a.attrs, "cairn.alert.contributions")
+		if rule != "Potentially Compromised Host" || host != attackHost {
+			t.Errorf("alert %s is %q on %v, want Potentially Compromised Host on %s", id, rule, host, attackHost)
+		}
+		if m, _ := msg.(string); !strings.Contains(m, attackDomain) || !strings.Contains(m, "flagged malicious") {
+			t.Errorf("alert message does not explain the attack: %v", msg)
+		}
+		if list, _ := contribs.([]any); len(list) < 5 {
+			t.Errorf("alert has %d contributions, want the attack's evidence", len(list))
+		}
+		t.Logf("alert %s: %v", id, msg)
+	}
+}
+
 // checkDelivery asserts that every input line arrived exactly once, that
-// nothing else arrived and that every record has a distinct event.id. It
-// returns the records by input line.
+// nothing else arrived except alerts and that every record has a distinct
+// event.id. It returns the records by input line.
 func checkDelivery(t *testing.T, events []event, s *sink) map[string]record {
 	t.Helper()
-	recs := s.snapshot()
+	recs := slices.DeleteFunc(s.snapshot(), func(r record) bool {
+		kind, _ := lookup(r.attrs, "event.kind")
+		return kind == "alert"
+	})
 	byLine := make(map[string]record, len(recs))
 	counts := map[string]int{}
 	for _, r := range recs {

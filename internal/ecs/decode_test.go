@@ -249,3 +249,11 @@ func TestParseNumber(t *testing.T) {
 		assert.False(t, ok, in)
 	}
 }
+
+func TestDecodeNDJSON(t *testing.T) {
+	ld, err := DecodeNDJSON(strings.NewReader("{\"a\":1}\n\n{\"b\":\"x\"}\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 2, ld.LogRecordCount())
+	_, err = DecodeNDJSON(strings.NewReader("{\"a\":1}\nnot json\n"))
+	assert.ErrorContains(t, err, "line 2")
+}

@@ -543,3 +543,10 @@ func TestEncodeTimestampReuse(t *testing.T) {
 		require.Equal(t, `{"@timestamp":"`+want+`"}`, string(e.Append(nil, pcommon.NewResource(), rec)))
 	}
 }
+
+func TestFormatTime(t *testing.T) {
+	base := time.Date(2026, 3, 5, 14, 0, 41, 0, time.UTC).UnixNano()
+	assert.Equal(t, "2026-03-05T14:00:41.000Z", FormatTime(base))
+	assert.Equal(t, "2026-03-05T14:00:41.262Z", FormatTime(base+262e6))
+	assert.Equal(t, "2026-03-05T14:00:41.262000001Z", FormatTime(base+262e6+1))
+}

@@ -55,3 +55,12 @@ func appendDigits(dst []byte, n, width int) []byte {
 	}
 	return append(dst, buf[:width]...)
 }
+
+// FormatTime returns ns (Unix nanoseconds) as Cairn writes @timestamp:
+// RFC 3339 UTC with three fractional digits, or nine when there are
+// sub-millisecond digits, so that every date field of a document reads alike.
+func FormatTime(ns int64) string {
+	var f timeFormatter
+	b := f.appendTimestamp(make([]byte, 0, 32), uint64(ns))
+	return string(b[1 : len(b)-1])
+}

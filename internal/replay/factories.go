@@ -6,6 +6,7 @@ import (
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/processor"
 
+	"github.com/cairnsec/cairn/processor/correlateprocessor"
 	"github.com/cairnsec/cairn/processor/firstseenprocessor"
 	"github.com/cairnsec/cairn/processor/intelprocessor"
 )
@@ -17,6 +18,7 @@ func DefaultProcessors() map[component.Type]processor.Factory {
 	for _, f := range []processor.Factory{
 		firstseenprocessor.NewFactory(),
 		intelprocessor.NewFactory(),
+		correlateprocessor.NewFactory(),
 	} {
 		out[f.Type()] = f
 	}

@@ -43,11 +43,108 @@ type Summary struct {
 	Signals map[string]int
 	Notes   []string
 	Elapsed time.Duration
+	// Alerts are the alert records written, each in its latest state (an
+	// update re-sends an alert under the same event.id), in order of first
+	// appearance.
+	Alerts []Alert
+	// AlertRecords counts alert records written, updates included.
+	AlertRecords int
+
+	alertIndex map[string]int
 
 	reported int
 }
 
-func newSummary() *Summary { return &Summary{Signals: map[string]int{}} }
+func newSummary() *Summary { return &Summary{Signals: map[string]int{}, alertIndex: map[string]int{}} }
+
+// Alert is what the summary shows of an alert record.
+type Alert struct {
+	ID, Rule, Severity, Entity, Message string
+	Time                                time.Time
+	Score                               float64
+	Contributions                       []Contribution
+}
+
+// Contribution is one line of an alert's explanation.
+type Contribution struct {
+	Signal, Summary string
+	Weight          float64
+	Time            time.Time
+}
+
+var (
+	ruleName        = event.Lookup("rule.name")
+	alertScore      = event.Lookup("cairn.alert.score")
+	alertSeverity   = event.Lookup("cairn.alert.severity")
+	alertContribs   = event.Lookup("cairn.alert.contributions")
+	alertHostFields = []*event.Field{event.HostName, event.HostID, event.Lookup("container.id"), event.UserName}
+)
+
+// alert records an alert record, replacing the earlier state of the same id.
+func (s *Summary) alert(v *event.View) {
+	s.AlertRecords++
+	a := Alert{}
+	a.ID, _ = v.Str(event.EventID)
+	a.Rule, _ = v.Str(ruleName)
+	a.Severity, _ = v.Str(alertSeverity)
+	a.Message, _ = v.Str(event.Message)
+	for _, f := range alertHostFields {
+		if e, ok := v.Str(f); ok {
+			a.Entity = e
+			break
+		}
+	}
+	a.Time, _ = v.Time()
+	if val, ok := v.Get(alertScore); ok {
+		a.Score = val.Double()
+	}
+	if val, ok := v.Get(alertContribs); ok && val.Type() == pcommon.ValueTypeSlice {
+		for i := 0; i < val.Slice().Len(); i++ {
+			e := val.Slice().At(i)
+			if e.Type() != pcommon.ValueTypeMap {
+				continue
+			}
+			m := e.Map()
+			c := Contribution{}
+			if x, ok := m.Get("signal"); ok {
+				c.Signal = x.Str()
+			}
+			if x, ok := m.Get("summary"); ok {
+				c.Summary = x.Str()
+			}
+			if x, ok := m.Get("weight"); ok {
+				c.Weight = x.Double()
+			}
+			if x, ok := m.Get("time"); ok {
+				c.Time, _ = time.Parse(time.RFC3339Nano, x.Str())
+			}
+			a.Contributions = append(a.Contributions, c)
+		}
+	}
+	if i, ok := s.alertIndex[a.ID]; ok {
+		s.Alerts[i] = a
+		return
+	}
+	s.alertIndex[a.ID] = len(s.Alerts)
+	s.Alerts = append(s.Alerts, a)
+}
+
+// writeAlerts prints each alert with its explanation.
+func (s *Summary) writeAlerts(w io.Writer) {
+	if len(s.Alerts) == 0 {
+		fmt.Fprintln(w, "alerts: none")
+		return
+	}
+	fmt.Fprintf(w, "alerts: %d (%d alert records written, updates included)\n", len(s.Alerts), s.AlertRecords)
+	for _, a := range s.Alerts {
+		fmt.Fprintf(w, "  [%s] %s: %s at %s, score %g (event.id %s)\n", a.Severity, a.Rule, a.Entity,
+			a.Time.UTC().Format(time.RFC3339Nano), a.Score, a.ID)
+		fmt.Fprintf(w, "    %s\n", a.Message)
+		for _, c := range a.Contributions {
+			fmt.Fprintf(w, "    %+6g  %-26s %s  %s\n", c.Weight, c.Signal, c.Time.UTC().Format("15:04:05.000"), c.Summary)
+		}
+	}
+}
 
 func (s *Summary) malformed(w io.Writer, line int, reason string) {
 	s.Malformed++
@@ -75,6 +172,7 @@ func (s *Summary) Write(w io.Writer) {
 	}
 	fmt.Fprintf(w, "events: %d in, %d out in %s (%.0f events/s)\n", s.EventsIn, s.EventsOut, s.Elapsed.Round(time.Millisecond), s.EventsPerSecond())
 	fmt.Fprintf(w, "malformed lines: %d\n", s.Malformed)
+	defer s.writeAlerts(w)
 	if len(s.Signals) == 0 {
 		fmt.Fprintln(w, "signals: none")
 		return
@@ -133,6 +231,9 @@ func (s *encoderSink) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 
 func (s *encoderSink) count() {
 	s.sum.EventsOut++
+	if kind, ok := s.v.Str(event.EventKind); ok && kind == "alert" {
+		s.sum.alert(s.v)
+	}
 	val, ok := s.v.Signals()
 	if !ok {
 		return

@@ -1,7 +1,6 @@
 package firstseenprocessor
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -22,14 +21,8 @@ func scenarioLogs(b *testing.B) plog.Logs {
 	var buf bytes.Buffer
 	_, err := scenario.Generate(scenario.Default(), &buf)
 	require.NoError(b, err)
-	ld := plog.NewLogs()
-	recs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
-	var dec ecs.Decoder
-	sc := bufio.NewScanner(&buf)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		require.NoError(b, dec.Decode(sc.Bytes(), recs.AppendEmpty()))
-	}
+	ld, err := ecs.DecodeNDJSON(&buf)
+	require.NoError(b, err)
 	return ld
 }
 

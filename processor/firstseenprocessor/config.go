@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairnsec/cairn/internal/condition"
 	"github.com/cairnsec/cairn/internal/duration"
+	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/internal/netclass"
 	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/tracker"
 )
@@ -216,7 +217,7 @@ func (tc TrackerConfig) compile(envField string) (tracker.Spec, error) {
 		errs = errors.Join(errs, fmt.Errorf("fields must list 1 to %d fields", tracker.MaxFields))
 	}
 	for _, f := range tc.Fields {
-		alts := splitAlternatives(f)
+		alts := event.SplitAlternatives(f)
 		if len(alts) == 0 {
 			errs = errors.Join(errs, fmt.Errorf("fields: empty field %q", f))
 			continue
@@ -290,22 +291,6 @@ func whenKey(m map[string][]string) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
-}
-
-func splitAlternatives(f string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(f); i++ {
-		if i == len(f) || f[i] == '|' {
-			part := strings.TrimSpace(f[start:i])
-			if part == "" {
-				return nil
-			}
-			out = append(out, part)
-			start = i + 1
-		}
-	}
-	return out
 }
 
 func boolPtr(b bool) *bool { return &b }

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.uber.org/zap"
 
+	"github.com/cairnsec/cairn/internal/storageclient"
 	"github.com/cairnsec/cairn/internal/termstore"
 	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/metadata"
 	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/tracker"
@@ -50,17 +51,9 @@ func keyPrefix(t *tracker.Tracker) string {
 }
 
 func openState(ctx context.Context, host component.Host, storageID, self component.ID, cfg *Config, logger *zap.Logger, tb *metadata.TelemetryBuilder) (*state, error) {
-	ext, ok := host.GetExtensions()[storageID]
-	if !ok {
-		return nil, fmt.Errorf("storage: extension %q is not configured in service::extensions", storageID)
-	}
-	se, ok := ext.(storage.Extension)
-	if !ok {
-		return nil, fmt.Errorf("storage: extension %q is not a storage extension", storageID)
-	}
-	client, err := se.GetClient(ctx, component.KindProcessor, self, "")
+	client, err := storageclient.Open(ctx, host, storageID, component.KindProcessor, self)
 	if err != nil {
-		return nil, fmt.Errorf("storage: cannot open a client of %q: %w", storageID, err)
+		return nil, err
 	}
 	gran := uint32(cfg.PersistGranularity / time.Second)
 	if gran == 0 {

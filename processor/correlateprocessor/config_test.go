@@ -1,0 +1,133 @@
+package correlateprocessor
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+
+	"github.com/cairnsec/cairn/internal/testkit"
+	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/criteria"
+	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/metadata"
+)
+
+func loadConfig(t *testing.T, name string) (*Config, error) {
+	t.Helper()
+	cfg := createDefaultConfig().(*Config)
+	return cfg, testkit.LoadConfig(t, metadata.Type, name, cfg)
+}
+
+func TestDefaultConfig(t *testing.T) {
+	cfg, err := loadConfig(t, "")
+	require.NoError(t, err)
+	assert.Equal(t, createDefaultConfig(), cfg)
+	c, err := cfg.compile()
+	require.NoError(t, err)
+	require.Len(t, c.engine.Rules, 2)
+	ew, pch := c.engine.Rules[0], c.engine.Rules[1]
+	assert.Equal(t, RuleEarlyWarning, ew.ID)
+	assert.Equal(t, []int{1}, ew.SupersededBy)
+	assert.Equal(t, "Potentially Compromised Host", pch.Name)
+	assert.Equal(t, int64(time.Hour), pch.Window)
+	assert.Equal(t, []criteria.Criterion{criteria.MinScore(100), criteria.MinDistinct(3), criteria.MinTactics(2)}, pch.Criteria)
+	assert.Equal(t, 10.0, pch.Signals[c.signalIdx["new_binary_on_host"]].Weight)
+	assert.Len(t, c.engine.Signals, 9)
+	assert.Equal(t, "host.name", c.entity[0].Name)
+	require.Len(t, c.modifiers, 1)
+	assert.Equal(t, 1.5, c.modifiers[0].mult)
+	assert.Equal(t, "high", c.rules[1].severity)
+	assert.Equal(t, 73.0, c.rules[1].riskScore)
+}
+
+func TestFullConfig(t *testing.T) {
+	cfg, err := loadConfig(t, "full")
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Minute, cfg.Lateness)
+	assert.Equal(t, component.MustNewID("file_storage"), *cfg.Storage)
+	c, err := cfg.compile()
+	require.NoError(t, err)
+	require.Len(t, c.entity, 2)
+	assert.Equal(t, "host.id", c.entity[0].Name)
+	assert.Len(t, c.engine.Signals, 10, "the defaults and one added")
+	falco := c.signalIdx["falco_shell_in_container"]
+	assert.Equal(t, "T1059.004", c.engine.Signals[falco].Technique.ID)
+	assert.Equal(t, "Unix Shell", c.engine.Signals[falco].Technique.Name)
+	assert.Equal(t, "domain nobody reached before", c.engine.Signals[c.signalIdx["new_domain"]].Label)
+	require.Len(t, c.mappings, 1)
+	assert.Len(t, c.modifiers, 2)
+
+	require.Len(t, c.engine.Rules, 2)
+	pch := c.engine.Rules[0]
+	assert.Equal(t, "Potentially Compromised Host", pch.Name, "inherited from the default rule")
+	assert.Equal(t, []criteria.Criterion{criteria.MinScore(80), criteria.MinTactics(2)}, pch.Criteria)
+	assert.Zero(t, pch.Signals[c.signalIdx["new_ip_for_binary"]].Weight, "weight 0 turns a signal off")
+	assert.Len(t, c.exceptions[0], 1)
+
+	custom := c.engine.Rules[1]
+	assert.Equal(t, int64(30*time.Minute), custom.Window)
+	assert.Equal(t, int64(2*time.Hour), custom.SuppressFor)
+	assert.Equal(t, []int{0}, custom.SupersededBy)
+	assert.Equal(t, 40.0, custom.Signals[falco].Weight, "catalog weight")
+	ext := custom.Signals[c.signalIdx["new_external_ip"]]
+	assert.Equal(t, 30.0, ext.Weight)
+	assert.Equal(t, 60.0, ext.Cap)
+	assert.Zero(t, custom.Signals[c.signalIdx["new_domain"]].Weight, "not listed: not counted")
+	assert.Equal(t, "critical", c.rules[1].severity)
+}
+
+func TestInvalidConfigs(t *testing.T) {
+	for name, wants := range map[string][]string{
+		"bad_rules": {
+			"rules[a]: duplicate rule id",
+			"condition: set at least one of",
+			"severity must be low, medium, high or critical",
+			"risk_score must be between 0 and 100",
+			"superseded_by: a rule cannot supersede itself",
+			`superseded_by: no rule with id "nope"`,
+			"exceptions[0]: empty",
+			`signals: "not_a_signal" is not in the signals catalog`,
+			"set tactic and technique in the signals catalog, not per rule",
+		},
+		"bad_catalog": {
+			"entity:",
+			"lateness must not be negative",
+			"max_entities must be positive",
+			"max_signals_per_entity must be positive",
+			"max_contributions must be positive",
+			"flush_interval must be positive",
+			"signals[x]: weight must not be negative",
+			`unknown ATT&CK tactic "TA9999"`,
+			`technique "T99" is not an ATT&CK technique id`,
+			"signals[y]: technique T1003: set technique_name",
+			`signal "unknown_signal" is not in the signals catalog`,
+			"signal_mappings[1]: when is required",
+			"modifiers[zero]: multiplier must be positive",
+		},
+		"cycle": {"superseded_by forms a cycle"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := loadConfig(t, name)
+			require.Error(t, err)
+			for _, w := range wants {
+				assert.ErrorContains(t, err, w)
+			}
+		})
+	}
+}
+
+func TestConditionNamesAbsentSignal(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Rules = []RuleConfig{{ID: "r", Name: "R", Severity: "low", RiskScore: f64(1),
+		Signals:   map[string]SignalConfig{"new_domain": {}},
+		Condition: &ConditionConfig{AllOf: []string{"new_external_ip"}}}}
+	assert.ErrorContains(t, cfg.Validate(), `signal "new_external_ip" has no weight in this rule`)
+}
+
+func TestValidateDoesNotChangeConfig(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Rules = []RuleConfig{{ID: RuleCompromisedHost, Condition: &ConditionConfig{MinScore: 50}}}
+	require.NoError(t, cfg.Validate())
+	assert.Empty(t, cfg.Rules[0].Name, "inheritance happens in the compiled form only")
+}

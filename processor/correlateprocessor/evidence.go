@@ -1,0 +1,199 @@
+package correlateprocessor
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/cairnsec/cairn/internal/event"
+	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/engine"
+)
+
+var threatEnrichments = event.Lookup("threat.enrichments")
+
+// evidenceOf keeps what an alert needs to explain a contributing event.
+// Strings are cloned: a record's strings may share memory with the batch
+// (the ECS decoder packs them in slabs) that would otherwise stay alive as
+// long as the entity's window.
+func evidenceOf(v *event.View, id, entity string, ts int64) *engine.Evidence {
+	ev := &engine.Evidence{EventID: strings.Clone(id), Time: ts}
+	str := func(fs ...*event.Field) string {
+		for _, f := range fs {
+			if s, ok := v.Str(f); ok {
+				return s
+			}
+		}
+		return ""
+	}
+	text := func(fs ...*event.Field) engine.Text { return engine.Intern(str(fs...)) }
+	if host := str(event.HostName); host != entity {
+		ev.Host = engine.Intern(host)
+	}
+	ev.Exe = text(event.ProcessExecutable, event.ProcessName)
+	ev.User = text(event.UserName)
+	if ev.User.IsZero() {
+		if val, ok := v.Get(event.UserID); ok {
+			if b, ok := event.AppendValue([]byte("uid "), val); ok {
+				ev.User = engine.Intern(string(b))
+			}
+		}
+	}
+	ev.Hash = text(event.ProcessHashSHA256)
+	switch {
+	case str(event.DNSQuestionName) != "":
+		ev.Kind = engine.KindDNS
+		ev.Domain = strings.Clone(str(event.DNSQuestionName))
+	case str(event.DestinationIP) != "":
+		ev.Kind = engine.KindConnection
+		ev.IP = strings.Clone(str(event.DestinationIP))
+		ev.Domain = strings.Clone(str(event.DestinationDomain))
+		if val, ok := v.Get(event.DestinationPort); ok {
+			switch val.Type() {
+			case pcommon.ValueTypeInt:
+				ev.Port = val.Int()
+			case pcommon.ValueTypeDouble:
+				// JSON parsers upstream (filelog's json_parser) give numbers
+				// as doubles.
+				ev.Port = int64(val.Double())
+			case pcommon.ValueTypeStr:
+				ev.Port, _ = strconv.ParseInt(val.Str(), 10, 64)
+			}
+		}
+	case !ev.Exe.IsZero():
+		ev.Kind = engine.KindProcess
+	}
+	ev.Provider, ev.Verdict = intelOf(v)
+	return ev
+}
+
+// intelOf returns the provider and verdict of the event's first
+// threat.enrichments entry that has a provider.
+func intelOf(v *event.View) (provider, verdict engine.Text) {
+	val, ok := v.Get(threatEnrichments)
+	if !ok || val.Type() != pcommon.ValueTypeSlice {
+		return provider, verdict
+	}
+	s := val.Slice()
+	for i := 0; i < s.Len(); i++ {
+		e := s.At(i)
+		if e.Type() != pcommon.ValueTypeMap {
+			continue
+		}
+		p, ok := event.Find(e.Map(), "indicator.provider")
+		if !ok || p.Type() != pcommon.ValueTypeStr || p.Str() == "" {
+			continue
+		}
+		provider = engine.Intern(p.Str())
+		if vd, ok := event.Find(e.Map(), "cairn.intel.verdict"); ok && vd.Type() == pcommon.ValueTypeStr {
+			verdict = engine.Intern(vd.Str())
+		}
+		return provider, verdict
+	}
+	return provider, verdict
+}
+
+// summary is one short phrase for an event: what ran or what it reached, as
+// whom, and which feed flagged it.
+func summary(ev *engine.Evidence) string {
+	var b strings.Builder
+	who := ev.Exe.String()
+	if who == "" {
+		who = "a process"
+	}
+	switch ev.Kind {
+	case engine.KindDNS:
+		fmt.Fprintf(&b, "%s looked up %s", who, ev.Domain)
+	case engine.KindConnection:
+		fmt.Fprintf(&b, "%s connected to %s", who, hostPort(ev.IP, ev.Port))
+		if ev.Domain != "" {
+			fmt.Fprintf(&b, " (%s)", ev.Domain)
+		}
+	case engine.KindProcess:
+		fmt.Fprintf(&b, "%s ran", who)
+	default:
+		fmt.Fprintf(&b, "event %s", ev.EventID)
+	}
+	if !ev.User.IsZero() {
+		fmt.Fprintf(&b, " as %s", ev.User)
+	}
+	if ev.Kind == engine.KindProcess && !ev.Hash.IsZero() {
+		fmt.Fprintf(&b, ", sha256 %s", shortHash(ev.Hash.String()))
+	}
+	if !ev.Provider.IsZero() {
+		verdict := ev.Verdict.String()
+		if verdict == "" {
+			verdict = "listed"
+		}
+		fmt.Fprintf(&b, ", flagged %s by %s", verdict, ev.Provider)
+	}
+	return b.String()
+}
+
+func hostPort(ip string, port int64) string {
+	if port <= 0 {
+		return ip
+	}
+	if strings.IndexByte(ip, ':') >= 0 {
+		return "[" + ip + "]:" + strconv.FormatInt(port, 10)
+	}
+	return ip + ":" + strconv.FormatInt(port, 10)
+}
+
+func shortHash(h string) string {
+	if len(h) <= 16 {
+		return h
+	}
+	return h[:12] + "…"
+}
+
+// message is the alert's one readable sentence: the rule, the entity, the
+// score, then each contributing event once, in time order, with the
+// meaning of its signals.
+func message(a *engine.Alert, signals []engine.Signal, tactics []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s on %s (score %s from %d signals", a.Rule.Name, a.Entity, formatScore(a.Tally.Score), a.Tally.Distinct())
+	if len(tactics) > 0 {
+		fmt.Fprintf(&b, "; %s", joinAnd(tactics))
+	}
+	b.WriteString("): ")
+	type group struct {
+		ev     *engine.Evidence
+		labels []string
+	}
+	var groups []*group
+	byEv := map[*engine.Evidence]*group{}
+	for _, c := range a.Contributions {
+		g := byEv[c.Evidence]
+		if g == nil {
+			g = &group{ev: c.Evidence}
+			byEv[c.Evidence] = g
+			groups = append(groups, g)
+		}
+		g.labels = append(g.labels, signals[c.Signal].Label)
+	}
+	for i, g := range groups {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s [%s]", summary(g.ev), strings.Join(g.labels, ", "))
+	}
+	if a.Omitted > 0 {
+		fmt.Fprintf(&b, "; and %d more", a.Omitted)
+	}
+	b.WriteByte('.')
+	return b.String()
+}
+
+func formatScore(s float64) string { return strconv.FormatFloat(s, 'f', -1, 64) }
+
+func joinAnd(items []string) string {
+	switch len(items) {
+	case 0:
+		return ""
+	case 1:
+		return items[0]
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}

@@ -1,0 +1,363 @@
+package correlateprocessor
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/cairnsec/cairn/internal/event"
+	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/engine"
+	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/metadata"
+)
+
+// AlertIDsKey lists, on a contributing event, the alerts it is part of.
+const AlertIDsKey = "cairn.alert.ids"
+
+// maxKeptBatchEvents bounds the per-batch index kept between batches.
+const maxKeptBatchEvents = 1024
+
+// sweepEvery is how much event time passes between sweeps of idle entities.
+const sweepEvery = int64(time.Minute)
+
+// correlate weaves the signals of each entity into alerts.
+type correlate struct {
+	logger *zap.Logger
+	cfg    *Config
+	id     component.ID
+	c      *compiled
+	now    func() time.Time
+
+	// mu serialises batches: the engine is not thread-safe.
+	mu     sync.Mutex
+	eng    *engine.Engine
+	view   *event.View
+	tagger *event.View
+	state  *state
+
+	// Per-batch scratch, kept to avoid allocating.
+	hits     []engine.Hit
+	outcomes []engine.Outcome
+	pending  []*pendingAlert
+	byAlert  map[*engine.Alert]*pendingAlert
+	// batchEvents finds the records of this batch by event.id, so that an
+	// alert fired late in a batch can tag its earlier contributing events.
+	batchEvents map[string]batchRecord
+
+	watermark int64
+	lastSweep int64
+
+	telemetry *metadata.TelemetryBuilder
+	stats     batchStats
+	ruleAttrs map[ruleAction]metric.MeasurementOption
+	sigAttrs  []metric.MeasurementOption
+}
+
+type batchRecord struct {
+	res pcommon.Resource
+	rec plog.LogRecord
+}
+
+// pendingAlert is an alert to write at the end of the batch, in its latest
+// state, with the resource of its latest deciding event.
+type pendingAlert struct {
+	alert *engine.Alert
+	res   pcommon.Resource
+}
+
+type ruleAction struct {
+	rule   int
+	action engine.Action
+}
+
+type batchStats struct {
+	events   int64
+	signals  []int64
+	alerts   map[ruleAction]int64
+	late     int64
+	noEntity int64
+	evicted  engine.Stats
+}
+
+func newCorrelate(set processor.Settings, cfg *Config) (*correlate, error) {
+	c, err := cfg.compile()
+	if err != nil {
+		return nil, err
+	}
+	c.engine.TrackChanges = cfg.Storage != nil
+	eng, err := engine.New(c.engine)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	p := &correlate{
+		logger:      set.Logger,
+		cfg:         cfg,
+		id:          set.ID,
+		c:           c,
+		now:         time.Now,
+		eng:         eng,
+		view:        event.NewView(),
+		tagger:      event.NewView(),
+		byAlert:     map[*engine.Alert]*pendingAlert{},
+		batchEvents: map[string]batchRecord{},
+		telemetry:   tb,
+		ruleAttrs:   map[ruleAction]metric.MeasurementOption{},
+		stats:       batchStats{signals: make([]int64, len(c.engine.Signals)), alerts: map[ruleAction]int64{}},
+	}
+	for _, s := range c.engine.Signals {
+		p.sigAttrs = append(p.sigAttrs, metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", s.Name))))
+	}
+	for _, r := range c.engine.Rules {
+		for _, a := range []engine.Action{engine.Fired, engine.Updated, engine.Superseded} {
+			p.ruleAttrs[ruleAction{r.Index, a}] = metric.WithAttributeSet(attribute.NewSet(
+				attribute.String("rule", r.ID), attribute.String("action", a.String())))
+		}
+	}
+	err = tb.RegisterProcessorCorrelateEntitiesCallback(func(_ context.Context, o metric.Int64Observer) error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		o.Observe(int64(p.eng.Len()))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *correlate) start(ctx context.Context, host component.Host) error {
+	if p.cfg.Storage == nil {
+		return nil
+	}
+	st, err := openState(ctx, host, *p.cfg.Storage, p.id, p.logger, p.telemetry)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	st.load(ctx, p.eng)
+	p.mu.Unlock()
+	p.state = st
+	st.startFlushing(&p.mu, p.eng, p.cfg.FlushInterval)
+	return nil
+}
+
+func (p *correlate) shutdown(ctx context.Context) error {
+	var err error
+	if p.state != nil {
+		err = p.state.close(ctx, &p.mu, p.eng)
+		p.state = nil
+	}
+	p.telemetry.Shutdown()
+	return err
+}
+
+func (p *correlate) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v := p.view
+	event.Each(ld, func(res pcommon.Resource, rec plog.LogRecord) {
+		p.stats.events++
+		v.Reset(res, rec)
+		p.observe(v, res, rec)
+	})
+	// Alerts leave with the batch that decided them: no added latency.
+	for _, pa := range p.pending {
+		p.appendAlert(ld, pa)
+	}
+	if p.watermark-p.lastSweep >= sweepEvery {
+		p.eng.Sweep(p.watermark)
+		p.lastSweep = p.watermark
+	}
+	clear(p.pending)
+	p.pending = p.pending[:0]
+	clear(p.byAlert)
+	if len(p.batchEvents) > maxKeptBatchEvents {
+		// clear keeps a map's buckets: don't hold a huge batch's worth.
+		p.batchEvents = map[string]batchRecord{}
+	} else {
+		clear(p.batchEvents)
+	}
+	p.record(ctx)
+	return ld, nil
+}
+
+// observe handles one event. Most events carry no signal and leave after
+// one attribute lookup.
+func (p *correlate) observe(v *event.View, res pcommon.Resource, rec plog.LogRecord) {
+	hits := p.hits[:0]
+	if val, ok := v.Signals(); ok {
+		event.AnyEquals(val, func(name string) bool {
+			if i, ok := p.c.signalIdx[name]; ok {
+				hits = appendHit(hits, i)
+			}
+			return false
+		})
+	}
+	for _, m := range p.c.mappings {
+		if m.when.Match(v) {
+			name := p.c.engine.Signals[m.signal].Name
+			v.AddSignal(name)
+			hits = appendHit(hits, m.signal)
+		}
+	}
+	p.hits = hits
+	if len(hits) == 0 {
+		return
+	}
+	entity, ok := p.entityOf(v)
+	if !ok {
+		p.stats.noEntity++
+		return
+	}
+	t := p.now()
+	if et, ok := v.Time(); ok {
+		t = et
+	}
+	ts := t.UnixNano()
+	mult := 1.0
+	for _, m := range p.c.modifiers {
+		if m.when.Match(v) {
+			mult *= m.mult
+		}
+	}
+	for i := range hits {
+		hits[i].Mult = mult
+	}
+	var except uint64
+	for i, conds := range p.c.exceptions {
+		for _, c := range conds {
+			if c.Match(v) {
+				except |= 1 << i
+				break
+			}
+		}
+	}
+	id := v.EnsureID()
+	ev := &engine.Event{Entity: entity, Time: ts, Hits: hits, Except: except, Evidence: evidenceOf(v, id, entity, ts)}
+	out, placed := p.eng.Observe(ev, p.outcomes[:0])
+	p.outcomes = out
+	if !placed {
+		p.stats.late++
+		return
+	}
+	for _, h := range hits {
+		p.stats.signals[h.Signal]++
+	}
+	if ts > p.watermark {
+		p.watermark = ts
+	}
+	p.batchEvents[id] = batchRecord{res: res, rec: rec}
+	for _, o := range out {
+		p.stats.alerts[ruleAction{o.Rule.Index, o.Action}]++
+		if o.Alert == nil {
+			continue
+		}
+		v.AddToSet(AlertIDsKey, o.Alert.ID)
+		p.enqueue(o.Alert, res)
+		if o.Action == engine.Fired {
+			p.tagEarlier(o.Alert, id)
+		}
+	}
+}
+
+func appendHit(hits []engine.Hit, sig int) []engine.Hit {
+	for _, h := range hits {
+		if h.Signal == sig {
+			return hits
+		}
+	}
+	return append(hits, engine.Hit{Signal: sig, Mult: 1})
+}
+
+// entityOf returns the first present entity field as text.
+func (p *correlate) entityOf(v *event.View) (string, bool) {
+	for _, f := range p.c.entity {
+		val, ok := v.Get(f)
+		if !ok {
+			continue
+		}
+		if val.Type() == pcommon.ValueTypeStr {
+			if s := val.Str(); s != "" {
+				return s, true
+			}
+			continue
+		}
+		if b, ok := event.AppendValue(nil, val); ok {
+			return string(b), true
+		}
+	}
+	return "", false
+}
+
+// enqueue schedules an alert for writing at the end of the batch; the
+// resource is that of the latest event deciding or updating it.
+func (p *correlate) enqueue(a *engine.Alert, res pcommon.Resource) {
+	if pa, ok := p.byAlert[a]; ok {
+		pa.res = res
+		return
+	}
+	pa := &pendingAlert{alert: a, res: res}
+	p.byAlert[a] = pa
+	p.pending = append(p.pending, pa)
+}
+
+// tagEarlier gives the alert's id to its contributing events that are
+// still in this batch. (Events that left in earlier batches cannot be
+// changed; the alert lists them by event.id.)
+func (p *correlate) tagEarlier(a *engine.Alert, current string) {
+	for _, c := range a.Contributions {
+		id := c.Evidence.EventID
+		if id == current {
+			continue
+		}
+		if br, ok := p.batchEvents[id]; ok {
+			p.tagger.Reset(br.res, br.rec)
+			p.tagger.AddToSet(AlertIDsKey, a.ID)
+		}
+	}
+}
+
+func (p *correlate) record(ctx context.Context) {
+	tb := p.telemetry
+	tb.ProcessorCorrelateEvents.Add(ctx, p.stats.events)
+	p.stats.events = 0
+	for i, n := range p.stats.signals {
+		if n > 0 {
+			tb.ProcessorCorrelateSignals.Add(ctx, n, p.sigAttrs[i])
+			p.stats.signals[i] = 0
+		}
+	}
+	for k, n := range p.stats.alerts {
+		if n > 0 {
+			tb.ProcessorCorrelateAlerts.Add(ctx, n, p.ruleAttrs[k])
+		}
+	}
+	clear(p.stats.alerts)
+	if p.stats.late > 0 {
+		tb.ProcessorCorrelateDropped.Add(ctx, p.stats.late, metric.WithAttributes(attribute.String("reason", "late")))
+		p.stats.late = 0
+	}
+	if p.stats.noEntity > 0 {
+		tb.ProcessorCorrelateDropped.Add(ctx, p.stats.noEntity, metric.WithAttributes(attribute.String("reason", "no_entity")))
+		p.stats.noEntity = 0
+	}
+	s := p.eng.Stats()
+	if d := s.EntityEvictions - p.stats.evicted.EntityEvictions; d > 0 {
+		tb.ProcessorCorrelateEvictions.Add(ctx, int64(d), metric.WithAttributes(attribute.String("table", "entities")))
+	}
+	if d := s.ObservationEvictions - p.stats.evicted.ObservationEvictions; d > 0 {
+		tb.ProcessorCorrelateEvictions.Add(ctx, int64(d), metric.WithAttributes(attribute.String("table", "signals")))
+	}
+	p.stats.evicted = s
+}

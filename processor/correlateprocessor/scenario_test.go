@@ -1,0 +1,259 @@
+package correlateprocessor_test
+
+// End-to-end behaviour of the reference rules: the whole pipeline of
+// deploy/cairn.yaml (firstseen → intel → correlate), run by the replay
+// tool on the bundled scenario and on variants of it made by the scenario
+// generator. This is where "exactly one alert for the attack, nothing for
+// ordinary fleet noise" is checked.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cairnsec/cairn/internal/replay"
+	"github.com/cairnsec/cairn/internal/scenario"
+	"github.com/cairnsec/cairn/internal/testkit"
+)
+
+func TestMain(m *testing.M) {
+	testkit.UseScenarioFeeds()
+	os.Exit(m.Run())
+}
+
+type run struct {
+	sum  *replay.Summary
+	docs []map[string]any
+}
+
+// alerts returns the alert documents in their latest state per event.id.
+func (r run) alerts() map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, d := range r.docs {
+		if testkit.Nested(d, "event.kind") == "alert" {
+			out[testkit.Nested(d, "event.id").(string)] = d
+		}
+	}
+	return out
+}
+
+func replayLines(t *testing.T, input []byte, batch int, stateDir string) run {
+	t.Helper()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.ndjson")
+	out := filepath.Join(dir, "out.ndjson")
+	require.NoError(t, os.WriteFile(in, input, 0o600))
+	var stderr bytes.Buffer
+	sum, err := replay.Run(context.Background(), replay.Options{
+		ConfigPath: filepath.Join(testkit.RepoRoot(), "deploy", "cairn.yaml"),
+		InputPath:  in, OutputPath: out, BatchSize: batch, StateDir: stateDir,
+		Stderr: &stderr, Processors: replay.DefaultProcessors(), Extensions: replay.DefaultExtensions(),
+	})
+	require.NoError(t, err, stderr.String())
+	f, err := os.Open(out)
+	require.NoError(t, err)
+	defer f.Close()
+	var docs []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m))
+		docs = append(docs, m)
+	}
+	return run{sum: sum, docs: docs}
+}
+
+func generate(t *testing.T, cfg scenario.Config) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	_, err := scenario.Generate(cfg, &buf)
+	require.NoError(t, err)
+	return buf.Bytes()
+}
+
+func bundled(t *testing.T) []byte {
+	data, err := os.ReadFile(filepath.Join(testkit.RepoRoot(), "testdata", "scenario", "events.ndjson"))
+	require.NoError(t, err)
+	return data
+}
+
+func strs(v any) []string {
+	raw, _ := v.([]any)
+	out := make([]string, 0, len(raw))
+	for _, s := range raw {
+		out = append(out, fmt.Sprint(s))
+	}
+	return out
+}
+
+// TestScenarioFiresOneAlert: the attack on web-03 yields exactly one alert,
+// the composite one, with its explanation; the early warning stands down.
+func TestScenarioFiresOneAlert(t *testing.T) {
+	for _, batch := range []int{1024, 1} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			r := replayLines(t, bundled(t), batch, "")
+			alerts := r.alerts()
+			require.Len(t, alerts, 1, "one alert document for the whole scenario")
+			var a map[string]any
+			for _, d := range alerts {
+				a = d
+			}
+			get := func(p string) any { return testkit.Nested(a, p) }
+			assert.Equal(t, "web-03", get("host.name"))
+			assert.Equal(t, "cairn-compromised-host", get("rule.id"))
+			assert.Equal(t, "Potentially Compromised Host", get("rule.name"))
+			assert.Equal(t, "2026-03-05T14:00:41.000Z", get("@timestamp"), "the beacon connection decides")
+			assert.Equal(t, "2026-03-05T14:00:00.000Z", get("event.start"))
+			assert.Equal(t, "2026-03-05T14:00:41.262Z", get("event.end"))
+			assert.Equal(t, []string{"intrusion_detection"}, strs(get("event.category")))
+			assert.Equal(t, []string{"info"}, strs(get("event.type")))
+			assert.EqualValues(t, 73, get("event.severity"))
+			assert.EqualValues(t, 73, get("event.risk_score"))
+			assert.EqualValues(t, 185, get("cairn.alert.score"))
+			assert.Equal(t, []string{"TA0002", "TA0011"}, strs(get("threat.tactic.id")))
+			assert.Equal(t, []string{"Execution", "Command and Control"}, strs(get("threat.tactic.name")))
+			assert.Equal(t, []string{"T1204.002"}, strs(get("threat.technique.id")))
+			assert.ElementsMatch(t, []string{scenario.AttackBeaconIP, scenario.AttackRelayIP}, strs(get("related.ip")))
+			assert.Contains(t, strs(get("related.hash")), scenario.AttackHash)
+			assert.ElementsMatch(t, []string{"ext-contractor", "root"}, strs(get("related.user")))
+			assert.Equal(t, []string{"web-03"}, strs(get("related.hosts")))
+			msg := get("message").(string)
+			for _, want := range []string{"web-03", "/usr/bin/zsh ran as ext-contractor", scenario.AttackExecutable + " ran as root",
+				"flagged malicious by cairn scenario feed", "connected to 45.134.26.117:80", "looked up l.gs.thc.org",
+				"193.32.249.56:7350 (l.gs.thc.org)"} {
+				assert.Contains(t, msg, want)
+			}
+			contribs, _ := get("cairn.alert.contributions").([]any)
+			require.Len(t, contribs, 9)
+			ids := map[string]bool{}
+			var total float64
+			for _, c := range contribs {
+				m := c.(map[string]any)
+				ids[testkit.Nested(m, "event.id").(string)] = true
+				total += m["weight"].(float64)
+				assert.NotEmpty(t, m["summary"])
+				assert.NotEmpty(t, m["time"])
+			}
+			assert.EqualValues(t, 185, total, "the contributions add up to the score")
+
+			// Every contributing event in the output carries the alert id
+			// when it left with or after the deciding batch; with one batch
+			// of everything, all of them.
+			alertID := get("event.id").(string)
+			tagged := 0
+			for _, d := range r.docs {
+				id, _ := testkit.Nested(d, "event.id").(string)
+				if ids[id] && testkit.Nested(d, "event.kind") != "alert" {
+					if assert.ObjectsAreEqual([]string{alertID}, strs(testkit.Nested(d, "cairn.alert.ids"))) {
+						tagged++
+					}
+				}
+			}
+			if batch == 1024 {
+				assert.Equal(t, len(ids), tagged)
+			} else {
+				assert.Equal(t, 3, tagged, "the deciding event and the two updates")
+			}
+
+			// The summary shows the alert and its explanation.
+			var buf bytes.Buffer
+			r.sum.Write(&buf)
+			assert.Contains(t, buf.String(), "alerts: 1")
+			assert.Contains(t, buf.String(), "[high] Potentially Compromised Host: web-03")
+			assert.Contains(t, buf.String(), "intel_malicious_hash")
+			if batch == 1 {
+				assert.Equal(t, 3, r.sum.AlertRecords, "fired, then updated twice under the same id")
+			}
+		})
+	}
+}
+
+// TestQuietCases: ordinary fleet noise fires nothing.
+func TestQuietCases(t *testing.T) {
+	noAttack := scenario.Default()
+	noAttack.Attack = false
+
+	t.Run("rollout of a new binary version to every host", func(t *testing.T) {
+		r := replayLines(t, generate(t, noAttack), 1024, "")
+		assert.Positive(t, r.sum.Signals["new_binary_on_host"], "the rollout is flagged...")
+		assert.Empty(t, r.alerts(), "...but alerts nobody")
+	})
+
+	t.Run("one host reaching one new IP", func(t *testing.T) {
+		input := generate(t, noAttack)
+		input = append(input, []byte(`{"@timestamp":"2026-03-05T15:00:00Z","event":{"kind":"event","category":["network"],"type":["connection","start"]},"host":{"name":"web-01"},"network":{"transport":"tcp","direction":"egress"},"destination":{"ip":"45.33.32.156","port":443},"process":{"pid":4242,"name":"curl","executable":"/usr/bin/curl"},"user":{"name":"root","id":"0"}}`+"\n")...)
+		r := replayLines(t, input, 1024, "")
+		assert.Equal(t, 1, r.sum.Signals["new_external_ip"])
+		assert.Equal(t, 1, r.sum.Signals["new_ip_for_binary"])
+		assert.Empty(t, r.alerts())
+	})
+
+	t.Run("a new host's first day", func(t *testing.T) {
+		// web-05 joins on day 3: web-01's day, under a new name.
+		input := generate(t, noAttack)
+		var extra bytes.Buffer
+		for _, line := range bytes.Split(input, []byte("\n")) {
+			if bytes.Contains(line, []byte(`"name":"web-01"`)) && bytes.Contains(line, []byte(`"@timestamp":"2026-03-04`)) {
+				extra.Write(bytes.ReplaceAll(line, []byte(`"name":"web-01"`), []byte(`"name":"web-05"`)))
+				extra.WriteByte('\n')
+			}
+		}
+		require.Positive(t, extra.Len())
+		r := replayLines(t, append(input, extra.Bytes()...), 1024, "")
+		for _, d := range r.docs {
+			if testkit.Nested(d, "host.name") == "web-05" {
+				assert.Empty(t, testkit.Nested(d, "cairn.signals"), "learning: nothing flagged on its first day")
+			}
+		}
+		assert.Empty(t, r.alerts())
+	})
+
+	t.Run("a burst of one signal", func(t *testing.T) {
+		input := generate(t, noAttack)
+		var b strings.Builder
+		start := time.Date(2026, 3, 5, 15, 0, 0, 0, time.UTC)
+		for i := 0; i < 300; i++ {
+			fmt.Fprintf(&b, `{"@timestamp":"%s","event":{"kind":"event","category":["network"],"type":["connection","start"]},"host":{"name":"worker-01"},"destination":{"ip":"45.33.%d.%d","port":443},"process":{"pid":77,"name":"crawler","executable":"/usr/bin/python3"},"user":{"name":"root","id":"0"}}`+"\n",
+				start.Add(time.Duration(i)*time.Second).Format(time.RFC3339), 32+i/200, i%200+1)
+		}
+		r := replayLines(t, append(input, b.String()...), 1024, "")
+		assert.Equal(t, 300, r.sum.Signals["new_external_ip"], "every address is new...")
+		assert.Empty(t, r.alerts(), "...but repeats of one kind of signal never add up")
+	})
+}
+
+// TestRestartMidAttack: state saved between the gs-netcat start and its
+// connections still yields the alert after the restart.
+func TestRestartMidAttack(t *testing.T) {
+	data := bundled(t)
+	cut := bytes.Index(data, []byte(`"@timestamp":"2026-03-05T14:00:41.000Z"`))
+	require.Positive(t, cut)
+	cut = bytes.LastIndexByte(data[:cut], '\n') + 1
+	state := t.TempDir()
+
+	first := replayLines(t, data[:cut], 1024, state)
+	assert.Empty(t, first.alerts(), "not enough evidence before the beacon")
+	second := replayLines(t, data[cut:], 1024, state)
+	alerts := second.alerts()
+	require.Len(t, alerts, 1)
+	for _, a := range alerts {
+		assert.Equal(t, "cairn-compromised-host", testkit.Nested(a, "rule.id"))
+		assert.Equal(t, "2026-03-05T14:00:00.000Z", testkit.Nested(a, "event.start"), "evidence from before the restart counts")
+		assert.EqualValues(t, 185, testkit.Nested(a, "cairn.alert.score"))
+	}
+	whole := replayLines(t, data, 1024, "")
+	for id := range whole.alerts() {
+		assert.Contains(t, alerts, id, "same alert id as an uninterrupted run")
+	}
+}
