@@ -1,0 +1,97 @@
+package cairnsearchexporter
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cairnsec/cairn/exporter/cairnsearchexporter/internal/templates"
+)
+
+func policyOf(cfg *Config) templates.Policy {
+	return templates.Policy{
+		Name:            cfg.Lifecycle.PolicyName,
+		RolloverMaxAge:  cfg.Lifecycle.RolloverMaxAge,
+		RolloverMaxSize: cfg.Lifecycle.RolloverMaxSize,
+		DeleteAfter:     cfg.Lifecycle.DeleteAfter,
+	}
+}
+
+func flavourOf(s server) templates.Flavour {
+	if s.flavour == FlavourOpenSearch {
+		return templates.OpenSearch
+	}
+	return templates.Elasticsearch
+}
+
+// bootstrap installs the component templates, the lifecycle policy and the
+// index templates. Templates are Cairn's own and are written every time
+// (PUT replaces them, so a newer Cairn updates them); a policy is created
+// only when missing, so that retention tuned in Kibana or Dashboards stays.
+// It stops at the first failure, with one error that names the missing
+// privilege when the answer is 403.
+func bootstrap(ctx context.Context, c searchClient, srv server, p templates.Policy) error {
+	for _, r := range templates.Bootstrap(flavourOf(srv), p) {
+		if r.CreateOnly {
+			res, err := c.do(ctx, "GET", r.Path, nil)
+			if err != nil {
+				return fmt.Errorf("bootstrap: checking the %s %q: %w", r.Kind, r.Name, err)
+			}
+			if res.status == 200 {
+				continue
+			}
+			if res.status != 404 {
+				return bootstrapError(srv, r, "GET", res)
+			}
+		}
+		res, err := c.do(ctx, "PUT", r.Path, r.Body)
+		if err != nil {
+			return fmt.Errorf("bootstrap: installing the %s %q: %w", r.Kind, r.Name, err)
+		}
+		switch {
+		case res.status == 200 || res.status == 201:
+		case res.status == 409 && r.CreateOnly:
+			// Created meanwhile by another collector: keep it.
+		default:
+			return bootstrapError(srv, r, "PUT", res)
+		}
+	}
+	return nil
+}
+
+// privilege names what the credentials need for a bootstrap step.
+func privilege(srv server, r templates.Request, method string) string {
+	if srv.flavour == FlavourOpenSearch {
+		switch r.Kind {
+		case "component template":
+			return "the cluster permission cluster:admin/component_template/put (action group cluster_manage_index_templates)"
+		case "index template":
+			return "the cluster permission indices:admin/index_template/put (action group cluster_manage_index_templates)"
+		default:
+			if method == "GET" {
+				return "the cluster permission cluster:admin/opendistro/ism/policy/get (role ism_read_access or ism_full_access)"
+			}
+			return "the cluster permission cluster:admin/opendistro/ism/policy/write (role ism_full_access)"
+		}
+	}
+	switch r.Kind {
+	case "component template", "index template":
+		return "the cluster privilege manage_index_templates"
+	default:
+		if method == "GET" {
+			return "the cluster privilege read_ilm (or manage_ilm)"
+		}
+		return "the cluster privilege manage_ilm"
+	}
+}
+
+func bootstrapError(srv server, r templates.Request, method string, res *response) error {
+	what := fmt.Sprintf("%s %s", method, r.Path)
+	switch res.status {
+	case 401:
+		return fmt.Errorf("bootstrap: %s: %s refused the credentials (401): %s", what, srv, errorSummary(res.body))
+	case 403:
+		return fmt.Errorf("bootstrap: missing privilege: installing the %s %q needs %s; grant it, or install the templates from deploy/ and set bootstrap: false (%s answered 403 to %s: %s)",
+			r.Kind, r.Name, privilege(srv, r, method), srv, what, errorSummary(res.body))
+	}
+	return fmt.Errorf("bootstrap: %s: %s answered %d: %s", what, srv, res.status, errorSummary(res.body))
+}

@@ -1,0 +1,235 @@
+package cairnsearchexporter
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+)
+
+// Flavours of search server.
+const (
+	FlavourAuto          = "auto"
+	FlavourElasticsearch = "elasticsearch"
+	FlavourOpenSearch    = "opensearch"
+)
+
+// Config is the configuration of the cairn_search exporter.
+type Config struct {
+	// HTTP client: endpoint, tls, proxy_url, headers, timeout, compression,
+	// auth (any collector authenticator extension) and the rest of
+	// confighttp's client options.
+	confighttp.ClientConfig `mapstructure:",squash"`
+
+	// Flavour of the server: auto (GET / at start), elasticsearch or
+	// opensearch.
+	Flavour string `mapstructure:"flavour"`
+
+	// Built-in credentials, as an alternative to an auth extension; at most
+	// one of user/password, api_key and bearer_token.
+	User        string              `mapstructure:"user"`
+	Password    configopaque.String `mapstructure:"password"`
+	APIKey      configopaque.String `mapstructure:"api_key"`
+	BearerToken configopaque.String `mapstructure:"bearer_token"`
+
+	// Namespace of the data streams (logs-cairn.events-<namespace> ...).
+	Namespace string `mapstructure:"namespace"`
+	// Index, when set, receives every event instead of the data stream
+	// (and every alert unless AlertsIndex is set).
+	Index string `mapstructure:"index"`
+	// AlertsIndex, when set, receives every alert; it must accept in-place
+	// updates (an index or an alias, not a data stream).
+	AlertsIndex string `mapstructure:"alerts_index"`
+
+	// Bootstrap installs Cairn's templates and lifecycle policy at start.
+	Bootstrap bool `mapstructure:"bootstrap"`
+	// Lifecycle is the rollover/retention policy that bootstrap creates.
+	Lifecycle LifecycleConfig `mapstructure:"lifecycle"`
+
+	// DeadLetter configures where refused documents go.
+	DeadLetter DeadLetterConfig `mapstructure:"dead_letter"`
+
+	// MaxRequestBytes caps the uncompressed size of one _bulk body; a larger
+	// batch is sent as several requests.
+	MaxRequestBytes int `mapstructure:"max_request_bytes"`
+
+	// Offline, when its directory is set, writes the _bulk bodies to local
+	// files instead of sending them (no endpoint then).
+	Offline OfflineConfig `mapstructure:"offline"`
+
+	QueueBatchConfig configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
+	BackOffConfig    configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
+
+	_ struct{}
+}
+
+// LifecycleConfig is the ILM (Elasticsearch) or ISM (OpenSearch) policy of
+// the events and dead-letter data streams.
+type LifecycleConfig struct {
+	// PolicyName of the policy; an existing policy of that name is kept
+	// as it is (so that edits made in Kibana survive a restart).
+	PolicyName string `mapstructure:"policy_name"`
+	// RolloverMaxAge and RolloverMaxSize start a new backing index.
+	RolloverMaxAge  string `mapstructure:"rollover_max_age"`
+	RolloverMaxSize string `mapstructure:"rollover_max_size"`
+	// DeleteAfter deletes a backing index this long after its rollover;
+	// empty keeps data forever.
+	DeleteAfter string `mapstructure:"delete_after"`
+
+	_ struct{}
+}
+
+// DeadLetterConfig configures the dead-letter data stream.
+type DeadLetterConfig struct {
+	// Enabled writes refused documents to logs-<dataset>-<namespace>.
+	Enabled bool `mapstructure:"enabled"`
+	// Dataset of the dead-letter data stream.
+	Dataset string `mapstructure:"dataset"`
+	// MaxDocumentBytes caps the original document kept as text; longer
+	// ones are cut (and flagged cairn.dlq.truncated).
+	MaxDocumentBytes int `mapstructure:"max_document_bytes"`
+
+	_ struct{}
+}
+
+// OfflineConfig configures offline mode.
+type OfflineConfig struct {
+	// Directory of the _bulk files; empty means online mode.
+	Directory string `mapstructure:"directory"`
+	// MaxFileBytes starts a new file once the current one is this large.
+	MaxFileBytes int64 `mapstructure:"max_file_bytes"`
+	// MaxFiles keeps at most this many files, deleting the oldest; 0 keeps all.
+	MaxFiles int `mapstructure:"max_files"`
+
+	_ struct{}
+}
+
+const (
+	defaultNamespace       = "default"
+	defaultMaxRequestBytes = 8 << 20
+	defaultDLQDataset      = "cairn.dlq"
+	defaultDLQMaxDoc       = 1 << 20
+	defaultMaxFileBytes    = 64 << 20
+	defaultPolicy          = "cairn"
+	defaultTimeout         = 90 * time.Second
+)
+
+var _ component.Config = (*Config)(nil)
+
+// Validate checks the configuration; every error names the option.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	offline := c.Offline.Directory != ""
+	switch {
+	case offline && c.Endpoint != "":
+		add("set either endpoint (send to a server) or offline::directory (write _bulk files), not both")
+	case !offline && c.Endpoint == "":
+		add("endpoint must be set (e.g. https://localhost:9200), or offline::directory for offline mode")
+	case !offline && !strings.HasPrefix(c.Endpoint, "http://") && !strings.HasPrefix(c.Endpoint, "https://"):
+		add("endpoint %q must start with http:// or https://", c.Endpoint)
+	}
+	switch c.Flavour {
+	case FlavourAuto, FlavourElasticsearch, FlavourOpenSearch:
+	default:
+		add("flavour %q must be one of auto, elasticsearch, opensearch", c.Flavour)
+	}
+	creds := 0
+	if c.User != "" || c.Password != "" {
+		creds++
+		if c.User == "" {
+			add("password is set but user is not")
+		}
+	}
+	if c.APIKey != "" {
+		creds++
+	}
+	if c.BearerToken != "" {
+		creds++
+	}
+	if c.Auth.HasValue() {
+		creds++
+	}
+	if creds > 1 {
+		add("set at most one of user/password, api_key, bearer_token and auth")
+	}
+	if c.Namespace == "" {
+		add("namespace must not be empty")
+	} else if s := sanitizeDSPart(c.Namespace); s != c.Namespace {
+		add("namespace %q is not a valid data stream namespace (lowercase, no '-', spaces or \\/*?\"<>|,#:; e.g. %q)", c.Namespace, s)
+	}
+	for name, v := range map[string]string{"index": c.Index, "alerts_index": c.AlertsIndex} {
+		if v != "" && !validIndexName(v) {
+			add("%s %q is not a valid index name (lowercase, not starting with -, _ or +, none of \\/*?\"<>|,# or spaces)", name, v)
+		}
+	}
+	if c.MaxRequestBytes < 4096 {
+		add("max_request_bytes must be at least 4096, got %d", c.MaxRequestBytes)
+	}
+	if c.DeadLetter.Enabled {
+		if s := sanitizeDSPart(c.DeadLetter.Dataset); c.DeadLetter.Dataset == "" || s != c.DeadLetter.Dataset {
+			add("dead_letter::dataset %q is not a valid data stream dataset", c.DeadLetter.Dataset)
+		}
+		if c.DeadLetter.MaxDocumentBytes < 256 {
+			add("dead_letter::max_document_bytes must be at least 256, got %d", c.DeadLetter.MaxDocumentBytes)
+		}
+	}
+	if c.Lifecycle.PolicyName == "" && c.Bootstrap {
+		add("lifecycle::policy_name must not be empty when bootstrap is on")
+	}
+	for name, v := range map[string]string{"lifecycle::rollover_max_age": c.Lifecycle.RolloverMaxAge, "lifecycle::delete_after": c.Lifecycle.DeleteAfter} {
+		if v != "" && !validTimeUnit(v) {
+			add("%s %q must be a number with a unit of d, h, m or s (e.g. 30d)", name, v)
+		}
+	}
+	if v := c.Lifecycle.RolloverMaxSize; v != "" && !validByteUnit(v) {
+		add("lifecycle::rollover_max_size %q must be a number with a unit of b, kb, mb, gb or tb (e.g. 50gb)", v)
+	}
+	if c.Lifecycle.RolloverMaxAge == "" && c.Lifecycle.RolloverMaxSize == "" && c.Bootstrap {
+		add("lifecycle: set rollover_max_age or rollover_max_size (or both)")
+	}
+	if offline {
+		if c.Offline.MaxFileBytes < 1<<16 {
+			add("offline::max_file_bytes must be at least 65536, got %d", c.Offline.MaxFileBytes)
+		}
+		if c.Offline.MaxFiles < 0 {
+			add("offline::max_files must not be negative, got %d", c.Offline.MaxFiles)
+		}
+	}
+	if q := c.QueueBatchConfig.Get(); q != nil && q.StorageID != nil && q.WaitForResult {
+		add("sending_queue: wait_for_result cannot be used with storage")
+	}
+	return errors.Join(errs...)
+}
+
+func validTimeUnit(s string) bool { return unitNumber(s, "d", "h", "m", "s") }
+
+func validByteUnit(s string) bool { return unitNumber(s, "tb", "gb", "mb", "kb", "b") }
+
+func unitNumber(s string, units ...string) bool {
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(s, u); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// validIndexName follows the index naming rules both products share.
+func validIndexName(s string) bool {
+	if s == "" || len(s) > 255 || s == "." || s == ".." || strings.ContainsAny(s[:1], "-_+") {
+		return false
+	}
+	if strings.ContainsAny(s, "\\/*?\"<>| ,#:") || strings.ToLower(s) != s {
+		return false
+	}
+	return true
+}

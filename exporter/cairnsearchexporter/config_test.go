@@ -1,0 +1,71 @@
+package cairnsearchexporter
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cairnsec/cairn/exporter/cairnsearchexporter/internal/metadata"
+	"github.com/cairnsec/cairn/internal/testkit"
+)
+
+func load(t *testing.T, name string) (*Config, error) {
+	cfg := createDefaultConfig().(*Config)
+	err := testkit.LoadConfig(t, metadata.Type, name, cfg)
+	return cfg, err
+}
+
+func TestConfigValid(t *testing.T) {
+	cfg, err := load(t, "")
+	require.NoError(t, err)
+	assert.Equal(t, "auto", cfg.Flavour)
+	assert.Equal(t, "default", cfg.Namespace)
+	assert.True(t, cfg.Bootstrap)
+	assert.True(t, cfg.DeadLetter.Enabled)
+	assert.Equal(t, "gzip", string(cfg.Compression))
+	assert.Zero(t, cfg.BackOffConfig.MaxElapsedTime, "retries never give up by default")
+	assert.True(t, cfg.QueueBatchConfig.Get().BlockOnOverflow, "a full queue blocks by default")
+
+	full, err := load(t, "full")
+	require.NoError(t, err)
+	assert.Equal(t, "elasticsearch", full.Flavour)
+	assert.Equal(t, "prod", full.Namespace)
+	assert.Equal(t, "cairn-alerts", full.AlertsIndex)
+	assert.False(t, full.Bootstrap)
+	assert.Equal(t, "365d", full.Lifecycle.DeleteAfter)
+	assert.Equal(t, 30*time.Second, full.Timeout)
+	assert.Equal(t, "http://proxy.example.com:3128", full.ProxyURL)
+	assert.Equal(t, "/etc/cairn/ca.pem", full.TLS.CAFile)
+	require.NotNil(t, full.QueueBatchConfig.Get().StorageID)
+	assert.Equal(t, "file_storage", full.QueueBatchConfig.Get().StorageID.String())
+	assert.Equal(t, int64(8000), full.QueueBatchConfig.Get().Batch.Get().MaxSize)
+	assert.Equal(t, 2*time.Minute, full.BackOffConfig.MaxInterval)
+
+	off, err := load(t, "offline")
+	require.NoError(t, err)
+	assert.Equal(t, "./out/bulk", off.Offline.Directory)
+	assert.Equal(t, 10, off.Offline.MaxFiles)
+}
+
+func TestConfigErrorsNameTheOption(t *testing.T) {
+	for name, want := range map[string]string{
+		"both":            "set either endpoint",
+		"none":            "endpoint must be set",
+		"bad_flavour":     `flavour "solr"`,
+		"two_credentials": "at most one of user/password, api_key, bearer_token and auth",
+		"bad_namespace":   `namespace "Prod-EU"`,
+		"bad_index":       `index "Cairn Events"`,
+		"bad_lifecycle":   "lifecycle::rollover_max_age",
+		"bad_scheme":      "must start with http:// or https://",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := load(t, name)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), want)
+		})
+	}
+	_, err := load(t, "bad_lifecycle")
+	assert.Contains(t, err.Error(), "lifecycle::rollover_max_size")
+}
