@@ -8,29 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/extension"
-	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/cairnsec/cairn/internal/searchtest"
 	"github.com/cairnsec/cairn/internal/testkit"
 )
-
-func startFileStorage(t *testing.T, dir string) extension.Extension {
-	t.Helper()
-	fact := filestorage.NewFactory()
-	scfg := fact.CreateDefaultConfig().(*filestorage.Config)
-	scfg.Directory = dir
-	ext, err := fact.Create(context.Background(), extensiontest.NewNopSettings(fact.Type()), scfg)
-	require.NoError(t, err)
-	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
-	return ext
-}
 
 // TestOutageWithRestart is the persistent-queue case, compressed in time
 // (the backoff is milliseconds, not minutes): the cluster accepts only part
@@ -60,7 +45,7 @@ func TestOutageWithRestart(t *testing.T) {
 	}
 
 	// Run 1: partial delivery, stopped mid-retry.
-	ext1 := startFileStorage(t, dir)
+	ext1 := testkit.StartFileStorage(t, dir)
 	h1 := startExporter(t, cfg, storagetest.NewStorageHost().WithExtension(storageID, ext1))
 	for i := 0; i < len(lines); i += 500 {
 		batch := lines[i:min(i+500, len(lines))]
@@ -81,7 +66,7 @@ func TestOutageWithRestart(t *testing.T) {
 	// Outage, then run 2 on the same queue.
 	srv.Down()
 	healthy.Store(true)
-	ext2 := startFileStorage(t, dir)
+	ext2 := testkit.StartFileStorage(t, dir)
 	h2 := startExporter(t, cfg, storagetest.NewStorageHost().WithExtension(storageID, ext2))
 	time.Sleep(100 * time.Millisecond) // refused connections meanwhile
 	srv.Up(t)

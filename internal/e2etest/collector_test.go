@@ -358,7 +358,19 @@ service:
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(bin, "--config", base, "--config", overlay)
+	return launch(t, name, bin, []string{base, overlay}, stateDir, events, s)
+}
+
+// launch starts the collector binary with the given config files, the
+// scenario's intel feed, state in stateDir and events as its file_log input;
+// it is killed at the end of the test if still running.
+func launch(t *testing.T, name, bin string, configs []string, stateDir, events string, s *sink) *collector {
+	t.Helper()
+	var args []string
+	for _, c := range configs {
+		args = append(args, "--config", c)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = t.TempDir() // relative defaults of the config stay out of the repository
 	// Listen addresses use port 0: the kernel picks a free port when the
 	// collector binds, so there is no window for another process to take it.
@@ -367,7 +379,7 @@ service:
 	cmd.Env = append(os.Environ(),
 		"CAIRN_STATE_DIR="+stateDir,
 		"CAIRN_EVENTS="+events,
-		"CAIRN_INTEL_DIR="+filepath.Join(root, "testdata", "intel"),
+		"CAIRN_INTEL_DIR="+filepath.Join(repoRoot(t), "testdata", "intel"),
 		"CAIRN_HEALTH=127.0.0.1:0",
 		"CAIRN_OTLP_GRPC=127.0.0.1:0",
 		"CAIRN_OTLP_HTTP=127.0.0.1:0",
@@ -421,8 +433,18 @@ func (c *collector) waitRecords(t *testing.T, events []event) {
 	}
 }
 
-// stop sends SIGTERM and expects a clean exit.
+// stop sends SIGTERM and expects a clean exit, and that the OTLP sink
+// accepted everything.
 func (c *collector) stop(t *testing.T) {
+	t.Helper()
+	c.terminate(t)
+	if errs := c.sink.errors(); len(errs) > 0 {
+		t.Errorf("%s: OTLP server rejected requests:\n%s", c.name, strings.Join(errs, "\n"))
+	}
+}
+
+// terminate sends SIGTERM and expects a clean exit.
+func (c *collector) terminate(t *testing.T) {
 	t.Helper()
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("%s: SIGTERM: %v", c.name, err)
@@ -436,9 +458,6 @@ func (c *collector) stop(t *testing.T) {
 	}
 	if c.err != nil {
 		t.Fatalf("%s exited uncleanly after SIGTERM: %v", c.name, c.err)
-	}
-	if errs := c.sink.errors(); len(errs) > 0 {
-		t.Errorf("%s: OTLP server rejected requests:\n%s", c.name, strings.Join(errs, "\n"))
 	}
 }
 

@@ -21,7 +21,7 @@ import (
 
 // BenchmarkCollectorCPU runs the real collector on the same generated input
 // (300k scenario events through file_log) twice over: with the reference
-// pipeline of deploy/cairn.yaml (firstseen and intel), and with the same
+// pipeline of deploy/cairn.yaml (firstseen, intel and correlate), and with the same
 // pipeline minus Cairn's processors. It reports the CPU seconds (user+system, from the kernel) of
 // each, median of three interleaved runs, and their ratio.
 func BenchmarkCollectorCPU(b *testing.B) {
@@ -51,7 +51,7 @@ func BenchmarkCollectorCPU(b *testing.B) {
 	_ = f.Close()
 
 	pipelines := map[string]string{
-		"cairn":    "[memory_limiter, batch, firstseen, intel]",
+		"cairn":    "[memory_limiter, batch, firstseen, intel, correlate]",
 		"baseline": "[memory_limiter, batch]",
 	}
 	for n := 0; n < b.N; n++ {

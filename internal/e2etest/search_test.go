@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -72,37 +71,7 @@ service:
 	if err := os.WriteFile(overlay, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--config", base, "--config", overlay)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(),
-		"CAIRN_STATE_DIR="+t.TempDir(),
-		"CAIRN_EVENTS="+input,
-		"CAIRN_INTEL_DIR="+filepath.Join(root, "testdata", "intel"),
-		"CAIRN_HEALTH=127.0.0.1:0",
-		"CAIRN_OTLP_GRPC=127.0.0.1:0",
-		"CAIRN_OTLP_HTTP=127.0.0.1:0",
-	)
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	c := &collector{name: "collector (cairn_search)", cmd: cmd, out: out, done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		c.err = cmd.Wait()
-		close(c.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-c.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-c.done
-		}
-		if t.Failed() {
-			t.Logf("collector output:\n%s", out.String())
-		}
-	})
+	c := launch(t, "collector (cairn_search)", bin, []string{base, overlay}, t.TempDir(), input, nil)
 
 	deadline := time.Now().Add(recordsTimeout)
 	for len(srv.Docs("logs-cairn.events-default")) < len(events) {
@@ -116,7 +85,7 @@ service:
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	c.stopCollector(t)
+	c.terminate(t)
 
 	docs := srv.Docs("logs-cairn.events-default")
 	if len(docs) != len(events) {
@@ -144,22 +113,4 @@ service:
 		t.Error("alerts went to a data stream")
 	}
 	t.Logf("%d events delivered once each, %d alert documents; %d _bulk requests", len(docs), len(alerts), bulks.Load())
-}
-
-// stopCollector sends SIGTERM and expects a clean exit.
-func (c *collector) stopCollector(t *testing.T) {
-	t.Helper()
-	if err := c.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatalf("%s: interrupt: %v", c.name, err)
-	}
-	select {
-	case <-c.done:
-	case <-time.After(stopTimeout):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-		t.Fatalf("%s did not exit within %s", c.name, stopTimeout)
-	}
-	if c.err != nil {
-		t.Fatalf("%s exited uncleanly: %v", c.name, c.err)
-	}
 }

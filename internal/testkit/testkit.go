@@ -4,17 +4,21 @@
 package testkit
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -107,4 +111,17 @@ func Nested(doc map[string]any, path string) any {
 		cur = m[k]
 	}
 	return cur
+}
+
+// StartFileStorage starts a file_storage extension on dir, as the
+// collector would, for tests of state that must survive a restart.
+func StartFileStorage(t testing.TB, dir string) extension.Extension {
+	t.Helper()
+	fact := filestorage.NewFactory()
+	scfg := fact.CreateDefaultConfig().(*filestorage.Config)
+	scfg.Directory = dir
+	ext, err := fact.Create(context.Background(), extensiontest.NewNopSettings(fact.Type()), scfg)
+	require.NoError(t, err)
+	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
+	return ext
 }

@@ -179,11 +179,16 @@ func (p *correlate) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, e
 		p.eng.Sweep(p.watermark)
 		p.lastSweep = p.watermark
 	}
-	clear(p.pending)
-	p.pending = p.pending[:0]
-	clear(p.byAlert)
+	// clear keeps a map's buckets and a slice's array: don't hold a huge
+	// batch's worth of scratch between batches.
+	if len(p.pending) > maxKeptBatchEvents {
+		p.pending, p.byAlert = nil, map[*engine.Alert]*pendingAlert{}
+	} else {
+		clear(p.pending)
+		p.pending = p.pending[:0]
+		clear(p.byAlert)
+	}
 	if len(p.batchEvents) > maxKeptBatchEvents {
-		// clear keeps a map's buckets: don't hold a huge batch's worth.
 		p.batchEvents = map[string]batchRecord{}
 	} else {
 		clear(p.batchEvents)

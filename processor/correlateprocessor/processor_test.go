@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -254,4 +256,52 @@ func TestEntityField(t *testing.T) {
 	require.Len(t, alerts, 1)
 	assert.Equal(t, "c1", testkit.Nested(alerts[0], "container.id"))
 	assert.Equal(t, []any{"node-1"}, testkit.Nested(alerts[0], "related.hosts"))
+}
+
+// TestCrashMidAttack: the collector dies (no shutdown, no final write)
+// after the gs-netcat start; what the flush loop wrote is enough for the
+// connection after the restart to fire the alert.
+func TestCrashMidAttack(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	storageID := component.MustNewID("file_storage")
+	cfg := createDefaultConfig().(*Config)
+	cfg.Storage = &storageID
+	cfg.FlushInterval = 20 * time.Millisecond
+	start := doc(0, "web-03", `"process":{"executable":"/tmp/.x/gs-netcat"},"user":{"name":"root","id":"0"},"cairn":{"signals":["new_binary_on_host","new_binary_in_environment","intel_malicious_hash"]}`)
+	beacon := doc(time.Second, "web-03", `"process":{"executable":"/tmp/.x/gs-netcat"},"destination":{"ip":"45.134.26.117","port":80},"cairn":{"signals":["new_external_ip"]}`)
+
+	run := func(crash bool, docs ...string) []map[string]any {
+		ext := testkit.StartFileStorage(t, dir)
+		h := &harness{t: t, tel: componenttest.NewTelemetry(), sink: &consumertest.LogsSink{}}
+		set := processortest.NewNopSettings(metadata.Type)
+		set.TelemetrySettings = h.tel.NewTelemetrySettings()
+		pl, p, err := newLogsProcessor(ctx, set, cfg, h.sink)
+		require.NoError(t, err)
+		require.NoError(t, pl.Start(ctx, storagetest.NewStorageHost().WithExtension(storageID, ext)))
+		h.p, h.proc = p, pl
+		out := h.send(docs...)
+		if crash {
+			// Let the flush loop write, then stop it and close storage
+			// under the processor, skipping the shutdown's final write.
+			require.Eventually(t, func() bool {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				return len(p.state.stored) == 1
+			}, 5*time.Second, 10*time.Millisecond)
+			p.mu.Lock()
+			st := p.state
+			p.state = nil
+			p.mu.Unlock()
+			st.loop.Stop()
+			require.NoError(t, st.client.Close(ctx))
+		}
+		require.NoError(t, pl.Shutdown(ctx))
+		require.NoError(t, ext.Shutdown(ctx))
+		return out
+	}
+	assert.Empty(t, alertsIn(run(true, start)))
+	alerts := alertsIn(run(false, beacon))
+	require.Len(t, alerts, 1, "the evidence from before the crash counts")
+	assert.EqualValues(t, 120+20, testkit.Nested(alerts[0], "cairn.alert.score"), "15+30+75 as root, then 20")
 }

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.uber.org/zap"
 
+	"github.com/cairnsec/cairn/internal/periodic"
 	"github.com/cairnsec/cairn/internal/storageclient"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/engine"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/metadata"
@@ -44,8 +45,7 @@ type state struct {
 	// stored are the entity keys in storage, as the index says.
 	stored map[string]struct{}
 
-	stop chan struct{}
-	done chan struct{}
+	loop *periodic.Loop
 }
 
 func openState(ctx context.Context, host component.Host, storageID, self component.ID, logger *zap.Logger, tb *metadata.TelemetryBuilder) (*state, error) {
@@ -53,8 +53,7 @@ func openState(ctx context.Context, host component.Host, storageID, self compone
 	if err != nil {
 		return nil, err
 	}
-	return &state{logger: logger, client: client, telemetry: tb, stored: map[string]struct{}{},
-		stop: make(chan struct{}), done: make(chan struct{})}, nil
+	return &state{logger: logger, client: client, telemetry: tb, stored: map[string]struct{}{}}, nil
 }
 
 // load restores every stored entity. Damaged entries are logged, counted and
@@ -156,29 +155,18 @@ func (s *state) flush(ctx context.Context, eng *engine.Engine) error {
 }
 
 func (s *state) startFlushing(mu *sync.Mutex, eng *engine.Engine, every time.Duration) {
-	go func() {
-		defer close(s.done)
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-tick.C:
-				mu.Lock()
-				if err := s.flush(context.Background(), eng); err != nil {
-					s.fail(context.Background(), "writing", err)
-				}
-				mu.Unlock()
-			}
+	s.loop = periodic.Start(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if err := s.flush(context.Background(), eng); err != nil {
+			s.fail(context.Background(), "writing", err)
 		}
-	}()
+	})
 }
 
 // close writes the last changes and closes the client.
 func (s *state) close(ctx context.Context, mu *sync.Mutex, eng *engine.Engine) error {
-	close(s.stop)
-	<-s.done
+	s.loop.Stop()
 	mu.Lock()
 	err := s.flush(ctx, eng)
 	mu.Unlock()

@@ -9,15 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/extension"
-	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor"
@@ -256,7 +253,7 @@ func TestRestartKeepsBaseline(t *testing.T) {
 	cfg.FlushInterval = time.Hour // only the shutdown snapshot and explicit flushes write
 
 	run := func(events ...map[string]any) []pcommon.Map {
-		ext := startFileStorage(t, dir)
+		ext := testkit.StartFileStorage(t, dir)
 		host := storagetest.NewStorageHost().WithExtension(storageID, ext)
 		f := newFixture(t, cfg, host)
 		out := f.send(t, events...)
@@ -289,7 +286,7 @@ func TestPeriodicFlushSurvivesCrash(t *testing.T) {
 	cfg.Storage = &storageID
 	cfg.FlushInterval = 20 * time.Millisecond
 
-	ext := startFileStorage(t, dir)
+	ext := testkit.StartFileStorage(t, dir)
 	host := storagetest.NewStorageHost().WithExtension(storageID, ext)
 	f := newFixture(t, cfg, host)
 	f.send(t, procStart("a", "/bin/old", hash("old"), 0))
@@ -300,13 +297,12 @@ func TestPeriodicFlushSurvivesCrash(t *testing.T) {
 	st := f.fs.state
 	f.fs.state = nil
 	f.fs.mu.Unlock()
-	close(st.stop)
-	<-st.done
+	st.loop.Stop()
 	require.NoError(t, st.client.Close(ctx))
 	require.NoError(t, f.proc.Shutdown(ctx))
 	require.NoError(t, ext.Shutdown(ctx))
 
-	ext2 := startFileStorage(t, dir)
+	ext2 := testkit.StartFileStorage(t, dir)
 	host2 := storagetest.NewStorageHost().WithExtension(storageID, ext2)
 	f2 := newFixture(t, cfg, host2)
 	out := f2.send(t, procStart("a", "/bin/old", hash("old"), 30*time.Hour), procStart("a", "/bin/new", hash("new"), 30*time.Hour))
@@ -314,17 +310,6 @@ func TestPeriodicFlushSurvivesCrash(t *testing.T) {
 	assert.Equal(t, []string{"new_binary_on_host", "new_binary_in_environment"}, signals(out[1]))
 	require.NoError(t, f2.proc.Shutdown(ctx))
 	require.NoError(t, ext2.Shutdown(ctx))
-}
-
-func startFileStorage(t *testing.T, dir string) extension.Extension {
-	t.Helper()
-	fact := filestorage.NewFactory()
-	scfg := fact.CreateDefaultConfig().(*filestorage.Config)
-	scfg.Directory = dir
-	ext, err := fact.Create(context.Background(), extensiontest.NewNopSettings(fact.Type()), scfg)
-	require.NoError(t, err)
-	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
-	return ext
 }
 
 func TestStorageErrors(t *testing.T) {
@@ -353,7 +338,7 @@ func TestDefinitionChangeStartsNewBaseline(t *testing.T) {
 		cfg := createDefaultConfig().(*Config)
 		cfg.Storage = &storageID
 		cfg.Trackers = []TrackerConfig{{Name: "t", Fields: fields, Scope: "host"}}
-		ext := startFileStorage(t, dir)
+		ext := testkit.StartFileStorage(t, dir)
 		f := newFixture(t, cfg, storagetest.NewStorageHost().WithExtension(storageID, ext))
 		out := f.send(t, events...)
 		require.NoError(t, f.proc.Shutdown(ctx))

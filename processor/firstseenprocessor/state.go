@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.uber.org/zap"
 
+	"github.com/cairnsec/cairn/internal/periodic"
 	"github.com/cairnsec/cairn/internal/storageclient"
 	"github.com/cairnsec/cairn/internal/termstore"
 	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/metadata"
@@ -33,8 +34,7 @@ type state struct {
 	// written again.
 	granularity uint32
 
-	stop chan struct{}
-	done chan struct{}
+	loop *periodic.Loop
 }
 
 // Storage key layout, inside the client the extension gives this processor:
@@ -59,8 +59,7 @@ func openState(ctx context.Context, host component.Host, storageID, self compone
 	if gran == 0 {
 		gran = 1
 	}
-	return &state{logger: logger, client: client, telemetry: tb, granularity: gran,
-		stop: make(chan struct{}), done: make(chan struct{})}, nil
+	return &state{logger: logger, client: client, telemetry: tb, granularity: gran}, nil
 }
 
 // load restores every tracker. Damaged state is logged and counted; the
@@ -112,27 +111,16 @@ func (s *state) flush(ctx context.Context, trackers []*tracker.Tracker) {
 }
 
 func (s *state) startFlushing(mu *sync.Mutex, trackers []*tracker.Tracker, every time.Duration) {
-	go func() {
-		defer close(s.done)
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-tick.C:
-				mu.Lock()
-				s.flush(context.Background(), trackers)
-				mu.Unlock()
-			}
-		}
-	}()
+	s.loop = periodic.Start(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		s.flush(context.Background(), trackers)
+	})
 }
 
 // close writes a final snapshot so the next start loads one compact record.
 func (s *state) close(ctx context.Context, mu *sync.Mutex, trackers []*tracker.Tracker) error {
-	close(s.stop)
-	<-s.done
+	s.loop.Stop()
 	mu.Lock()
 	defer mu.Unlock()
 	var errs error

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/internal/netclass"
+	"github.com/cairnsec/cairn/internal/periodic"
 	"github.com/cairnsec/cairn/processor/intelprocessor/internal/indicator"
 	"github.com/cairnsec/cairn/processor/intelprocessor/internal/metadata"
 	"github.com/cairnsec/cairn/processor/intelprocessor/internal/store"
@@ -66,8 +67,8 @@ type intel struct {
 	plan     *fieldPlan
 	planSnap *snapshot
 
-	stop chan struct{}
-	done chan struct{}
+	// reload re-reads changed feed files every reload_interval.
+	reload *periodic.Loop
 
 	// online is nil unless online lookups are enabled.
 	online *onlineLookup
@@ -215,8 +216,11 @@ func (p *intel) start(_ context.Context, _ component.Host) error {
 		p.logger.Warn("Some feeds could not be loaded", zap.Error(err))
 	}
 	if p.cfg.ReloadInterval > 0 {
-		p.stop, p.done = make(chan struct{}), make(chan struct{})
-		go p.reloadLoop()
+		p.reload = periodic.Start(p.cfg.ReloadInterval, func() {
+			if err := p.feeds.refresh(false); err != nil {
+				p.logger.Warn("Reloading feeds failed", zap.Error(err))
+			}
+		})
 	}
 	if p.online != nil {
 		return p.online.start()
@@ -224,27 +228,10 @@ func (p *intel) start(_ context.Context, _ component.Host) error {
 	return nil
 }
 
-func (p *intel) reloadLoop() {
-	defer close(p.done)
-	t := time.NewTicker(p.cfg.ReloadInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stop:
-			return
-		case <-t.C:
-			if err := p.feeds.refresh(false); err != nil {
-				p.logger.Warn("Reloading feeds failed", zap.Error(err))
-			}
-		}
-	}
-}
-
 func (p *intel) shutdown(ctx context.Context) error {
-	if p.stop != nil {
-		close(p.stop)
-		<-p.done
-		p.stop = nil
+	if p.reload != nil {
+		p.reload.Stop()
+		p.reload = nil
 	}
 	var err error
 	if p.online != nil {
