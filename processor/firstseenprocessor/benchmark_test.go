@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
 
@@ -52,15 +53,23 @@ func BenchmarkProcessLogs(b *testing.B) {
 	for i := 0; i < batchSize; i++ {
 		src.At(start + i).CopyTo(recs.AppendEmpty())
 	}
+	// One working copy, restored between iterations only where processing
+	// wrote (the flagged events): copying the whole batch each time would
+	// charge the processor with the garbage collection of the benchmark's
+	// own copies.
 	work := plog.NewLogs()
+	batch.CopyTo(work)
+	wr := work.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
 		b.StopTimer()
-		batch.CopyTo(work)
-		wr := work.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
 		for i := 0; i < fresh; i++ {
 			a := wr.At(i * 20).Attributes()
+			a.Remove("cairn")
+			if e, ok := a.Get("event"); ok && e.Type() == pcommon.ValueTypeMap {
+				e.Map().Remove("id")
+			}
 			// Make one term of this event new; nested ECS maps as decoded.
 			if d, ok := a.Get("dns"); ok {
 				d.Map().PutEmptyMap("question").PutStr("name", fmt.Sprintf("n%d-%d.example.com", n, i))
