@@ -29,6 +29,7 @@ package searchtest
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -63,6 +64,8 @@ type Server struct {
 	Flavour Flavour
 	Version string
 	URL     string
+	// tls, when set, makes the server speak HTTPS.
+	tls *tls.Config
 
 	// Settings; set before use (or under Lock).
 	MaxContentLength int           // 413 above this many (decompressed) bytes; 0 = 100 MiB
@@ -119,6 +122,13 @@ type index struct {
 // New starts a fake of the given flavour and version on 127.0.0.1.
 func New(t testing.TB, f Flavour, version string) *Server {
 	t.Helper()
+	return NewTLS(t, f, version, nil)
+}
+
+// NewTLS is New serving HTTPS with tlsCfg (nil: plain HTTP), for tests of
+// CA and client-certificate settings.
+func NewTLS(t testing.TB, f Flavour, version string, tlsCfg *tls.Config) *Server {
+	t.Helper()
 	s := &Server{
 		Flavour:    f,
 		Version:    version,
@@ -141,12 +151,19 @@ func New(t testing.TB, f Flavour, version string) *Server {
 	}
 	s.addr = ln.Addr().String()
 	s.URL = "http://" + s.addr
+	if tlsCfg != nil {
+		s.tls = tlsCfg
+		s.URL = "https://" + s.addr
+	}
 	s.serve(ln)
 	t.Cleanup(s.Close)
 	return s
 }
 
 func (s *Server) serve(ln net.Listener) {
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
 	s.ln = ln
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.handle), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
