@@ -332,9 +332,8 @@ func startCollector(t *testing.T, name, bin, stateDir, events string) *collector
 		t.Fatal(err)
 	}
 
-	s := newSink()
-	srv := httptest.NewServer(s) // 127.0.0.1, random port
-	t.Cleanup(srv.Close)
+	srv := newSinkServer(t)
+	s := srv.sink
 
 	overlay := filepath.Join(t.TempDir(), "e2e.yaml")
 	cfg := fmt.Sprintf(`# Test overlay, merged over deploy/cairn.yaml.
@@ -353,7 +352,7 @@ service:
     logs:
       receivers: [file_log]
       exporters: [otlp_http/e2e]
-`, srv.URL)
+`, srv.url)
 	if err := os.WriteFile(overlay, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -362,9 +361,10 @@ service:
 }
 
 // launch starts the collector binary with the given config files, the
-// scenario's intel feed, state in stateDir and events as its file_log input;
-// it is killed at the end of the test if still running.
-func launch(t *testing.T, name, bin string, configs []string, stateDir, events string, s *sink) *collector {
+// scenario's intel feed, state in stateDir, events as its file_log input and
+// env added to its environment; it is killed at the end of the test if
+// still running.
+func launch(t *testing.T, name, bin string, configs []string, stateDir, events string, s *sink, env ...string) *collector {
 	t.Helper()
 	var args []string
 	for _, c := range configs {
@@ -384,6 +384,7 @@ func launch(t *testing.T, name, bin string, configs []string, stateDir, events s
 		"CAIRN_OTLP_GRPC=127.0.0.1:0",
 		"CAIRN_OTLP_HTTP=127.0.0.1:0",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	c := &collector{name: name, cmd: cmd, out: out, sink: s, done: make(chan struct{})}
@@ -496,6 +497,42 @@ type sink struct {
 }
 
 func newSink() *sink { return &sink{count: map[string]int{}} }
+
+// sinkServer is a sink listening on 127.0.0.1 (a random port).
+type sinkServer struct {
+	sink *sink
+	url  string
+}
+
+func newSinkServer(t *testing.T) sinkServer {
+	s := newSink()
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return sinkServer{sink: s, url: srv.URL}
+}
+
+// waitFor waits until a record matching pred arrived and returns it; it
+// fails the test when the collector exits or the time runs out.
+func waitFor(t *testing.T, c *collector, d time.Duration, what string, pred func(record) bool) record {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		for _, r := range c.sink.snapshot() {
+			if pred(r) {
+				return r
+			}
+		}
+		select {
+		case <-c.done:
+			t.Fatalf("%s exited before %s arrived: %v", c.name, what, c.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not arrive within %s (%d records so far)", what, d, len(c.sink.snapshot()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
 
 func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fail := func(code int, format string, args ...any) {

@@ -63,14 +63,8 @@ func (p *correlate) fillAlert(rec plog.LogRecord, a *engine.Alert) {
 	putPath(attrs, p.c.entity[0].Name).SetStr(a.Entity)
 
 	// ATT&CK: the tactics and techniques of the signals present.
-	var tacticIDs, tacticNames, techIDs, techNames []string
-	for i := 0; i < 32; i++ {
-		if a.Tally.Tactics&(1<<i) != 0 {
-			t := attack.TacticByIndex(i)
-			tacticIDs = append(tacticIDs, t.ID)
-			tacticNames = append(tacticNames, t.Name)
-		}
-	}
+	tacticIDs, tacticNames := tactics(a)
+	var techIDs, techNames []string
 	seenTech := map[string]bool{}
 	var present []string
 	for i, s := range signals {
@@ -137,6 +131,18 @@ func (p *correlate) fillAlert(rec plog.LogRecord, a *engine.Alert) {
 	if a.Omitted > 0 {
 		al.PutInt("omitted_contributions", int64(a.Omitted))
 	}
+}
+
+// tactics lists the ATT&CK tactics of an alert's signals, ids and names.
+func tactics(a *engine.Alert) (ids, names []string) {
+	for i := 0; i < 32; i++ {
+		if a.Tally.Tactics&(1<<i) != 0 {
+			t := attack.TacticByIndex(i)
+			ids = append(ids, t.ID)
+			names = append(names, t.Name)
+		}
+	}
+	return ids, names
 }
 
 // putPath returns the value at a dotted path, creating nested maps.

@@ -51,6 +51,11 @@ type Config struct {
 	// FlushInterval is how often changed entities are written to storage.
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
 
+	// LogAlerts writes one readable log line per alert fired (info) and
+	// updated (debug) to the collector's own log: the console view of
+	// `make run`.
+	LogAlerts bool `mapstructure:"log_alerts"`
+
 	_ struct{}
 }
 

@@ -31,6 +31,7 @@ func createDefaultConfig() component.Config {
 		MaxSignalsPerEntity: defaultMaxSignals,
 		MaxContributions:    defaultMaxContributions,
 		FlushInterval:       defaultFlush,
+		LogAlerts:           true,
 	}
 }
 

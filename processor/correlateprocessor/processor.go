@@ -70,6 +70,8 @@ type batchRecord struct {
 type pendingAlert struct {
 	alert *engine.Alert
 	res   pcommon.Resource
+	// fired: the alert is new in this batch (else it was updated).
+	fired bool
 }
 
 type ruleAction struct {
@@ -174,6 +176,7 @@ func (p *correlate) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, e
 	// Alerts leave with the batch that decided them: no added latency.
 	for _, pa := range p.pending {
 		p.appendAlert(ld, pa)
+		p.logAlert(pa)
 	}
 	if p.watermark-p.lastSweep >= sweepEvery {
 		p.eng.Sweep(p.watermark)
@@ -269,8 +272,9 @@ func (p *correlate) observe(v *event.View, res pcommon.Resource, rec plog.LogRec
 			continue
 		}
 		v.AddToSet(AlertIDsKey, o.Alert.ID)
-		p.enqueue(o.Alert, res)
+		pa := p.enqueue(o.Alert, res)
 		if o.Action == engine.Fired {
+			pa.fired = true
 			p.tagEarlier(o.Alert, id)
 		}
 	}
@@ -307,14 +311,37 @@ func (p *correlate) entityOf(v *event.View) (string, bool) {
 
 // enqueue schedules an alert for writing at the end of the batch; the
 // resource is that of the latest event deciding or updating it.
-func (p *correlate) enqueue(a *engine.Alert, res pcommon.Resource) {
+func (p *correlate) enqueue(a *engine.Alert, res pcommon.Resource) *pendingAlert {
 	if pa, ok := p.byAlert[a]; ok {
 		pa.res = res
-		return
+		return pa
 	}
 	pa := &pendingAlert{alert: a, res: res}
 	p.byAlert[a] = pa
 	p.pending = append(p.pending, pa)
+	return pa
+}
+
+// logAlert writes the console line of an alert: what a person watching the
+// collector (make run) reads. New alerts at info, updates at debug.
+func (p *correlate) logAlert(pa *pendingAlert) {
+	if !p.cfg.LogAlerts {
+		return
+	}
+	a := pa.alert
+	info := p.c.rules[a.Rule.Index]
+	fields := []zap.Field{
+		zap.String("severity", info.severity), zap.String("rule", a.Rule.ID),
+		zap.String(p.c.entity[0].Name, a.Entity), zap.Float64("score", round2(a.Tally.Score)),
+		zap.String("event.id", a.ID),
+	}
+	_, tacticNames := tactics(a)
+	msg := "ALERT " + message(a, p.c.engine.Signals, tacticNames)
+	if pa.fired {
+		p.logger.Info(msg, fields...)
+	} else {
+		p.logger.Debug("updated "+msg, fields...)
+	}
 }
 
 // tagEarlier gives the alert's id to its contributing events that are

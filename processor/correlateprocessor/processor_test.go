@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cairnsec/cairn/internal/ecs"
 	"github.com/cairnsec/cairn/internal/testkit"
@@ -304,4 +306,35 @@ func TestCrashMidAttack(t *testing.T) {
 	alerts := alertsIn(run(false, beacon))
 	require.Len(t, alerts, 1, "the evidence from before the crash counts")
 	assert.EqualValues(t, 120+20, testkit.Nested(alerts[0], "cairn.alert.score"), "15+30+75 as root, then 20")
+}
+
+// TestAlertLogLine: log_alerts writes one readable line when an alert
+// fires, and none at info when it is updated.
+func TestAlertLogLine(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		cfg := createDefaultConfig().(*Config)
+		cfg.LogAlerts = on
+		core, logs := observer.New(zap.InfoLevel)
+		set := processortest.NewNopSettings(metadata.Type)
+		set.Logger = zap.New(core)
+		sink := &consumertest.LogsSink{}
+		pl, _, err := newLogsProcessor(context.Background(), set, cfg, sink)
+		require.NoError(t, err)
+		require.NoError(t, pl.Start(context.Background(), componenttest.NewNopHost()))
+		h := &harness{t: t, sink: sink, proc: pl}
+		h.send(doc(0, "web-10", `"process":{"executable":"/opt/x"},"user":{"name":"root","id":"0"},"cairn":{"signals":["new_binary_on_host","new_binary_in_environment","intel_malicious_hash"]}`),
+			doc(time.Second, "web-10", `"destination":{"ip":"45.33.32.156","port":443},"process":{"executable":"/opt/x"},"cairn":{"signals":["new_external_ip"]}`))
+		h.send(doc(2*time.Second, "web-10", `"dns":{"question":{"name":"evil.example"}},"cairn":{"signals":["new_domain"]}`))
+		require.NoError(t, pl.Shutdown(context.Background()))
+		lines := logs.FilterMessageSnippet("ALERT ").All()
+		if !on {
+			assert.Empty(t, lines)
+			continue
+		}
+		require.Len(t, lines, 1, "fired once; the update is at debug")
+		assert.Contains(t, lines[0].Message, "ALERT Potentially Compromised Host on web-10 (score 140")
+		assert.Contains(t, lines[0].Message, "/opt/x connected to 45.33.32.156:443")
+		assert.Equal(t, "high", lines[0].ContextMap()["severity"])
+		assert.Equal(t, "web-10", lines[0].ContextMap()["host.name"])
+	}
 }

@@ -1,0 +1,424 @@
+// Package procfs reads what Cairn's host receiver needs about a process from
+// /proc/<pid>: executable, argv, working directory, ids, parent, start time
+// and container id. It parses the text files itself (no cgo). Every read is
+// best effort: a process can exit at any moment, so a Proc carries what could
+// be read and says whether it is complete.
+package procfs
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ClockTicks is USER_HZ, the unit of the start time in /proc/<pid>/stat.
+// Linux fixes it at 100 on every architecture Go supports (sysconf would need
+// cgo).
+const ClockTicks = 100
+
+// FS reads one proc file system.
+type FS struct {
+	// Root is the mount point, "/proc" unless testing.
+	Root     string
+	bootTime time.Time
+}
+
+// New returns an FS for root ("" means /proc) and reads the boot time.
+func New(root string) (*FS, error) {
+	if root == "" {
+		root = "/proc"
+	}
+	fs := &FS{Root: root}
+	bt, err := readBootTime(root + "/stat")
+	if err != nil {
+		return nil, err
+	}
+	fs.bootTime = bt
+	return fs, nil
+}
+
+// BootTime is the system boot time from /proc/stat (btime).
+func (fs *FS) BootTime() time.Time { return fs.bootTime }
+
+func readBootTime(path string) (time.Time, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, err
+			}
+			return time.Unix(s, 0), nil
+		}
+	}
+	return time.Time{}, errors.New("procfs: no btime in " + path)
+}
+
+// Options bound what is read.
+type Options struct {
+	// MaxArgs is the most argv entries kept (0: 64).
+	MaxArgs int
+	// MaxArgBytes bounds the bytes of argv read (0: 4096).
+	MaxArgBytes int
+}
+
+// Proc is what could be read about a process.
+type Proc struct {
+	PID  int
+	PPID int
+	// Comm is the kernel's 15-byte command name.
+	Comm string
+	// Exe is the executable path as the kernel shows it, without the
+	// " (deleted)" suffix; ExeDeleted says it was there.
+	Exe        string
+	ExeDeleted bool
+	// ExeMemfd: the executable is an anonymous memory file (memfd_create),
+	// i.e. the program never existed on disk.
+	ExeMemfd      bool
+	Args          []string
+	ArgsTruncated bool
+	Cwd           string
+	// Real, effective ids.
+	UID, EUID, GID, EGID uint32
+	HasIDs               bool
+	Start                time.Time
+	ContainerID          string
+	// Partial is set when the process was gone (or unreadable) before every
+	// file could be read; Missing lists what could not be read.
+	Partial bool
+	Missing []string
+}
+
+// PIDPath is the /proc directory of pid.
+func (fs *FS) PIDPath(pid int) string { return fs.Root + "/" + strconv.Itoa(pid) }
+
+// Read reads pid's details. It never fails: what could not be read is listed
+// in Missing and makes the result Partial.
+func (fs *FS) Read(pid int, opt Options) *Proc {
+	p := &Proc{PID: pid}
+	dir := fs.PIDPath(pid)
+	miss := func(what string) {
+		p.Partial = true
+		p.Missing = append(p.Missing, what)
+	}
+	if exe, err := os.Readlink(dir + "/exe"); err == nil {
+		p.Exe, p.ExeDeleted, p.ExeMemfd = CleanExe(exe)
+	} else {
+		miss("exe")
+	}
+	if b, err := readLimited(dir+"/stat", 4096); err == nil {
+		st, err := ParseStat(b)
+		if err == nil {
+			p.PPID = st.PPID
+			p.Comm = st.Comm
+			p.Start = fs.bootTime.Add(time.Duration(st.StartTicks) * (time.Second / ClockTicks))
+		} else {
+			miss("stat")
+		}
+	} else {
+		miss("stat")
+	}
+	maxBytes := opt.MaxArgBytes
+	if maxBytes <= 0 {
+		maxBytes = 4096
+	}
+	if b, err := readLimited(dir+"/cmdline", maxBytes+1); err == nil {
+		p.Args, p.ArgsTruncated = SplitCmdline(b, opt.MaxArgs, maxBytes)
+		if len(b) == 0 && p.Exe == "" {
+			miss("cmdline")
+		}
+	} else {
+		miss("cmdline")
+	}
+	if cwd, err := os.Readlink(dir + "/cwd"); err == nil {
+		p.Cwd = cwd
+	} else {
+		miss("cwd")
+	}
+	if b, err := readLimited(dir+"/status", 16384); err == nil {
+		if ids, ok := ParseStatusIDs(b); ok {
+			p.UID, p.EUID, p.GID, p.EGID = ids[0], ids[1], ids[2], ids[3]
+			p.HasIDs = true
+		} else {
+			miss("status")
+		}
+	} else {
+		miss("status")
+	}
+	if b, err := readLimited(dir+"/cgroup", 8192); err == nil {
+		p.ContainerID = ContainerID(b)
+	}
+	return p
+}
+
+// ReadExe returns the executable path of pid (cleaned) or "".
+func (fs *FS) ReadExe(pid int) string {
+	exe, err := os.Readlink(fs.PIDPath(pid) + "/exe")
+	if err != nil {
+		return ""
+	}
+	e, _, _ := CleanExe(exe)
+	return e
+}
+
+// CleanExe splits the kernel's rendering of an executable link into the path
+// and whether the file was deleted or is a memfd.
+func CleanExe(link string) (path string, deleted, memfd bool) {
+	path = link
+	if s, ok := strings.CutSuffix(path, " (deleted)"); ok {
+		path, deleted = s, true
+	}
+	if strings.HasPrefix(path, "/memfd:") {
+		memfd = true
+	}
+	return path, deleted, memfd
+}
+
+func readLimited(path string, n int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	m, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return buf[:m], nil
+}
+
+// Stat is the part of /proc/<pid>/stat Cairn uses.
+type Stat struct {
+	Comm       string
+	State      byte
+	PPID       int
+	StartTicks uint64
+}
+
+// ParseStat parses /proc/<pid>/stat. The command name is between the first
+// '(' and the last ')' and may itself hold spaces and parentheses.
+func ParseStat(b []byte) (Stat, error) {
+	var st Stat
+	open := bytes.IndexByte(b, '(')
+	closing := bytes.LastIndexByte(b, ')')
+	if open < 0 || closing < open || closing+2 > len(b) {
+		return st, errors.New("procfs: malformed stat")
+	}
+	st.Comm = string(b[open+1 : closing])
+	rest := strings.Fields(string(b[closing+2:]))
+	// rest[0] is field 3 (state); field N is rest[N-3].
+	if len(rest) < 20 {
+		return st, errors.New("procfs: short stat")
+	}
+	st.State = rest[0][0]
+	ppid, err := strconv.Atoi(rest[1])
+	if err != nil {
+		return st, err
+	}
+	st.PPID = ppid
+	start, err := strconv.ParseUint(rest[19], 10, 64)
+	if err != nil {
+		return st, err
+	}
+	st.StartTicks = start
+	return st, nil
+}
+
+// ParseStatusIDs returns real uid, effective uid, real gid, effective gid
+// from /proc/<pid>/status.
+func ParseStatusIDs(b []byte) ([4]uint32, bool) {
+	var ids [4]uint32
+	found := 0
+	for len(b) > 0 && found < 2 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		var off int
+		switch {
+		case bytes.HasPrefix(line, []byte("Uid:")):
+			off = 0
+		case bytes.HasPrefix(line, []byte("Gid:")):
+			off = 2
+		default:
+			continue
+		}
+		f := strings.Fields(string(line[4:]))
+		if len(f) < 2 {
+			return ids, false
+		}
+		for j := 0; j < 2; j++ {
+			v, err := strconv.ParseUint(f[j], 10, 32)
+			if err != nil {
+				return ids, false
+			}
+			ids[off+j] = uint32(v)
+		}
+		found++
+	}
+	return ids, found == 2
+}
+
+// SplitCmdline splits a NUL-separated argv, keeping at most maxArgs entries
+// (0: 64) and maxBytes bytes (0: 4096); truncated says something was left out.
+func SplitCmdline(b []byte, maxArgs, maxBytes int) (args []string, truncated bool) {
+	if maxArgs <= 0 {
+		maxArgs = 64
+	}
+	if maxBytes <= 0 {
+		maxBytes = 4096
+	}
+	if len(b) > maxBytes {
+		b = b[:maxBytes]
+		truncated = true
+	}
+	b = bytes.TrimRight(b, "\x00")
+	if len(b) == 0 {
+		return nil, truncated
+	}
+	for len(b) > 0 {
+		if len(args) == maxArgs {
+			return args, true
+		}
+		i := bytes.IndexByte(b, 0)
+		if i < 0 {
+			args = append(args, string(b))
+			break
+		}
+		args = append(args, string(b[:i]))
+		b = b[i+1:]
+	}
+	return args, truncated
+}
+
+// ContainerID extracts a container id from /proc/<pid>/cgroup: the last
+// 64-hex-digit token of any cgroup path, as Docker, containerd (cri-containerd-),
+// CRI-O (crio-), Podman (libpod-) and Kubernetes name them.
+func ContainerID(b []byte) string {
+	id := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		// hierarchy-ID:controllers:path
+		i := strings.LastIndexByte(line, ':')
+		if i < 0 {
+			continue
+		}
+		for _, seg := range strings.Split(line[i+1:], "/") {
+			seg = strings.TrimSuffix(seg, ".scope")
+			if j := strings.LastIndexAny(seg, "-:"); j >= 0 {
+				seg = seg[j+1:]
+			}
+			if len(seg) == 64 && isHex(seg) {
+				id = seg
+			}
+		}
+	}
+	return id
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// PIDs lists the process ids (thread group leaders) under the proc root.
+func (fs *FS) PIDs() ([]int, error) {
+	d, err := os.Open(fs.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	pids := make([]int, 0, len(names))
+	for _, n := range names {
+		if n == "" || n[0] < '0' || n[0] > '9' {
+			continue
+		}
+		if pid, err := strconv.Atoi(n); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// SocketOwners finds, for each socket inode in want, a process that holds it
+// open, by reading the /proc/<pid>/fd links ("socket:[inode]"). It stops as
+// soon as every inode is found. skip, when set, is consulted first for a
+// likely owner (pid hints), which makes repeat scans cheap.
+func (fs *FS) SocketOwners(want map[uint64]int, hints []int) {
+	remaining := 0
+	for _, pid := range want {
+		if pid == 0 {
+			remaining++
+		}
+	}
+	if remaining == 0 {
+		return
+	}
+	scan := func(pid int) bool {
+		dir := fs.PIDPath(pid) + "/fd"
+		d, err := os.Open(dir)
+		if err != nil {
+			return false
+		}
+		names, _ := d.Readdirnames(-1)
+		d.Close()
+		for _, n := range names {
+			l, err := os.Readlink(dir + "/" + n)
+			if err != nil || !strings.HasPrefix(l, "socket:[") {
+				continue
+			}
+			ino, err := strconv.ParseUint(l[8:len(l)-1], 10, 64)
+			if err != nil {
+				continue
+			}
+			if owner, ok := want[ino]; ok && owner == 0 {
+				want[ino] = pid
+				remaining--
+				if remaining == 0 {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	seen := make(map[int]bool, len(hints))
+	for _, pid := range hints {
+		if seen[pid] {
+			continue
+		}
+		seen[pid] = true
+		if scan(pid) {
+			return
+		}
+	}
+	pids, err := fs.PIDs()
+	if err != nil {
+		return
+	}
+	for _, pid := range pids {
+		if seen[pid] {
+			continue
+		}
+		if scan(pid) {
+			return
+		}
+	}
+}

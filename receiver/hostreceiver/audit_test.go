@@ -1,0 +1,92 @@
+package hostreceiver
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/elastic/go-libaudit/v2/auparse"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	yaml "go.yaml.in/yaml/v3"
+)
+
+const auditData = "../../testdata/audit"
+
+// auditEventsOf reassembles the records of one raw event (as in the
+// go-libaudit YAML fixtures) and maps it.
+func auditEventsOf(t *testing.T, raw string) (event, string, bool) {
+	t.Helper()
+	var msgs []*auparse.AuditMessage
+	for _, line := range strings.Split(strings.TrimSpace(raw), "\n") {
+		m, err := auparse.ParseLogLine(line)
+		require.NoError(t, err, line)
+		msgs = append(msgs, m)
+	}
+	rec, kind, ok := auditEvent(msgs, nameFunc(func(id uint32) string {
+		return map[uint32]string{0: "root", 1001: "andrew"}[id]
+	}))
+	if !ok {
+		return event{}, "", false
+	}
+	return event{attrs: rec.Attributes(), resource: pcommon.NewMap()}, kind, true
+}
+
+func loadFixtures(t *testing.T, name string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(auditData, name))
+	require.NoError(t, err)
+	var doc struct {
+		Tests map[string]string `yaml:"tests"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &doc))
+	return doc.Tests
+}
+
+func TestAuditFixturesUbuntu(t *testing.T) {
+	tests := loadFixtures(t, "ubuntu-16.10-linux-4.8.0.yaml")
+	e, kind, ok := auditEventsOf(t, tests["EXECVE"])
+	require.True(t, ok)
+	assert.Equal(t, "process", kind)
+	assert.Equal(t, []string{"uname", "-a"}, e.strs("process.args"))
+	assert.Equal(t, "/bin/uname", e.str("process.executable"))
+	assert.Equal(t, "uname", e.str("process.name"))
+	assert.Equal(t, int64(10043), e.int("process.pid"))
+	assert.Equal(t, int64(10027), e.int("process.parent.pid"))
+	assert.Equal(t, "/home/andrew_kroh", e.str("process.working_directory"))
+	assert.Equal(t, "1001", e.str("user.id"))
+	assert.Equal(t, "andrew", e.str("user.name"))
+	assert.Equal(t, "1001", e.str("user.audit.id"))
+	assert.Equal(t, []string{"start"}, e.strs("event.type"))
+	assert.Equal(t, "success", e.str("event.outcome"))
+
+	e, kind, ok = auditEventsOf(t, tests["connect syscall"])
+	require.True(t, ok)
+	assert.Equal(t, "connection", kind)
+	assert.Equal(t, "169.254.169.254", e.str("destination.ip"))
+	assert.Equal(t, int64(80), e.int("destination.port"))
+	assert.Equal(t, "egress", e.str("network.direction"))
+	assert.Equal(t, int64(1648), e.int("process.pid"))
+	assert.Equal(t, "failure", e.str("event.outcome")) // EINPROGRESS
+	assert.Equal(t, []string{"connection", "start"}, e.strs("event.type"))
+
+	// Inbound accept and non-syscall records are not Cairn events.
+	_, _, ok = auditEventsOf(t, tests["accept syscall"])
+	assert.False(t, ok)
+	_, _, ok = auditEventsOf(t, tests["USER_START"])
+	assert.False(t, ok)
+}
+
+func TestAuditFixtureSetuidShell(t *testing.T) {
+	tests := loadFixtures(t, "ubuntu-20.04.6-linux-5.15.0-1034-gcp.yaml")
+	e, _, ok := auditEventsOf(t, tests["file_mode_preservation"])
+	require.True(t, ok)
+	assert.Equal(t, "/usr/bin/dash", e.str("process.executable"))
+	assert.Equal(t, []string{"dash", "-p"}, e.strs("process.args"))
+	assert.Equal(t, "1005", e.str("user.id"))
+	assert.Equal(t, "0", e.str("user.effective.id"))
+	assert.Equal(t, "root", e.str("user.effective.name"))
+	assert.Equal(t, "dash -p", e.str("process.title"))
+}

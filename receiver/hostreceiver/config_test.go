@@ -1,0 +1,75 @@
+package hostreceiver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/cairnsec/cairn/internal/testkit"
+	"github.com/cairnsec/cairn/receiver/hostreceiver/internal/metadata"
+)
+
+func loadConfig(t *testing.T, name string) (*Config, error) {
+	t.Helper()
+	cfg := createDefaultConfig().(*Config)
+	return cfg, testkit.LoadConfig(t, metadata.Type, name, cfg)
+}
+
+func TestDefaultConfig(t *testing.T) {
+	cfg, err := loadConfig(t, "")
+	require.NoError(t, err)
+	assert.Equal(t, createDefaultConfig(), cfg)
+	assert.True(t, cfg.Processes.Enabled && cfg.Hashing.Enabled && cfg.Connections.Enabled && cfg.DNS.Enabled)
+	assert.False(t, cfg.Audit.Enabled)
+	assert.True(t, cfg.Inventory)
+	assert.Equal(t, time.Second, cfg.Connections.Interval)
+	assert.Equal(t, []string{"tcp"}, cfg.Connections.Protocols)
+}
+
+func TestFullConfig(t *testing.T) {
+	cfg, err := loadConfig(t, "full")
+	require.NoError(t, err)
+	assert.Equal(t, 32, cfg.Processes.MaxArgs)
+	assert.Equal(t, int64(16<<20), cfg.Hashing.BytesPerSecond)
+	assert.Equal(t, 5*time.Second, cfg.Hashing.Wait)
+	assert.Equal(t, []string{"tcp", "udp"}, cfg.Connections.Protocols)
+	assert.True(t, cfg.Connections.IncludeInbound)
+	assert.Equal(t, []string{"eth0"}, cfg.DNS.Interfaces)
+	assert.Equal(t, time.Minute, cfg.DNS.MinTTL)
+	assert.Equal(t, "beginning", cfg.Audit.StartAt)
+	assert.Equal(t, 5*time.Second, cfg.Audit.ReassemblyTimeout)
+	assert.Equal(t, "web-03", cfg.HostName)
+	assert.Equal(t, []string{"/usr/lib/systemd/*", "/usr/sbin/chronyd"}, cfg.ExcludeExecutables)
+	assert.Equal(t, 4096, cfg.QueueSize)
+
+	_, err = loadConfig(t, "audit_only")
+	require.NoError(t, err)
+}
+
+func TestInvalidConfig(t *testing.T) {
+	for name, want := range map[string]string{
+		"bad_protocol": `unknown protocol "sctp"`,
+		"bad_start_at": "start_at must be end or beginning",
+		"nothing":      "every source is disabled",
+	} {
+		_, err := loadConfig(t, name)
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), want, name)
+	}
+}
+
+func TestFactory(t *testing.T) {
+	f := NewFactory()
+	assert.Equal(t, "cairn_host", f.Type().String())
+	cfg := f.CreateDefaultConfig()
+	require.NoError(t, cfg.(*Config).Validate())
+	r, err := f.CreateLogs(context.Background(), receivertest.NewNopSettings(metadata.Type), cfg, new(consumertest.LogsSink))
+	require.NoError(t, err)
+	// Never started: shutting down is harmless.
+	require.NoError(t, r.Shutdown(context.Background()))
+}

@@ -1,0 +1,218 @@
+package hostreceiver
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairnsec/cairn/internal/hashcache"
+	"github.com/cairnsec/cairn/internal/procfs"
+)
+
+// Proc connector wire format (include/uapi/linux/connector.h, cn_proc.h).
+const (
+	cnIdxProc         = 1
+	cnValProc         = 1
+	procCnMcastListen = 1
+
+	procEventFork = 0x00000001
+	procEventExec = 0x00000002
+
+	sizeofCnMsg = 20 // cb_id{idx,val u32}, seq, ack u32, len, flags u16
+	// proc_event header: what u32, cpu u32, timestamp_ns u64.
+	sizeofProcEventHdr = 16
+)
+
+type execEvent struct {
+	tgid int32
+	ts   time.Time
+}
+
+// openProcConnector subscribes to process events. Binding to the
+// connector's process group needs CAP_NET_ADMIN.
+func openProcConnector() (int, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_CONNECTOR)
+	if err != nil {
+		return -1, fmt.Errorf("cairn_host: proc connector socket: %w (kernel built without CONFIG_CONNECTOR?)", err)
+	}
+	// A large receive buffer absorbs bursts of fork/exec/exit notifications.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20); err != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 8<<20)
+	}
+	tv := unix.NsecToTimeval(int64(200 * time.Millisecond))
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: cnIdxProc, Pid: 0}); err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.EPERM) {
+			return -1, fmt.Errorf("cairn_host: proc connector: %w (needs CAP_NET_ADMIN)", err)
+		}
+		return -1, fmt.Errorf("cairn_host: proc connector bind: %w", err)
+	}
+	msg := make([]byte, unix.NLMSG_HDRLEN+sizeofCnMsg+4)
+	ne := binary.NativeEndian
+	ne.PutUint32(msg[0:], uint32(len(msg)))
+	ne.PutUint16(msg[4:], unix.NLMSG_DONE)
+	ne.PutUint32(msg[12:], uint32(os.Getpid()))
+	cn := msg[unix.NLMSG_HDRLEN:]
+	ne.PutUint32(cn[0:], cnIdxProc)
+	ne.PutUint32(cn[4:], cnValProc)
+	ne.PutUint16(cn[16:], 4)
+	ne.PutUint32(cn[sizeofCnMsg:], procCnMcastListen)
+	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("cairn_host: proc connector listen: %w (kernel built without CONFIG_PROC_EVENTS?)", err)
+	}
+	return fd, nil
+}
+
+// readProcConnector reads notifications and hands exec events to the
+// enrichment workers; it never blocks on them.
+func (r *hostReceiver) readProcConnector(ctx context.Context, fd int) {
+	buf := make([]byte, 64<<10)
+	ne := binary.NativeEndian
+	for ctx.Err() == nil {
+		n, from, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			switch {
+			case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+			case errors.Is(err, unix.ENOBUFS):
+				r.cnt.overruns.Add(1)
+			default:
+				r.logger.Warn("cairn_host: proc connector read failed")
+				time.Sleep(100 * time.Millisecond)
+			}
+			continue
+		}
+		if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 {
+			continue // only the kernel speaks here
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, m := range msgs {
+			d := m.Data
+			if len(d) < sizeofCnMsg+sizeofProcEventHdr+8 {
+				continue
+			}
+			if ne.Uint32(d[0:]) != cnIdxProc || ne.Uint32(d[4:]) != cnValProc {
+				continue
+			}
+			ev := d[sizeofCnMsg:]
+			what := ne.Uint32(ev[0:])
+			ts := ne.Uint64(ev[8:])
+			data := ev[sizeofProcEventHdr:]
+			switch what {
+			case procEventExec:
+				tgid := int32(ne.Uint32(data[4:]))
+				select {
+				case r.execs <- execEvent{tgid: tgid, ts: r.timeOf(ts)}:
+				default:
+					r.cnt.enrichDropped.Add(1)
+				}
+			case procEventFork:
+				if len(data) < 16 {
+					continue
+				}
+				parentTgid := int32(ne.Uint32(data[4:]))
+				childPid := int32(ne.Uint32(data[8:]))
+				childTgid := int32(ne.Uint32(data[12:]))
+				if childPid == childTgid { // a process, not a thread
+					r.forks.put(childTgid, parentTgid)
+				}
+			}
+		}
+	}
+}
+
+func (r *hostReceiver) enrichLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-r.execs:
+			r.reportProcess(int(ev.tgid), ev.ts, "start")
+		}
+	}
+}
+
+func (r *hostReceiver) procOptions() procfs.Options {
+	return procfs.Options{MaxArgs: r.cfg.Processes.MaxArgs, MaxArgBytes: r.cfg.Processes.MaxArgBytes}
+}
+
+// reportProcess reads /proc/<pid> and emits a process event. The executable
+// is opened first, through the process, so its hash is that of what runs
+// even when the file is gone or replaced by the time it is read.
+func (r *hostReceiver) reportProcess(pid int, ts time.Time, typ string) bool {
+	if pid == r.self {
+		return false
+	}
+	var exe *os.File
+	if r.hashes != nil {
+		exe, _ = os.Open(r.fs.PIDPath(pid) + "/exe")
+	}
+	p := r.fs.Read(pid, r.procOptions())
+	if typ == "info" && p.Exe == "" {
+		// Kernel threads have no executable.
+		if exe != nil {
+			exe.Close()
+		}
+		return false
+	}
+	if p.Exe != "" && r.excluded(p.Exe) {
+		if exe != nil {
+			exe.Close()
+		}
+		return false
+	}
+	if p.PPID == 0 && r.forks != nil {
+		p.PPID = int(r.forks.get(int32(pid)))
+	}
+	parentExe := ""
+	if p.PPID > 0 {
+		parentExe = r.fs.ReadExe(p.PPID)
+	}
+	var fut *hashcache.Future
+	if exe != nil {
+		fut = r.hashes.Submit(exe)
+	}
+	if p.Partial {
+		r.cnt.partial.Add(1)
+	}
+	rec := newRecord(ts, datasetProcess, processAction(typ), []string{"process"}, typ)
+	putProcess(rec.Attributes(), p, parentExe, r.users, r.groups)
+	r.cnt.proc.Add(1)
+	r.enqueue(rec, fut)
+	return true
+}
+
+func processAction(typ string) string {
+	if typ == "info" {
+		return "process-running"
+	}
+	return "process-started"
+}
+
+// processInventory reports every running process once, as event.type info.
+func (r *hostReceiver) processInventory(ctx context.Context) {
+	pids, err := r.fs.PIDs()
+	if err != nil {
+		r.logger.Warn("cairn_host: process inventory: " + err.Error())
+		return
+	}
+	now := time.Now()
+	for _, pid := range pids {
+		if ctx.Err() != nil {
+			return
+		}
+		r.reportProcess(pid, now, "info")
+	}
+	r.logger.Debug("cairn_host: process inventory done: " + strconv.Itoa(len(pids)) + " pids")
+}

@@ -1,0 +1,397 @@
+package hostreceiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/receiver"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/cairnsec/cairn/internal/glob"
+	"github.com/cairnsec/cairn/internal/hashcache"
+	"github.com/cairnsec/cairn/internal/procfs"
+	"github.com/cairnsec/cairn/receiver/hostreceiver/internal/metadata"
+)
+
+// Stats are the receiver's cumulative counters (also used by the load test).
+type Stats struct {
+	ProcessEvents, PartialProcesses, ConnectionEvents, DNSEvents, AuditEvents uint64
+	// KernelOverruns counts proc connector receive-buffer overruns (ENOBUFS):
+	// process starts the kernel could not deliver.
+	KernelOverruns uint64
+	// EnrichDropped: exec notifications dropped because enrichment fell behind.
+	EnrichDropped uint64
+	// QueueDropped: events dropped because the pipeline fell behind.
+	QueueDropped uint64
+	// ConsumeErrors: batches the next consumer refused.
+	ConsumeErrors uint64
+	// AuditLost: audit records missing (sequence gaps).
+	AuditLost uint64
+	Hash      hashcache.Stats
+}
+
+type counters struct {
+	proc, partial, conn, dns, audit, overruns, enrichDropped, dropped, consumeErr, auditLost atomic.Uint64
+}
+
+type pending struct {
+	rec      plog.LogRecord
+	hash     *hashcache.Future
+	deadline time.Time
+}
+
+type hostReceiver struct {
+	cfg    *Config
+	set    receiver.Settings
+	next   consumer.Logs
+	logger *zap.Logger
+
+	self     int
+	hostName string
+	hostID   string
+	fs       *procfs.FS
+	users    *procfs.Names
+	groups   *procfs.Names
+	hashes   *hashcache.Cache
+	dnsCache *lru.Cache[[16]byte, dnsEntry]
+	// monoToWall converts CLOCK_MONOTONIC nanoseconds (proc connector
+	// timestamps) to wall time.
+	monoToWall time.Duration
+
+	out     chan *pending
+	execs   chan execEvent
+	forks   *pidMap
+	cnt     counters
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	emitWG  sync.WaitGroup
+	closers []func()
+	started bool
+
+	telemetry *metadata.TelemetryBuilder
+}
+
+func newHostReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (receiver.Logs, error) {
+	return newReceiver(set, cfg, next), nil
+}
+
+func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) *hostReceiver {
+	return &hostReceiver{cfg: cfg, set: set, next: next, logger: set.Logger, self: os.Getpid()}
+}
+
+// Start opens every kernel interface before returning, so a missing
+// capability or feature fails the collector's start with a clear error.
+func (r *hostReceiver) Start(_ context.Context, _ component.Host) error {
+	if err := checkCapabilities(r.cfg); err != nil {
+		return err
+	}
+	var err error
+	if r.fs, err = procfs.New(""); err != nil {
+		return fmt.Errorf("cairn_host: reading /proc: %w", err)
+	}
+	r.users = procfs.NewNames("/etc/passwd")
+	r.groups = procfs.NewNames("/etc/group")
+	r.hostName = r.cfg.HostName
+	if r.hostName == "" {
+		r.hostName, _ = os.Hostname()
+	}
+	if b, err := os.ReadFile("/etc/machine-id"); err == nil {
+		r.hostID = strings.TrimSpace(string(b))
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err == nil {
+		r.monoToWall = time.Duration(time.Now().UnixNano() - ts.Nano())
+	}
+	if r.cfg.Hashing.Enabled {
+		h := r.cfg.Hashing
+		r.hashes, err = hashcache.New(hashcache.Config{
+			MaxEntries: h.CacheSize, MaxFileSize: h.MaxFileSize, BytesPerSecond: h.BytesPerSecond,
+			Workers: h.Workers, QueueSize: h.QueueSize,
+		})
+		if err != nil {
+			return err
+		}
+		r.closers = append(r.closers, r.hashes.Close)
+	}
+	if r.cfg.DNS.Enabled || r.cfg.Connections.Enabled {
+		r.dnsCache, _ = lru.New[[16]byte, dnsEntry](max(r.cfg.DNS.CacheSize, 1))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.out = make(chan *pending, r.cfg.QueueSize)
+
+	fail := func(err error) error {
+		cancel()
+		r.wg.Wait()
+		for i := len(r.closers) - 1; i >= 0; i-- {
+			r.closers[i]()
+		}
+		r.closers = nil
+		return err
+	}
+	var starters []func()
+	if r.cfg.Processes.Enabled {
+		pc, err := openProcConnector()
+		if err != nil {
+			return fail(err)
+		}
+		r.closers = append(r.closers, func() { unix.Close(pc) })
+		r.execs = make(chan execEvent, 4096)
+		r.forks = newPIDMap(1 << 16)
+		starters = append(starters, func() {
+			r.goRun(func() { r.readProcConnector(ctx, pc) })
+			for i := 0; i < 2; i++ {
+				r.goRun(func() { r.enrichLoop(ctx) })
+			}
+			if r.cfg.Inventory {
+				r.goRun(func() { r.processInventory(ctx) })
+			}
+		})
+	}
+	if r.cfg.Connections.Enabled {
+		sd, err := openSockDiag()
+		if err != nil {
+			return fail(err)
+		}
+		r.closers = append(r.closers, func() { unix.Close(sd) })
+		starters = append(starters, func() { r.goRun(func() { r.pollConnections(ctx, sd) }) })
+	}
+	if r.cfg.DNS.Enabled {
+		socks, err := openPacketSockets(r.cfg.DNS.Interfaces)
+		if err != nil {
+			return fail(err)
+		}
+		for _, s := range socks {
+			r.closers = append(r.closers, func() { unix.Close(s.fd) })
+		}
+		starters = append(starters, func() {
+			dedup, _ := lru.New[dnsKey, time.Time](4096)
+			for _, s := range socks {
+				r.goRun(func() { r.sniffDNS(ctx, s, dedup) })
+			}
+		})
+	}
+	if r.cfg.Audit.Enabled {
+		f, err := os.Open(r.cfg.Audit.LogFile)
+		if err != nil {
+			if errors.Is(err, os.ErrPermission) {
+				err = fmt.Errorf("%w (needs root or CAP_DAC_READ_SEARCH)", err)
+			}
+			return fail(fmt.Errorf("cairn_host: audit log: %w", err))
+		}
+		starters = append(starters, func() { r.goRun(func() { r.tailAudit(ctx, f) }) })
+	}
+	r.emitWG.Add(1)
+	go r.emitLoop()
+	for _, s := range starters {
+		s()
+	}
+	if err := r.registerTelemetry(); err != nil {
+		return fail(err)
+	}
+	r.started = true
+	return nil
+}
+
+func (r *hostReceiver) goRun(f func()) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		f()
+	}()
+}
+
+// Shutdown stops the readers, then flushes what is queued.
+func (r *hostReceiver) Shutdown(context.Context) error {
+	if !r.started {
+		return nil
+	}
+	r.started = false
+	r.cancel()
+	r.wg.Wait()
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
+	close(r.out)
+	r.emitWG.Wait()
+	if r.telemetry != nil {
+		r.telemetry.Shutdown()
+	}
+	return nil
+}
+
+// Stats returns the counters so far.
+func (r *hostReceiver) Stats() Stats {
+	s := Stats{
+		ProcessEvents: r.cnt.proc.Load(), PartialProcesses: r.cnt.partial.Load(),
+		ConnectionEvents: r.cnt.conn.Load(), DNSEvents: r.cnt.dns.Load(), AuditEvents: r.cnt.audit.Load(),
+		KernelOverruns: r.cnt.overruns.Load(), EnrichDropped: r.cnt.enrichDropped.Load(),
+		QueueDropped: r.cnt.dropped.Load(), ConsumeErrors: r.cnt.consumeErr.Load(),
+		AuditLost: r.cnt.auditLost.Load(),
+	}
+	if r.hashes != nil {
+		s.Hash = r.hashes.Stats()
+	}
+	return s
+}
+
+func (r *hostReceiver) excluded(exe string) bool {
+	for _, p := range r.cfg.ExcludeExecutables {
+		if glob.Match(p, exe) {
+			return true
+		}
+	}
+	return false
+}
+
+// enqueue hands a record to the emitter without ever blocking.
+func (r *hostReceiver) enqueue(rec plog.LogRecord, fut *hashcache.Future) {
+	p := &pending{rec: rec, hash: fut}
+	if fut != nil {
+		p.deadline = time.Now().Add(r.cfg.Hashing.Wait)
+	}
+	select {
+	case r.out <- p:
+	default:
+		r.cnt.dropped.Add(1)
+	}
+}
+
+// emitLoop batches records. A record waiting for its executable's hash waits
+// alone (up to hashing.wait); the others go on.
+func (r *hostReceiver) emitLoop() {
+	defer r.emitWG.Done()
+	tick := time.NewTicker(r.cfg.FlushInterval)
+	defer tick.Stop()
+	var waiting []*pending
+	batch := r.newBatch()
+	n := 0
+	add := func(p *pending, final bool) {
+		if p.hash != nil {
+			a := p.rec.Attributes()
+			if p.hash.Ready() {
+				sum, st, _ := p.hash.Result()
+				if st == hashcache.OK {
+					a.PutStr("process.hash.sha256", sum)
+				} else {
+					a.PutStr(attrHashStatus, string(st))
+				}
+			} else if final {
+				a.PutStr(attrHashStatus, "shutdown")
+			} else {
+				a.PutStr(attrHashStatus, "timeout")
+			}
+		}
+		p.rec.MoveTo(batch.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().AppendEmpty())
+		n++
+	}
+	flush := func() {
+		if n == 0 {
+			return
+		}
+		if err := r.next.ConsumeLogs(context.Background(), batch); err != nil {
+			r.cnt.consumeErr.Add(1)
+			r.logger.Debug("cairn_host: next consumer refused a batch", zap.Error(err))
+		}
+		batch = r.newBatch()
+		n = 0
+	}
+	sweep := func(final bool) {
+		now := time.Now()
+		kept := waiting[:0]
+		for _, p := range waiting {
+			if final || p.hash.Ready() || now.After(p.deadline) {
+				add(p, final)
+				if n >= r.cfg.MaxBatchSize {
+					flush()
+				}
+			} else {
+				kept = append(kept, p)
+			}
+		}
+		clear(waiting[len(kept):])
+		waiting = kept
+	}
+	for {
+		select {
+		case p, ok := <-r.out:
+			if !ok {
+				sweep(true)
+				flush()
+				return
+			}
+			if p.hash != nil && !p.hash.Ready() {
+				waiting = append(waiting, p)
+				continue
+			}
+			add(p, false)
+			if n >= r.cfg.MaxBatchSize {
+				flush()
+			}
+		case <-tick.C:
+			sweep(false)
+			flush()
+		}
+	}
+}
+
+func (r *hostReceiver) newBatch() plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	ra := rl.Resource().Attributes()
+	putNonEmpty(ra, "host.name", r.hostName)
+	putNonEmpty(ra, "host.id", r.hostID)
+	ra.PutStr("host.os.type", "linux")
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	return ld
+}
+
+// pidMap remembers each new process's parent from fork notifications, for
+// processes gone before /proc could be read. Two generations bound it.
+type pidMap struct {
+	mu        sync.Mutex
+	cur, prev map[int32]int32
+	max       int
+}
+
+func newPIDMap(max int) *pidMap {
+	return &pidMap{cur: map[int32]int32{}, max: max / 2}
+}
+
+func (m *pidMap) put(child, parent int32) {
+	m.mu.Lock()
+	if len(m.cur) >= m.max {
+		m.prev, m.cur = m.cur, make(map[int32]int32, m.max)
+	}
+	m.cur[child] = parent
+	m.mu.Unlock()
+}
+
+func (m *pidMap) get(child int32) int32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p, ok := m.cur[child]; ok {
+		return p
+	}
+	return m.prev[child]
+}
+
+// timeOf converts a proc connector timestamp.
+func (r *hostReceiver) timeOf(monoNs uint64) time.Time {
+	if monoNs == 0 {
+		return time.Now()
+	}
+	return time.Unix(0, int64(monoNs)+int64(r.monoToWall))
+}
