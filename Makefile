@@ -5,7 +5,8 @@
 #   make test    build bin/otelcol-cairn, then go test ./... (the e2e test runs it)
 #   make bench   benchmarks of every package, once
 #   make lint    go vet + gofmt check
-#   make run     replay the bundled scenario through deploy/cairn.yaml
+#   make run     replay the bundled attack scenario, then watch this machine live
+#   make replay  only the scenario replay (no root needed)
 #   make clean   remove build outputs (make distclean also drops ./.tools)
 
 SHELL := /bin/bash
@@ -39,7 +40,7 @@ TEST_TIMEOUT ?= 10m
 GO_SOURCES := $(shell find . \( -path ./build -o -path ./.tools -o -path ./.git \) -prune -o \
                 -name '*.go' ! -name '*_test.go' -print 2>/dev/null)
 
-.PHONY: build collector cli test bench lint run clean distclean tools check-versions
+.PHONY: build collector cli test bench lint run replay clean distclean tools check-versions
 
 build: collector cli
 
@@ -117,15 +118,30 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt -l lists:"; echo "$$unformatted"; exit 1; fi
 
 # Replays the bundled scenario from a fresh baseline, so every run shows the
-# same signals; the replay tool prints its summary.
-run: build
+# same signals and the same alert; the replay tool prints its summary.
+replay: build
 	rm -rf .state/replay
 	@mkdir -p out .state
 	$(CLI) replay --config deploy/cairn.yaml --input testdata/scenario/events.ndjson \
 	  --output out/events.ndjson --state .state/replay
 
+# The main job: the scenario first (what an alert looks like), then the
+# collector watching this machine with the cairn_host receiver: process
+# starts, connections and DNS answers through firstseen, intel and correlate,
+# one ALERT line per alert on the console, documents in out/bulk (or a
+# cluster when CAIRN_ES_URL is set), state in .state/live. Ctrl-C stops it;
+# RUN_FOR=30s stops it after that long. Linux, as root (or with the
+# capabilities in receiver/hostreceiver/README.md).
+RUN_FOR ?=
+run: replay
+	@mkdir -p out .state/live
+	@[ "$$(id -u)" = 0 ] || echo ">> watching this host needs root, or: sudo setcap cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search+ep $(COLLECTOR)"
+	@echo ">> watching this host (learning for $${CAIRN_LEARNING:-2m}, then new binaries, destinations and domains are flagged); Ctrl-C to stop"
+	CAIRN_STATE_DIR=.state/live CAIRN_OUT_DIR=out $(if $(RUN_FOR),timeout --preserve-status -s INT $(RUN_FOR)) \
+	  $(COLLECTOR) --config deploy/cairn.yaml --config deploy/cairn-live.yaml $(if $(CAIRN_ES_URL),--config deploy/cairn-es.yaml)
+
 clean:
-	rm -rf bin build out .state/replay
+	rm -rf bin build out .state/replay .state/live
 
 distclean: clean
 	rm -rf .tools
