@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configtls"
 
 	"github.com/cairnsec/cairn/internal/condition"
 	"github.com/cairnsec/cairn/internal/duration"
@@ -48,6 +50,66 @@ type Config struct {
 	// event the same content-derived id when they write it) or "all".
 	EventIDs string `mapstructure:"event_ids"`
 
+	// Store is where environment-scoped trackers keep their terms: "local"
+	// (this collector's memory and storage extension) or "redis" (shared by
+	// every collector using the same Redis and key prefix; see Redis).
+	Store string `mapstructure:"store"`
+	// Redis configures the shared store used with store: redis.
+	Redis RedisConfig `mapstructure:"redis"`
+
+	_ struct{}
+}
+
+// RedisConfig says how to reach the shared Redis (or Valkey) store and how
+// long a batch may wait for it.
+type RedisConfig struct {
+	// Endpoint is host:port of a single Redis server.
+	Endpoint string `mapstructure:"endpoint"`
+	// Username and Password authenticate (ACL user, or password only).
+	Username string              `mapstructure:"username"`
+	Password configopaque.String `mapstructure:"password"`
+	// PasswordFile: read the password from this file (trailing newline
+	// removed) at start, instead of Password.
+	PasswordFile string `mapstructure:"password_file"`
+	// DB selects the database (single server and Sentinel only).
+	DB int `mapstructure:"db"`
+	// TLS settings; insecure: true (the default) means plain TCP.
+	TLS configtls.ClientConfig `mapstructure:"tls"`
+	// Sentinel: a master managed by Redis Sentinel.
+	Sentinel RedisSentinelConfig `mapstructure:"sentinel"`
+	// Cluster: a Redis Cluster.
+	Cluster RedisClusterConfig `mapstructure:"cluster"`
+	// KeyPrefix starts every key; collectors that share baselines must use
+	// the same prefix.
+	KeyPrefix string `mapstructure:"key_prefix"`
+	// Timeout is the latency budget of one batch's round trip: past it the
+	// batch is decided from the local store and marked degraded.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// DialTimeout bounds connecting (also the health probe while degraded).
+	DialTimeout time.Duration `mapstructure:"dial_timeout"`
+	// RetryInterval: while Redis is unavailable, how often it is probed.
+	RetryInterval time.Duration `mapstructure:"retry_interval"`
+	// PoolSize: connections per node (0: go-redis' default, 10 per CPU).
+	PoolSize int `mapstructure:"pool_size"`
+
+	_ struct{}
+}
+
+// RedisSentinelConfig names a Sentinel-managed master.
+type RedisSentinelConfig struct {
+	MasterName   string              `mapstructure:"master_name"`
+	Addresses    []string            `mapstructure:"addresses"`
+	Username     string              `mapstructure:"username"`
+	Password     configopaque.String `mapstructure:"password"`
+	PasswordFile string              `mapstructure:"password_file"`
+
+	_ struct{}
+}
+
+// RedisClusterConfig lists seed nodes of a Redis Cluster.
+type RedisClusterConfig struct {
+	Addresses []string `mapstructure:"addresses"`
+
 	_ struct{}
 }
 
@@ -76,6 +138,11 @@ type TrackerConfig struct {
 	MaxTerms int `mapstructure:"max_terms"`
 	// MaxScopes bounds the scopes (hosts or environments) held.
 	MaxScopes int `mapstructure:"max_scopes"`
+	// Store overrides the processor's store for this tracker: "local" or
+	// "redis". Empty: environment-scoped trackers use the processor's store,
+	// host-scoped ones the local store (set "redis" for gateways, so that a
+	// host's baseline follows it from one gateway to another).
+	Store string `mapstructure:"store"`
 
 	_ struct{}
 }
@@ -91,6 +158,14 @@ const (
 
 	eventIDsFlagged = "flagged"
 	eventIDsAll     = "all"
+
+	storeLocal = "local"
+	storeRedis = "redis"
+
+	defaultRedisPrefix  = "cairn:firstseen:"
+	defaultRedisTimeout = 100 * time.Millisecond
+	defaultRedisDial    = 2 * time.Second
+	defaultRedisRetry   = time.Second
 )
 
 var _ component.Config = (*Config)(nil)
@@ -110,6 +185,9 @@ func (cfg *Config) Validate() error {
 	if cfg.EventIDs != eventIDsFlagged && cfg.EventIDs != eventIDsAll {
 		errs = errors.Join(errs, fmt.Errorf(`event_ids must be "flagged" or "all", got %q`, cfg.EventIDs))
 	}
+	if cfg.Store != storeLocal && cfg.Store != storeRedis {
+		errs = errors.Join(errs, fmt.Errorf(`store must be "local" or "redis", got %q`, cfg.Store))
+	}
 	if _, err := netclass.New(cfg.InternalNetworks, cfg.ExternalNetworks); err != nil {
 		errs = errors.Join(errs, err)
 	}
@@ -121,6 +199,96 @@ func (cfg *Config) Validate() error {
 		if cfg.PersistGranularity > 0 && s.History <= cfg.PersistGranularity {
 			errs = errors.Join(errs, fmt.Errorf("trackers[%s]: history (%s) must be longer than persist_granularity (%s)", s.Name, s.History, cfg.PersistGranularity))
 		}
+	}
+	shared, err := cfg.sharedTrackers()
+	if err != nil {
+		errs = errors.Join(errs, err)
+	}
+	if len(shared) > 0 {
+		errs = errors.Join(errs, cfg.Redis.validate())
+	}
+	return errs
+}
+
+// sharedTrackers says, per resolved tracker (in order), whether it keeps its
+// terms in Redis.
+func (cfg *Config) sharedTrackers() (map[string]bool, error) {
+	list := cfg.Trackers
+	if len(list) == 0 {
+		list = DefaultTrackers()
+	}
+	var errs error
+	out := map[string]bool{}
+	for _, tc := range list {
+		r := tc.inherit()
+		switch r.Store {
+		case "":
+			if r.Scope == "environment" && cfg.Store == storeRedis {
+				out[r.Name] = true
+			}
+		case storeLocal:
+		case storeRedis:
+			// Host-scoped trackers too, when asked: gateways that hand
+			// hosts to each other keep the hosts' baselines this way.
+			out[r.Name] = true
+		default:
+			errs = errors.Join(errs, fmt.Errorf(`trackers[%s]: store must be "local" or "redis", got %q`, r.Name, r.Store))
+		}
+	}
+	return out, errs
+}
+
+func (rc *RedisConfig) validate() error {
+	var errs error
+	modes := 0
+	if rc.Endpoint != "" {
+		modes++
+	}
+	if rc.Sentinel.MasterName != "" || len(rc.Sentinel.Addresses) > 0 {
+		modes++
+		if rc.Sentinel.MasterName == "" || len(rc.Sentinel.Addresses) == 0 {
+			errs = errors.Join(errs, errors.New("redis.sentinel: master_name and addresses are both required"))
+		}
+	}
+	if len(rc.Cluster.Addresses) > 0 {
+		modes++
+		if rc.DB != 0 {
+			errs = errors.Join(errs, errors.New("redis.db: Redis Cluster has only database 0"))
+		}
+	}
+	switch modes {
+	case 0:
+		errs = errors.Join(errs, errors.New("redis: set endpoint, sentinel or cluster (store: redis is used)"))
+	case 1:
+	default:
+		errs = errors.Join(errs, errors.New("redis: endpoint, sentinel and cluster are exclusive"))
+	}
+	if rc.Password != "" && rc.PasswordFile != "" {
+		errs = errors.Join(errs, errors.New("redis: password and password_file are exclusive"))
+	}
+	if rc.Sentinel.Password != "" && rc.Sentinel.PasswordFile != "" {
+		errs = errors.Join(errs, errors.New("redis.sentinel: password and password_file are exclusive"))
+	}
+	if rc.DB < 0 {
+		errs = errors.Join(errs, errors.New("redis.db must not be negative"))
+	}
+	if rc.KeyPrefix == "" {
+		errs = errors.Join(errs, errors.New("redis.key_prefix must not be empty"))
+	}
+	if rc.Timeout <= 0 {
+		errs = errors.Join(errs, errors.New("redis.timeout must be positive"))
+	}
+	if rc.DialTimeout <= 0 {
+		errs = errors.Join(errs, errors.New("redis.dial_timeout must be positive"))
+	}
+	if rc.RetryInterval <= 0 {
+		errs = errors.Join(errs, errors.New("redis.retry_interval must be positive"))
+	}
+	if rc.PoolSize < 0 {
+		errs = errors.Join(errs, errors.New("redis.pool_size must not be negative"))
+	}
+	if err := rc.TLS.Validate(); err != nil {
+		errs = errors.Join(errs, fmt.Errorf("redis.tls: %w", err))
 	}
 	return errs
 }
@@ -198,6 +366,9 @@ func (tc TrackerConfig) inherit() TrackerConfig {
 	}
 	if tc.MaxScopes != 0 {
 		out.MaxScopes = tc.MaxScopes
+	}
+	if tc.Store != "" {
+		out.Store = tc.Store
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
@@ -28,6 +29,14 @@ func createDefaultConfig() component.Config {
 		PersistGranularity: defaultPersistGrn,
 		MaxValueBytes:      defaultMaxValue,
 		EventIDs:           eventIDsFlagged,
+		Store:              storeLocal,
+		Redis: RedisConfig{
+			KeyPrefix:     defaultRedisPrefix,
+			Timeout:       defaultRedisTimeout,
+			DialTimeout:   defaultRedisDial,
+			RetryInterval: defaultRedisRetry,
+			TLS:           configtls.ClientConfig{Insecure: true},
+		},
 	}
 }
 

@@ -2,6 +2,7 @@ package firstseenprocessor
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -36,6 +37,8 @@ type firstSeen struct {
 	telemetry *metadata.TelemetryBuilder
 	stats     []trackerStats
 	state     *state
+	// shared is set when some trackers keep their terms in Redis.
+	shared *shared
 }
 
 // trackerStats accumulates counts during a batch so that metrics are
@@ -96,6 +99,13 @@ func newFirstSeen(set processor.Settings, cfg *Config) (*firstSeen, error) {
 			malformedOpts: map[string]metric.MeasurementOption{},
 		})
 	}
+	names, err := cfg.sharedTrackers()
+	if err != nil {
+		return nil, err
+	}
+	if len(names) > 0 {
+		p.shared = newShared(p, names)
+	}
 	err = tb.RegisterProcessorFirstseenTermsCallback(func(_ context.Context, o metric.Int64Observer) error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -111,6 +121,11 @@ func newFirstSeen(set processor.Settings, cfg *Config) (*firstSeen, error) {
 }
 
 func (p *firstSeen) start(ctx context.Context, host component.Host) error {
+	if p.shared != nil {
+		if err := p.shared.start(ctx); err != nil {
+			return err
+		}
+	}
 	if p.cfg.Storage == nil {
 		return nil
 	}
@@ -128,8 +143,11 @@ func (p *firstSeen) start(ctx context.Context, host component.Host) error {
 
 func (p *firstSeen) shutdown(ctx context.Context) error {
 	var err error
+	if p.shared != nil {
+		err = p.shared.shutdown(&p.mu)
+	}
 	if p.state != nil {
-		err = p.state.close(ctx, &p.mu, p.trackers)
+		err = errors.Join(err, p.state.close(ctx, &p.mu, p.trackers))
 		p.state = nil
 	}
 	p.telemetry.Shutdown()
@@ -143,14 +161,22 @@ func (p *firstSeen) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, e
 	v := p.view
 	event.Each(ld, func(res pcommon.Resource, rec plog.LogRecord) {
 		v.Reset(res, rec)
-		p.observe(v)
+		p.observe(v, events)
 		events++
 	})
+	if s := p.shared; s != nil {
+		s.exec(ctx, p)
+		s.decide(p)
+		s.apply(p, ld)
+		s.reset(ctx, p)
+	}
 	p.record(ctx, events)
 	return ld, nil
 }
 
-func (p *firstSeen) observe(v *event.View) {
+// observe runs every tracker on the event with index idx of the batch. The
+// trackers with a shared store only collect requests here (see shared).
+func (p *firstSeen) observe(v *event.View, idx int) {
 	t, ok := v.Time()
 	if !ok {
 		// An event without any time can only be placed at arrival.
@@ -163,6 +189,10 @@ func (p *firstSeen) observe(v *event.View) {
 		v.EnsureID()
 	}
 	for i, tr := range p.trackers {
+		if p.shared != nil && p.shared.byTracker[i] != nil {
+			p.shared.observeShared(p, i, v, ts, idx)
+			continue
+		}
 		switch tr.Observe(v, ts, &p.env) {
 		case tracker.NewTerm:
 			if !allIDs {

@@ -36,6 +36,9 @@ type TelemetryBuilder struct {
 	ProcessorFirstseenEvictions   metric.Int64Counter
 	ProcessorFirstseenTerms       metric.Int64ObservableUpDownCounter
 	ProcessorFirstseenStateErrors metric.Int64Counter
+	ProcessorFirstseenDegraded    metric.Int64Counter
+	ProcessorFirstseenShared      metric.Int64Counter
+	ProcessorFirstseenReconciled  metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -131,6 +134,24 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_firstseen_state_errors",
 		metric.WithDescription("Number of failed state loads or writes through the storage extension. [Alpha]"),
 		metric.WithUnit("{error}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorFirstseenDegraded, err = builder.meter.Int64Counter(
+		"otelcol_processor_firstseen_degraded",
+		metric.WithDescription("Number of events whose verdict of a tracker with a shared store was taken from the local store because the shared store did not answer in time, per tracker. [Alpha]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorFirstseenShared, err = builder.meter.Int64Counter(
+		"otelcol_processor_firstseen_shared_requests",
+		metric.WithDescription("Number of batches that needed the shared store, per result (ok, failed, skipped while unavailable). [Alpha]"),
+		metric.WithUnit("{batch}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorFirstseenReconciled, err = builder.meter.Int64Counter(
+		"otelcol_processor_firstseen_reconciled",
+		metric.WithDescription("Number of terms decided locally while the shared store was unavailable and written to it afterwards, per tracker and outcome (recorded, known, dropped). [Alpha]"),
+		metric.WithUnit("{term}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

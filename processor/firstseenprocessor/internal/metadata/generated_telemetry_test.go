@@ -27,11 +27,15 @@ func TestTelemetryBuilder(t *testing.T) {
 	tb.ProcessorFirstseenMalformed.Add(ctx, 1)
 	tb.ProcessorFirstseenEvictions.Add(ctx, 1)
 	tb.ProcessorFirstseenStateErrors.Add(ctx, 1)
+	tb.ProcessorFirstseenDegraded.Add(ctx, 1)
+	tb.ProcessorFirstseenShared.Add(ctx, 1)
+	tb.ProcessorFirstseenReconciled.Add(ctx, 1)
 	for _, name := range []string{
 		"otelcol_processor_firstseen_events", "otelcol_processor_firstseen_signals",
 		"otelcol_processor_firstseen_learning", "otelcol_processor_firstseen_malformed",
 		"otelcol_processor_firstseen_evictions", "otelcol_processor_firstseen_state_errors",
-		"otelcol_processor_firstseen_terms",
+		"otelcol_processor_firstseen_terms", "otelcol_processor_firstseen_degraded",
+		"otelcol_processor_firstseen_shared_requests", "otelcol_processor_firstseen_reconciled",
 	} {
 		m, err := tel.GetMetric(name)
 		require.NoError(t, err, name)

@@ -118,6 +118,9 @@ const (
 	Ignored
 	// Malformed: a value could not be used; see Tracker.LastReason.
 	Malformed
+	// Located: Term found the event's term; Record (or a shared store)
+	// decides whether it is new.
+	Located
 )
 
 type alt struct {
@@ -287,8 +290,19 @@ func (t *Tracker) Definition() string {
 // Observe decides whether the event shows a new term, records the term, and
 // reports the result. ts is the event time in store seconds.
 func (t *Tracker) Observe(v *event.View, ts uint32, env *Env) Result {
+	term, scope, res := t.Term(v, env)
+	if res != Located {
+		return res
+	}
+	return t.Record(term, scope, ts)
+}
+
+// Term works out the event's term without recording it: the fingerprints of
+// scope+term and of the scope alone, with Located; or why the event has no
+// term for this tracker (NotApplicable, Excluded, Ignored, Malformed).
+func (t *Tracker) Term(v *event.View, env *Env) (term, scope uint64, res Result) {
 	if !t.when.Match(v, env) {
-		return NotApplicable
+		return 0, 0, NotApplicable
 	}
 	buf := t.buf[:0]
 	// Scope prefix.
@@ -297,12 +311,12 @@ func (t *Tracker) Observe(v *event.View, ts uint32, env *Env) Result {
 		h, ok := v.Get(event.HostName)
 		if !ok {
 			t.lastReason = "missing_host"
-			return Malformed
+			return 0, 0, Malformed
 		}
 		var good bool
 		if buf, good = event.AppendValue(buf, h); !good {
 			t.lastReason = "missing_host"
-			return Malformed
+			return 0, 0, Malformed
 		}
 	case ScopeEnvironment:
 		if t.envField != nil {
@@ -329,7 +343,7 @@ func (t *Tracker) Observe(v *event.View, ts uint32, env *Env) Result {
 		}
 		if !ok {
 			t.buf = buf
-			return NotApplicable
+			return 0, 0, NotApplicable
 		}
 		start := len(buf)
 		var out Outcome
@@ -339,10 +353,10 @@ func (t *Tracker) Observe(v *event.View, ts uint32, env *Env) Result {
 		case ValueMalformed:
 			t.buf = buf
 			t.lastReason = reason
-			return Malformed
+			return 0, 0, Malformed
 		case ValueIgnored:
 			t.buf = buf
-			return Ignored
+			return 0, 0, Ignored
 		}
 		sp := &t.spans[i]
 		sp.start, sp.end, sp.kind = start, len(buf), kind
@@ -354,21 +368,38 @@ func (t *Tracker) Observe(v *event.View, ts uint32, env *Env) Result {
 	}
 	t.buf = buf
 	if len(t.exclusions) > 0 && t.excluded(buf) {
-		return Excluded
+		return 0, 0, Excluded
 	}
+	return xxhash.Sum64(buf), xxhash.Sum64(buf[:scopeLen]), Located
+}
 
-	prev, found := t.Terms.Touch(xxhash.Sum64(buf), ts)
-	if found && (ts <= prev || ts-prev <= t.history) {
+// Record records a term found by Term in the tracker's own stores at event
+// time ts and says whether it is new here: Seen, NewTerm or NewTermLearning.
+func (t *Tracker) Record(term, scope uint64, ts uint32) Result {
+	prev, found := t.Terms.Touch(term, ts)
+	if found && !t.Expired(prev, ts) {
 		// A known term implies a known scope: its learning start was
 		// recorded with the term's first sighting, so the common path skips
 		// the scope table altogether.
 		return Seen
 	}
-	first, _ := t.Scopes.Remember(xxhash.Sum64(buf[:scopeLen]), ts)
-	if ts >= first && ts-first < t.learning {
+	first, _ := t.Scopes.Remember(scope, ts)
+	if t.InLearning(first, ts) {
 		return NewTermLearning
 	}
 	return NewTerm
+}
+
+// Expired reports whether a term last seen at prev is new again at ts: more
+// than the history window later. Earlier events never make a term new.
+func (t *Tracker) Expired(prev, ts uint32) bool {
+	return ts > prev && ts-prev > t.history
+}
+
+// InLearning reports whether ts falls inside the learning period of a scope
+// whose first event was at first.
+func (t *Tracker) InLearning(first, ts uint32) bool {
+	return ts >= first && ts-first < t.learning
 }
 
 func (t *Tracker) excluded(buf []byte) bool {

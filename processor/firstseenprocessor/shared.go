@@ -1,0 +1,596 @@
+package firstseenprocessor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/cairnsec/cairn/internal/event"
+	"github.com/cairnsec/cairn/internal/termstore"
+	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/sharedstore"
+	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/tracker"
+)
+
+// DegradedKey marks an event whose verdict of a tracker with a shared store
+// was taken from this collector's local store, because the shared store did
+// not answer within the latency budget.
+const DegradedKey = "cairn.first_seen.degraded"
+
+// reconcileChunk bounds the terms written in one reconciliation round trip.
+const reconcileChunk = 8192
+
+// shared runs the trackers whose terms live in Redis. Every method except
+// probe is called with the processor's mutex held.
+//
+// Per batch: pass 1 (observeShared) works out each event's terms, records
+// them in the tracker's local store as store: local would, and answers from
+// the cache of terms Redis confirmed recently; the others become requests.
+// One round trip checks and records them all (exec); then pass 2 (apply)
+// writes the verdicts. A term is new when Redis did not hold it (or held it
+// for longer ago than the history) and this collector has not seen it either.
+type shared struct {
+	logger *zap.Logger
+	cfg    RedisConfig
+	store  *sharedstore.Store
+	// gran: a confirmed term is sent again once event time moved this much
+	// past what Redis holds (persist_granularity), to refresh its last-seen
+	// time and TTL.
+	gran time.Duration
+	// byTracker is indexed like firstSeen.trackers; nil for local trackers.
+	byTracker []*sharedTracker
+
+	healthy bool
+	probing bool
+	// lastTrip is how long the last batch's round trip took (benchmarks).
+	lastTrip time.Duration
+	stop     chan struct{}
+	wg       sync.WaitGroup
+
+	// Per-batch scratch.
+	reqs     []request
+	marks    []mark
+	termIdx  map[reqKey]int
+	scopeIdx map[reqKey]int
+	groups   []*sharedstore.Group
+	keyBuf   []byte
+
+	sharedOK, sharedFailed, sharedSkipped metric.MeasurementOption
+}
+
+type sharedTracker struct {
+	t      *tracker.Tracker
+	prefix string // <key_prefix><tracker>:<definition>:
+	// confirmed: terms Redis holds, with the last-seen time it holds (at
+	// least); bounded like the tracker (max_terms).
+	confirmed *termstore.Store
+	// scopes: scope fingerprint -> first event time Redis holds, and when it
+	// was last refreshed (its TTL).
+	scopes map[uint64]scopeInfo
+	// pending: what was decided locally while Redis was unavailable, to be
+	// written to it when it returns. Terms keep their latest time, scopes
+	// their earliest.
+	pendingTerms  map[uint64]uint32
+	pendingScopes map[uint64]uint32
+
+	termGroup  sharedstore.Group
+	scopeGroup sharedstore.Group
+	termFPs    []uint64
+	scopeFPs   []uint64
+
+	degradedOpt metric.MeasurementOption
+	reconOpts   map[string]metric.MeasurementOption
+	degraded    int64
+}
+
+type scopeInfo struct {
+	first     uint32
+	refreshed time.Time
+}
+
+type reqKey struct {
+	tr int
+	fp uint64
+}
+
+type request struct {
+	tr          int
+	term, scope uint64
+	check       uint32 // event time of the term's first event in the batch
+	local       tracker.Result
+	event       int
+	termOp      int
+	scopeOp     int // -1: the scope is confirmed in the cache
+}
+
+type mark struct {
+	event    int
+	tr       int
+	res      tracker.Result
+	degraded bool
+}
+
+func newShared(p *firstSeen, names map[string]bool) *shared {
+	cfg := p.cfg.Redis
+	s := &shared{
+		logger:        p.logger,
+		cfg:           cfg,
+		gran:          p.cfg.PersistGranularity,
+		byTracker:     make([]*sharedTracker, len(p.trackers)),
+		healthy:       true,
+		stop:          make(chan struct{}),
+		termIdx:       map[reqKey]int{},
+		scopeIdx:      map[reqKey]int{},
+		sharedOK:      metric.WithAttributeSet(attribute.NewSet(attribute.String("result", "ok"))),
+		sharedFailed:  metric.WithAttributeSet(attribute.NewSet(attribute.String("result", "failed"))),
+		sharedSkipped: metric.WithAttributeSet(attribute.NewSet(attribute.String("result", "skipped"))),
+	}
+	for i, t := range p.trackers {
+		if !names[t.Name()] {
+			continue
+		}
+		spec := t.Spec()
+		name := attribute.String("tracker", t.Name())
+		st := &sharedTracker{
+			t:             t,
+			prefix:        cfg.KeyPrefix + t.Name() + ":" + t.Definition() + ":",
+			confirmed:     termstore.New(spec.MaxTerms),
+			scopes:        map[uint64]scopeInfo{},
+			pendingTerms:  map[uint64]uint32{},
+			pendingScopes: map[uint64]uint32{},
+			termGroup:     sharedstore.Group{TTL: spec.History},
+			scopeGroup:    sharedstore.Group{Scopes: true, TTL: spec.History + spec.Learning},
+			degradedOpt:   metric.WithAttributeSet(attribute.NewSet(name)),
+			reconOpts:     map[string]metric.MeasurementOption{},
+		}
+		for _, o := range []string{"recorded", "known", "dropped"} {
+			st.reconOpts[o] = metric.WithAttributeSet(attribute.NewSet(name, attribute.String("outcome", o)))
+		}
+		s.byTracker[i] = st
+	}
+	return s
+}
+
+// clientConfig resolves secrets and TLS into the store's client settings.
+// Errors never include a password.
+func (rc *RedisConfig) clientConfig(ctx context.Context) (sharedstore.ClientConfig, error) {
+	password, err := secret(string(rc.Password), rc.PasswordFile, "redis.password_file")
+	if err != nil {
+		return sharedstore.ClientConfig{}, err
+	}
+	sentinelPassword, err := secret(string(rc.Sentinel.Password), rc.Sentinel.PasswordFile, "redis.sentinel.password_file")
+	if err != nil {
+		return sharedstore.ClientConfig{}, err
+	}
+	tlsCfg, err := rc.TLS.LoadTLSConfig(ctx)
+	if err != nil {
+		return sharedstore.ClientConfig{}, fmt.Errorf("redis.tls: %w", err)
+	}
+	return sharedstore.ClientConfig{
+		Addr:             rc.Endpoint,
+		Username:         rc.Username,
+		Password:         password,
+		DB:               rc.DB,
+		TLS:              tlsCfg,
+		SentinelMaster:   rc.Sentinel.MasterName,
+		SentinelAddrs:    rc.Sentinel.Addresses,
+		SentinelUsername: rc.Sentinel.Username,
+		SentinelPassword: sentinelPassword,
+		ClusterAddrs:     rc.Cluster.Addresses,
+		DialTimeout:      rc.DialTimeout,
+		IOTimeout:        max(rc.Timeout, rc.DialTimeout),
+		PoolSize:         rc.PoolSize,
+	}, nil
+}
+
+func secret(inline, file, option string) (string, error) {
+	if file == "" {
+		return inline, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		// The path is configuration, not a secret; the content never appears.
+		return "", fmt.Errorf("%s: %w", option, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+func (s *shared) start(ctx context.Context) error {
+	cc, err := s.cfg.clientConfig(ctx)
+	if err != nil {
+		return err
+	}
+	client, cluster := sharedstore.NewClient(cc)
+	s.store = sharedstore.New(client, cluster)
+	// Not reaching Redis at start is no reason to stop the pipeline: the
+	// first batch finds out, falls back, and the probe takes over.
+	return nil
+}
+
+func (s *shared) shutdown(mu *sync.Mutex) error {
+	mu.Lock()
+	close(s.stop)
+	mu.Unlock()
+	s.wg.Wait()
+	if s.store == nil {
+		return nil
+	}
+	return s.store.Close()
+}
+
+// observeShared is pass 1 for one shared tracker and one event.
+func (s *shared) observeShared(p *firstSeen, i int, v *event.View, ts uint32, idx int) {
+	st := s.byTracker[i]
+	t := st.t
+	term, scope, res := t.Term(v, &p.env)
+	if res != tracker.Located {
+		if res == tracker.Malformed {
+			p.stats[i].malformed[t.LastReason()]++
+		}
+		return
+	}
+	local := t.Record(term, scope, ts)
+	k := reqKey{i, term}
+	if j, dup := s.termIdx[k]; dup {
+		// Later events of the batch with the same term: the first one
+		// carries the verdict; record the latest time.
+		op := &st.termGroup.Ops[s.reqs[j].termOp]
+		op.TS = max(op.TS, ts)
+		return
+	}
+	if c, ok := st.confirmed.Lookup(term); ok && (ts <= c || time.Duration(ts-c)*time.Second < s.gran) {
+		st.confirmed.Touch(term, c) // recency only
+		return
+	}
+	r := request{tr: i, term: term, scope: scope, check: ts, local: local, event: idx, scopeOp: -1}
+	r.termOp = len(st.termGroup.Ops)
+	st.termGroup.Ops = append(st.termGroup.Ops, sharedstore.Op{Key: s.key(st.prefix, 't', term), TS: ts})
+	st.termFPs = append(st.termFPs, term)
+	if info, ok := st.scopes[scope]; !ok || time.Since(info.refreshed) >= s.gran {
+		sk := reqKey{i, scope}
+		j, dup := s.scopeIdx[sk]
+		if !dup {
+			first := ts
+			if f, ok := t.Scopes.Lookup(scope); ok {
+				first = min(f, ts)
+			}
+			j = len(st.scopeGroup.Ops)
+			st.scopeGroup.Ops = append(st.scopeGroup.Ops, sharedstore.Op{Key: s.key(st.prefix, 's', scope), TS: first})
+			st.scopeFPs = append(st.scopeFPs, scope)
+			s.scopeIdx[sk] = j
+		}
+		r.scopeOp = j
+	}
+	s.termIdx[k] = len(s.reqs)
+	s.reqs = append(s.reqs, r)
+}
+
+func (s *shared) key(prefix string, kind byte, fp uint64) string {
+	b := append(s.keyBuf[:0], prefix...)
+	b = append(b, kind, ':')
+	b = strconv.AppendUint(b, fp, 16)
+	s.keyBuf = b
+	return string(b)
+}
+
+// exec sends the batch's requests in one round trip, unless Redis is known
+// to be unavailable. The round trip is bounded by the latency budget.
+func (s *shared) exec(ctx context.Context, p *firstSeen) {
+	s.lastTrip = 0
+	if len(s.reqs) == 0 {
+		return
+	}
+	tb := p.telemetry
+	if !s.healthy {
+		tb.ProcessorFirstseenShared.Add(ctx, 1, s.sharedSkipped)
+		return
+	}
+	s.groups = s.groups[:0]
+	for _, st := range s.byTracker {
+		if st == nil {
+			continue
+		}
+		if len(st.termGroup.Ops) > 0 {
+			s.groups = append(s.groups, &st.termGroup)
+		}
+		if len(st.scopeGroup.Ops) > 0 {
+			s.groups = append(s.groups, &st.scopeGroup)
+		}
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
+	t0 := time.Now()
+	err := s.store.Exec(rctx, s.groups)
+	s.lastTrip = time.Since(t0)
+	cancel()
+	if err != nil {
+		tb.ProcessorFirstseenShared.Add(ctx, 1, s.sharedFailed)
+		s.logger.Warn("Shared first-seen store did not answer in time: deciding from the local store until it is back",
+			zap.Duration("budget", s.cfg.Timeout), zap.Error(err))
+		s.markDown(p)
+		return
+	}
+	tb.ProcessorFirstseenShared.Add(ctx, 1, s.sharedOK)
+}
+
+// decide turns the round trip's answers into verdicts (pass 2 input).
+func (s *shared) decide(p *firstSeen) {
+	now := time.Now()
+	for _, st := range s.byTracker {
+		if st == nil {
+			continue
+		}
+		for j := range st.scopeGroup.Ops {
+			op := &st.scopeGroup.Ops[j]
+			if op.Done {
+				st.scopes[st.scopeFPs[j]] = scopeInfo{first: op.Stored, refreshed: now}
+			}
+		}
+		if len(st.scopes) > st.t.Spec().MaxScopes {
+			clear(st.scopes) // rare: more environments than max_scopes
+		}
+	}
+	for k := range s.reqs {
+		r := &s.reqs[k]
+		st := s.byTracker[r.tr]
+		t := st.t
+		op := &st.termGroup.Ops[r.termOp]
+		if !op.Done {
+			s.defer1(p, st, r, op.TS)
+			s.marks = append(s.marks, mark{event: r.event, tr: r.tr, res: r.local, degraded: true})
+			continue
+		}
+		st.confirmed.Touch(r.term, max(op.Stored, op.TS))
+		sharedNew := op.Stored == 0 || t.Expired(op.Stored, r.check)
+		if !sharedNew || r.local == tracker.Seen {
+			continue
+		}
+		first, known := t.Scopes.Lookup(r.scope)
+		if !known {
+			first = r.check
+		}
+		if r.scopeOp >= 0 && st.scopeGroup.Ops[r.scopeOp].Done {
+			first = min(first, st.scopeGroup.Ops[r.scopeOp].Stored)
+		} else if info, ok := st.scopes[r.scope]; ok {
+			first = min(first, info.first)
+		}
+		res := tracker.NewTerm
+		if t.InLearning(first, r.check) {
+			res = tracker.NewTermLearning
+		}
+		s.marks = append(s.marks, mark{event: r.event, tr: r.tr, res: res})
+	}
+}
+
+// defer1 keeps a locally decided term (and its scope) for reconciliation.
+func (s *shared) defer1(p *firstSeen, st *sharedTracker, r *request, ts uint32) {
+	st.degraded++
+	if old, ok := st.pendingTerms[r.term]; ok {
+		st.pendingTerms[r.term] = max(old, ts)
+	} else if len(st.pendingTerms) < st.t.Spec().MaxTerms {
+		st.pendingTerms[r.term] = ts
+	} else {
+		p.telemetry.ProcessorFirstseenReconciled.Add(context.Background(), 1, st.reconOpts["dropped"])
+	}
+	first := r.check
+	if f, ok := st.t.Scopes.Lookup(r.scope); ok {
+		first = min(first, f)
+	}
+	if old, ok := st.pendingScopes[r.scope]; !ok || first < old {
+		st.pendingScopes[r.scope] = first
+	}
+}
+
+// apply is pass 2: it writes the verdicts of the batch's requests.
+func (s *shared) apply(p *firstSeen, ld plog.Logs) {
+	if len(s.marks) == 0 {
+		return
+	}
+	v := p.view
+	allIDs := p.cfg.EventIDs == eventIDsAll
+	k, idx := 0, 0
+	event.Each(ld, func(res pcommon.Resource, rec plog.LogRecord) {
+		if k >= len(s.marks) || s.marks[k].event != idx {
+			idx++
+			return
+		}
+		v.Reset(res, rec)
+		degraded := false
+		for ; k < len(s.marks) && s.marks[k].event == idx; k++ {
+			m := s.marks[k]
+			degraded = degraded || m.degraded
+			tr := p.trackers[m.tr]
+			switch m.res {
+			case tracker.NewTerm:
+				if !allIDs {
+					v.EnsureID()
+				}
+				v.AddSignal(tr.Name())
+				v.SetFlag(tr.FlagKey)
+				p.stats[m.tr].flagged++
+			case tracker.NewTermLearning:
+				p.stats[m.tr].learning++
+			}
+		}
+		if degraded {
+			v.SetFlag(DegradedKey)
+		}
+		idx++
+	})
+}
+
+// reset clears the per-batch scratch and records per-batch metrics.
+func (s *shared) reset(ctx context.Context, p *firstSeen) {
+	for _, st := range s.byTracker {
+		if st == nil {
+			continue
+		}
+		if st.degraded > 0 {
+			p.telemetry.ProcessorFirstseenDegraded.Add(ctx, st.degraded, st.degradedOpt)
+			st.degraded = 0
+		}
+		st.termGroup.Ops = st.termGroup.Ops[:0]
+		st.scopeGroup.Ops = st.scopeGroup.Ops[:0]
+		st.termFPs = st.termFPs[:0]
+		st.scopeFPs = st.scopeFPs[:0]
+	}
+	s.reqs = s.reqs[:0]
+	s.marks = s.marks[:0]
+	clear(s.termIdx)
+	clear(s.scopeIdx)
+}
+
+// markDown switches to local decisions and starts the probe.
+func (s *shared) markDown(p *firstSeen) {
+	s.healthy = false
+	if s.probing {
+		return
+	}
+	s.probing = true
+	s.wg.Add(1)
+	go s.probe(p)
+}
+
+// probe waits for Redis to answer, then writes what was decided locally
+// meanwhile. It runs without the processor's mutex except to swap state.
+func (s *shared) probe(p *firstSeen) {
+	defer s.wg.Done()
+	tick := time.NewTicker(s.cfg.RetryInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
+		err := s.store.Ping(ctx)
+		cancel()
+		if err != nil {
+			continue
+		}
+		p.mu.Lock()
+		if !s.healthy {
+			s.logger.Info("Shared first-seen store answers again: reconciling the terms decided locally")
+		}
+		// New batches use Redis again right away; a term still pending is
+		// known locally, so Redis answering "absent" for it does not make it
+		// new.
+		s.healthy = true
+		p.mu.Unlock()
+		if s.reconcile(p) {
+			return
+		}
+	}
+}
+
+type reconOp struct {
+	st *sharedTracker
+	fp uint64
+}
+
+// reconcile writes the pending terms and scopes in chunks. It reports true
+// when nothing is left (the probe ends), false after a failure.
+func (s *shared) reconcile(p *firstSeen) bool {
+	for {
+		p.mu.Lock()
+		select {
+		case <-s.stop:
+			p.mu.Unlock()
+			return true
+		default:
+		}
+		var groups []*sharedstore.Group
+		var owners [][]reconOp
+		n := 0
+		for _, st := range s.byTracker {
+			if st == nil || n >= reconcileChunk {
+				continue
+			}
+			tg := &sharedstore.Group{TTL: st.termGroup.TTL}
+			var to []reconOp
+			for fp, ts := range st.pendingTerms {
+				if n >= reconcileChunk {
+					break
+				}
+				tg.Ops = append(tg.Ops, sharedstore.Op{Key: s.key(st.prefix, 't', fp), TS: ts})
+				to = append(to, reconOp{st, fp})
+				delete(st.pendingTerms, fp)
+				n++
+			}
+			sg := &sharedstore.Group{Scopes: true, TTL: st.scopeGroup.TTL}
+			var so []reconOp
+			for fp, ts := range st.pendingScopes {
+				sg.Ops = append(sg.Ops, sharedstore.Op{Key: s.key(st.prefix, 's', fp), TS: ts})
+				so = append(so, reconOp{st, fp})
+				delete(st.pendingScopes, fp)
+			}
+			groups = append(groups, tg, sg)
+			owners = append(owners, to, so)
+		}
+		if n == 0 && allEmpty(groups) {
+			s.probing = false
+			p.mu.Unlock()
+			return true
+		}
+		p.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(context.Background(), max(s.cfg.DialTimeout, 10*s.cfg.Timeout))
+		err := s.store.Exec(ctx, groups)
+		cancel()
+
+		p.mu.Lock()
+		now := time.Now()
+		for gi, g := range groups {
+			for j := range g.Ops {
+				op := &g.Ops[j]
+				o := owners[gi][j]
+				if !op.Done {
+					// Put it back for the next attempt.
+					if g.Scopes {
+						if old, ok := o.st.pendingScopes[o.fp]; !ok || op.TS < old {
+							o.st.pendingScopes[o.fp] = op.TS
+						}
+					} else if old, ok := o.st.pendingTerms[o.fp]; !ok || op.TS > old {
+						o.st.pendingTerms[o.fp] = op.TS
+					}
+					continue
+				}
+				if g.Scopes {
+					o.st.scopes[o.fp] = scopeInfo{first: op.Stored, refreshed: now}
+					continue
+				}
+				o.st.confirmed.Touch(o.fp, max(op.Stored, op.TS))
+				outcome := "known"
+				if op.Stored == 0 || o.st.t.Expired(op.Stored, op.TS) {
+					outcome = "recorded"
+				}
+				p.telemetry.ProcessorFirstseenReconciled.Add(context.Background(), 1, o.st.reconOpts[outcome])
+			}
+		}
+		if err != nil {
+			s.healthy = false
+			p.mu.Unlock()
+			s.logger.Warn("Reconciling with the shared first-seen store failed; retrying", zap.Error(err))
+			return false
+		}
+		p.mu.Unlock()
+	}
+}
+
+func allEmpty(groups []*sharedstore.Group) bool {
+	for _, g := range groups {
+		if len(g.Ops) > 0 {
+			return false
+		}
+	}
+	return true
+}
