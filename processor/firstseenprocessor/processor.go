@@ -106,6 +106,9 @@ func newFirstSeen(set processor.Settings, cfg *Config) (*firstSeen, error) {
 	if len(names) > 0 {
 		p.shared = newShared(p, names)
 	}
+	for _, t := range p.trackers {
+		t.ShareScopeBirth(p.trackers)
+	}
 	err = tb.RegisterProcessorFirstseenTermsCallback(func(_ context.Context, o metric.Int64Observer) error {
 		p.mu.Lock()
 		defer p.mu.Unlock()

@@ -437,3 +437,20 @@ func TestEventIDsOnlyOnFlaggedByDefault(t *testing.T) {
 	_, ok = testkit.Get(out[1], "event.id")
 	assert.False(t, ok, "an unchanged event is left for the output to number")
 }
+
+// TestLearningStartsWithTheScope: a scope's learning period starts when any
+// tracker of its kind first saw it. A host (and environment) busy for days
+// that reaches its first external IP only now is past learning: that IP is
+// flagged, not learnt.
+func TestLearningStartsWithTheScope(t *testing.T) {
+	f := newFixture(t, createDefaultConfig().(*Config), componenttest.NewNopHost())
+	f.send(t, procStart("a", "/usr/bin/app", hash("app"), 0))
+	out := f.send(t, conn("a", "/usr/bin/app", "45.33.32.156", 443, "", 48*time.Hour))
+	assert.ElementsMatch(t, []string{"new_external_ip", "new_ip_for_binary"}, signals(out[0]))
+
+	// A host first seen now still learns, whichever tracker sees it first.
+	out = f.send(t, conn("b", "/usr/bin/app", "45.33.32.157", 443, "", 48*time.Hour),
+		procStart("b", "/usr/bin/other", hash("other"), 49*time.Hour))
+	assert.ElementsMatch(t, []string{"new_external_ip", "new_ip_for_binary"}, signals(out[0]), "environment trackers: the environment is old")
+	assert.ElementsMatch(t, []string{"new_binary_in_environment"}, signals(out[1]), "host b is learning")
+}

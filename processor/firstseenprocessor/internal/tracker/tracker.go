@@ -158,8 +158,11 @@ type Tracker struct {
 	// Terms maps fingerprint(scope, term) to last-seen time.
 	Terms *termstore.Store
 	// Scopes maps fingerprint(scope) to the time of the scope's first event
-	// for this tracker, which starts its learning period.
+	// for this tracker or, when earlier, for a sibling tracker (see
+	// ShareScopeBirth): it starts the scope's learning period.
 	Scopes *termstore.Store
+	// siblings are the Scopes of trackers with the same kind of scope.
+	siblings []*termstore.Store
 
 	// FlagKey is the attribute set on flagged events.
 	FlagKey string
@@ -228,6 +231,20 @@ func New(spec Spec) (*Tracker, error) {
 // ShareWhen makes the tracker evaluate its condition through m, shared with
 // other trackers whose Spec.WhenKey is the same.
 func (t *Tracker) ShareWhen(m *Memo) { t.when = m }
+
+// ShareScopeBirth tells the tracker about the other trackers whose scopes
+// are the same (same scope kind and environment field). A scope's learning
+// period then starts at its first sighting by any of them, not by this
+// tracker alone: a host that ran programs for days and only now reaches
+// its first external IP is past learning, and that first IP is flagged.
+func (t *Tracker) ShareScopeBirth(all []*Tracker) {
+	t.siblings = t.siblings[:0]
+	for _, o := range all {
+		if o != t && o.spec.Scope == t.spec.Scope && o.spec.EnvironmentField == t.spec.EnvironmentField {
+			t.siblings = append(t.siblings, o.Scopes)
+		}
+	}
+}
 
 func compileExclusion(p string) (exclusion, error) {
 	p = strings.TrimSpace(p)
@@ -383,7 +400,15 @@ func (t *Tracker) Record(term, scope uint64, ts uint32) Result {
 		// the scope table altogether.
 		return Seen
 	}
-	first, _ := t.Scopes.Remember(scope, ts)
+	born := ts
+	if _, known := t.Scopes.Lookup(scope); !known {
+		for _, s := range t.siblings {
+			if f, ok := s.Lookup(scope); ok && f < born {
+				born = f
+			}
+		}
+	}
+	first, _ := t.Scopes.Remember(scope, born)
 	if t.InLearning(first, ts) {
 		return NewTermLearning
 	}
