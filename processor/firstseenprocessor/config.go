@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/config/configopaque"
-	"go.opentelemetry.io/collector/config/configtls"
 
 	"github.com/cairnsec/cairn/internal/condition"
 	"github.com/cairnsec/cairn/internal/duration"
 	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/internal/netclass"
+	"github.com/cairnsec/cairn/internal/redisconf"
 	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/tracker"
 )
 
@@ -60,58 +59,9 @@ type Config struct {
 	_ struct{}
 }
 
-// RedisConfig says how to reach the shared Redis (or Valkey) store and how
-// long a batch may wait for it.
-type RedisConfig struct {
-	// Endpoint is host:port of a single Redis server.
-	Endpoint string `mapstructure:"endpoint"`
-	// Username and Password authenticate (ACL user, or password only).
-	Username string              `mapstructure:"username"`
-	Password configopaque.String `mapstructure:"password"`
-	// PasswordFile: read the password from this file (trailing newline
-	// removed) at start, instead of Password.
-	PasswordFile string `mapstructure:"password_file"`
-	// DB selects the database (single server and Sentinel only).
-	DB int `mapstructure:"db"`
-	// TLS settings; insecure: true (the default) means plain TCP.
-	TLS configtls.ClientConfig `mapstructure:"tls"`
-	// Sentinel: a master managed by Redis Sentinel.
-	Sentinel RedisSentinelConfig `mapstructure:"sentinel"`
-	// Cluster: a Redis Cluster.
-	Cluster RedisClusterConfig `mapstructure:"cluster"`
-	// KeyPrefix starts every key; collectors that share baselines must use
-	// the same prefix.
-	KeyPrefix string `mapstructure:"key_prefix"`
-	// Timeout is the latency budget of one batch's round trip: past it the
-	// batch is decided from the local store and marked degraded.
-	Timeout time.Duration `mapstructure:"timeout"`
-	// DialTimeout bounds connecting (also the health probe while degraded).
-	DialTimeout time.Duration `mapstructure:"dial_timeout"`
-	// RetryInterval: while Redis is unavailable, how often it is probed.
-	RetryInterval time.Duration `mapstructure:"retry_interval"`
-	// PoolSize: connections per node (0: go-redis' default, 10 per CPU).
-	PoolSize int `mapstructure:"pool_size"`
-
-	_ struct{}
-}
-
-// RedisSentinelConfig names a Sentinel-managed master.
-type RedisSentinelConfig struct {
-	MasterName   string              `mapstructure:"master_name"`
-	Addresses    []string            `mapstructure:"addresses"`
-	Username     string              `mapstructure:"username"`
-	Password     configopaque.String `mapstructure:"password"`
-	PasswordFile string              `mapstructure:"password_file"`
-
-	_ struct{}
-}
-
-// RedisClusterConfig lists seed nodes of a Redis Cluster.
-type RedisClusterConfig struct {
-	Addresses []string `mapstructure:"addresses"`
-
-	_ struct{}
-}
+// RedisConfig says how to reach the shared Redis (or Valkey) store; the
+// options are shared with the correlate processor (internal/redisconf).
+type RedisConfig = redisconf.Config
 
 // TrackerConfig configures one tracker.
 type TrackerConfig struct {
@@ -205,7 +155,7 @@ func (cfg *Config) Validate() error {
 		errs = errors.Join(errs, err)
 	}
 	if len(shared) > 0 {
-		errs = errors.Join(errs, cfg.Redis.validate())
+		errs = errors.Join(errs, cfg.Redis.Check())
 	}
 	return errs
 }
@@ -236,61 +186,6 @@ func (cfg *Config) sharedTrackers() (map[string]bool, error) {
 		}
 	}
 	return out, errs
-}
-
-func (rc *RedisConfig) validate() error {
-	var errs error
-	modes := 0
-	if rc.Endpoint != "" {
-		modes++
-	}
-	if rc.Sentinel.MasterName != "" || len(rc.Sentinel.Addresses) > 0 {
-		modes++
-		if rc.Sentinel.MasterName == "" || len(rc.Sentinel.Addresses) == 0 {
-			errs = errors.Join(errs, errors.New("redis.sentinel: master_name and addresses are both required"))
-		}
-	}
-	if len(rc.Cluster.Addresses) > 0 {
-		modes++
-		if rc.DB != 0 {
-			errs = errors.Join(errs, errors.New("redis.db: Redis Cluster has only database 0"))
-		}
-	}
-	switch modes {
-	case 0:
-		errs = errors.Join(errs, errors.New("redis: set endpoint, sentinel or cluster (store: redis is used)"))
-	case 1:
-	default:
-		errs = errors.Join(errs, errors.New("redis: endpoint, sentinel and cluster are exclusive"))
-	}
-	if rc.Password != "" && rc.PasswordFile != "" {
-		errs = errors.Join(errs, errors.New("redis: password and password_file are exclusive"))
-	}
-	if rc.Sentinel.Password != "" && rc.Sentinel.PasswordFile != "" {
-		errs = errors.Join(errs, errors.New("redis.sentinel: password and password_file are exclusive"))
-	}
-	if rc.DB < 0 {
-		errs = errors.Join(errs, errors.New("redis.db must not be negative"))
-	}
-	if rc.KeyPrefix == "" {
-		errs = errors.Join(errs, errors.New("redis.key_prefix must not be empty"))
-	}
-	if rc.Timeout <= 0 {
-		errs = errors.Join(errs, errors.New("redis.timeout must be positive"))
-	}
-	if rc.DialTimeout <= 0 {
-		errs = errors.Join(errs, errors.New("redis.dial_timeout must be positive"))
-	}
-	if rc.RetryInterval <= 0 {
-		errs = errors.Join(errs, errors.New("redis.retry_interval must be positive"))
-	}
-	if rc.PoolSize < 0 {
-		errs = errors.Join(errs, errors.New("redis.pool_size must not be negative"))
-	}
-	if err := rc.TLS.Validate(); err != nil {
-		errs = errors.Join(errs, fmt.Errorf("redis.tls: %w", err))
-	}
-	return errs
 }
 
 // specs resolves defaults and inheritance into compiled tracker specs.

@@ -1,11 +1,10 @@
 package firstseenprocessor
 
 import (
+	"github.com/cairnsec/cairn/internal/redisconf"
+
 	"context"
-	"fmt"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -160,56 +159,12 @@ func newShared(p *firstSeen, names map[string]bool) *shared {
 	return s
 }
 
-// clientConfig resolves secrets and TLS into the store's client settings.
-// Errors never include a password.
-func (rc *RedisConfig) clientConfig(ctx context.Context) (sharedstore.ClientConfig, error) {
-	password, err := secret(string(rc.Password), rc.PasswordFile, "redis.password_file")
-	if err != nil {
-		return sharedstore.ClientConfig{}, err
-	}
-	sentinelPassword, err := secret(string(rc.Sentinel.Password), rc.Sentinel.PasswordFile, "redis.sentinel.password_file")
-	if err != nil {
-		return sharedstore.ClientConfig{}, err
-	}
-	tlsCfg, err := rc.TLS.LoadTLSConfig(ctx)
-	if err != nil {
-		return sharedstore.ClientConfig{}, fmt.Errorf("redis.tls: %w", err)
-	}
-	return sharedstore.ClientConfig{
-		Addr:             rc.Endpoint,
-		Username:         rc.Username,
-		Password:         password,
-		DB:               rc.DB,
-		TLS:              tlsCfg,
-		SentinelMaster:   rc.Sentinel.MasterName,
-		SentinelAddrs:    rc.Sentinel.Addresses,
-		SentinelUsername: rc.Sentinel.Username,
-		SentinelPassword: sentinelPassword,
-		ClusterAddrs:     rc.Cluster.Addresses,
-		DialTimeout:      rc.DialTimeout,
-		IOTimeout:        max(rc.Timeout, rc.DialTimeout),
-		PoolSize:         rc.PoolSize,
-	}, nil
-}
-
-func secret(inline, file, option string) (string, error) {
-	if file == "" {
-		return inline, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		// The path is configuration, not a secret; the content never appears.
-		return "", fmt.Errorf("%s: %w", option, err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
-}
-
 func (s *shared) start(ctx context.Context) error {
-	cc, err := s.cfg.clientConfig(ctx)
+	cc, err := s.cfg.ClientConfig(ctx)
 	if err != nil {
 		return err
 	}
-	client, cluster := sharedstore.NewClient(cc)
+	client, cluster := redisconf.NewClient(cc)
 	s.store = sharedstore.New(client, cluster)
 	// Not reaching Redis at start is no reason to stop the pipeline: the
 	// first batch finds out, falls back, and the probe takes over.

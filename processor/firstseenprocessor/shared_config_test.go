@@ -86,12 +86,12 @@ func TestRedisPasswordFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte("file-s3cret\n"), 0o600))
 	rc := createDefaultConfig().(*Config).Redis
 	rc.PasswordFile = file
-	cc, err := rc.clientConfig(context.Background())
+	cc, err := rc.ClientConfig(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "file-s3cret", cc.Password)
 
 	rc.PasswordFile = filepath.Join(dir, "missing")
-	_, err = rc.clientConfig(context.Background())
+	_, err = rc.ClientConfig(context.Background())
 	require.ErrorContains(t, err, "redis.password_file")
 
 	// A server that refuses the password: the batch degrades, the log says

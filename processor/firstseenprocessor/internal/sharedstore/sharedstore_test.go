@@ -1,6 +1,8 @@
 package sharedstore
 
 import (
+	"github.com/cairnsec/cairn/internal/redisconf"
+
 	"context"
 	"fmt"
 	"sync"
@@ -17,7 +19,7 @@ import (
 
 func newStore(t *testing.T) (*Store, string) {
 	addr := redistest.Addr(t)
-	c, cluster := NewClient(ClientConfig{Addr: addr, DialTimeout: time.Second, IOTimeout: time.Second})
+	c, cluster := redisconf.NewClient(redisconf.ClientConfig{Addr: addr, DialTimeout: time.Second, IOTimeout: time.Second})
 	require.False(t, cluster)
 	t.Cleanup(func() { _ = c.Close() })
 	prefix := fmt.Sprintf("cairntest:sharedstore:%s:%d:", t.Name(), time.Now().UnixNano())
@@ -130,7 +132,7 @@ func TestChunking(t *testing.T) {
 }
 
 func TestUnreachable(t *testing.T) {
-	c, _ := NewClient(ClientConfig{Addr: fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)), DialTimeout: 200 * time.Millisecond})
+	c, _ := redisconf.NewClient(redisconf.ClientConfig{Addr: fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)), DialTimeout: 200 * time.Millisecond})
 	defer c.Close()
 	s := New(c, false)
 	g := &Group{TTL: time.Minute, Ops: []Op{{Key: "x", TS: 1}}}
