@@ -73,6 +73,7 @@ func TestGatewayTakeover(t *testing.T) {
 		"CAIRN_KAFKA_GROUP=" + group,
 		"CAIRN_REDIS_ADDR=" + redisAddr,
 		"CAIRN_REDIS_PREFIX=" + prefix,
+		"CAIRN_REDIS_CORRELATE_PREFIX=" + prefix + "correlate:",
 		"CAIRN_INTEL_DIR=" + filepath.Join(root, "testdata", "intel"),
 		"CAIRN_HEALTH=127.0.0.1:0",
 	}
@@ -125,31 +126,50 @@ func TestGatewayTakeover(t *testing.T) {
 	// Day 2: ordinary activity in chunks; g1 leaves a third of the way in;
 	// at the end an attack on one host of each gateway.
 	victims := []string{onG1[0], onG2[0]}
-	var phase2 []event
+	attackAt := day0.Add(32 * time.Hour)
+	// The attack on g1's victim straddles the takeover: its start is sent
+	// with the second chunk and processed by g1 (waited for), the rest by
+	// g2 after g1 left. With the correlation state in Redis, g2 continues
+	// g1's window: the start's weight is needed to reach the alert.
+	// Sequence numbers follow the sending order.
+	var phase2, straddle []event
+	chunks := make([][]event, 6)
 	for i := 0; i < 6; i++ {
 		for h := 0; h < hosts; h++ {
 			seq++
-			phase2 = append(phase2, ordinary(seq, hostName(h), day0.Add(26*time.Hour+time.Duration(i)*time.Minute+time.Duration(h)*time.Second), i))
+			e := ordinary(seq, hostName(h), day0.Add(26*time.Hour+time.Duration(i)*time.Minute+time.Duration(h)*time.Second), i)
+			chunks[i] = append(chunks[i], e)
+			phase2 = append(phase2, e)
+		}
+		if i == 1 {
+			straddle = attackOn(victims[0], 0, attackAt)[:1]
+			seq++
+			straddle[0].seq = seq
 		}
 	}
-	attackAt := day0.Add(32 * time.Hour)
 	var attack []event
 	for k, v := range victims {
-		for _, e := range attackOn(v, k, attackAt) {
+		evs := attackOn(v, k, attackAt)
+		if k == 0 {
+			evs = evs[1:]
+		}
+		for _, e := range evs {
 			seq++
 			e.seq = seq
 			attack = append(attack, e)
 		}
 	}
-	chunk := len(phase2) / 6
 	for i := 0; i < 6; i++ {
-		send(t, agentURL, phase2[i*chunk:(i+1)*chunk])
+		send(t, agentURL, chunks[i])
 		if i == 1 {
+			send(t, agentURL, straddle)
+			sink.wait(t, seqs(straddle), agent, g1)
 			g1.terminate(t) // leaves the group mid-stream
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	send(t, agentURL, attack)
+	attack = append(straddle, attack...)
 	all := append(append(append([]event{}, phase1...), phase2...), attack...)
 	sink.wait(t, seqs(all), agent, g2)
 
@@ -221,9 +241,16 @@ func TestGatewayTakeover(t *testing.T) {
 	for _, r := range recs {
 		if r.alert {
 			alerts[r.host] = true
-			assert.Equal(t, "g2", r.gateway)
+			assert.Equal(t, "g2", r.gateway, "alert on %s (victims %v)", r.host, victims)
 		}
 	}
+	var straddled bool
+	for _, r := range recs {
+		if r.seq == straddle[0].seq && r.gateway == "g1" {
+			straddled = true
+		}
+	}
+	assert.True(t, straddled, "the attack's start was processed by g1 before it left")
 	assert.Equal(t, map[string]bool{victims[0]: true, victims[1]: true}, alerts)
 
 	agent.terminate(t)

@@ -11,6 +11,7 @@ import (
 	"github.com/cairnsec/cairn/internal/condition"
 	"github.com/cairnsec/cairn/internal/duration"
 	"github.com/cairnsec/cairn/internal/event"
+	"github.com/cairnsec/cairn/internal/redisconf"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/attack"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/criteria"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/engine"
@@ -50,6 +51,13 @@ type Config struct {
 	Storage *component.ID `mapstructure:"storage"`
 	// FlushInterval is how often changed entities are written to storage.
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
+
+	// Store "redis" keeps each entity's state in Redis too, so that a
+	// gateway taking over a host continues its windows; "local" (default)
+	// keeps it in this collector only.
+	Store string `mapstructure:"store"`
+	// Redis is the connection used with store: redis.
+	Redis redisconf.Config `mapstructure:"redis"`
 
 	// LogAlerts writes one readable log line per alert fired (info) and
 	// updated (debug) to the collector's own log: the console view of
@@ -141,6 +149,13 @@ const (
 	defaultMaxContributions = 32
 	defaultFlush            = 10 * time.Second
 	defaultWindow           = time.Hour
+
+	storeLocal          = "local"
+	storeRedis          = "redis"
+	defaultRedisPrefix  = "cairn:correlate:"
+	defaultRedisTimeout = 100 * time.Millisecond
+	defaultRedisDial    = 2 * time.Second
+	defaultRedisRetry   = time.Second
 )
 
 // severities maps severity names to ECS event.severity numbers, on the scale
@@ -166,6 +181,13 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.FlushInterval <= 0 {
 		errs = errors.Join(errs, errors.New("flush_interval must be positive"))
+	}
+	switch cfg.Store {
+	case storeLocal:
+	case storeRedis:
+		errs = errors.Join(errs, cfg.Redis.Check())
+	default:
+		errs = errors.Join(errs, fmt.Errorf(`store must be "local" or "redis", got %q`, cfg.Store))
 	}
 	_, err := cfg.compile()
 	return errors.Join(errs, err)

@@ -131,3 +131,16 @@ func TestValidateDoesNotChangeConfig(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 	assert.Empty(t, cfg.Rules[0].Name, "inheritance happens in the compiled form only")
 }
+
+func TestStoreConfig(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Store = "memcached"
+	assert.ErrorContains(t, cfg.Validate(), `store must be "local" or "redis", got "memcached"`)
+	cfg.Store = storeRedis
+	assert.ErrorContains(t, cfg.Validate(), "redis: set endpoint, sentinel or cluster")
+	cfg.Redis.Endpoint = "127.0.0.1:6379"
+	assert.NoError(t, cfg.Validate())
+	cfg.Store = storeLocal
+	cfg.Redis.Endpoint = ""
+	assert.NoError(t, cfg.Validate(), "redis options are not checked unless used")
+}

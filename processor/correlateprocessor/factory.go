@@ -4,10 +4,12 @@ import (
 	"context"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
+	"github.com/cairnsec/cairn/internal/redisconf"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/metadata"
 )
 
@@ -32,6 +34,14 @@ func createDefaultConfig() component.Config {
 		MaxContributions:    defaultMaxContributions,
 		FlushInterval:       defaultFlush,
 		LogAlerts:           true,
+		Store:               storeLocal,
+		Redis: redisconf.Config{
+			KeyPrefix:     defaultRedisPrefix,
+			Timeout:       defaultRedisTimeout,
+			DialTimeout:   defaultRedisDial,
+			RetryInterval: defaultRedisRetry,
+			TLS:           configtls.ClientConfig{Insecure: true},
+		},
 	}
 }
 

@@ -2,6 +2,8 @@ package correlateprocessor
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +43,11 @@ type correlate struct {
 	view   *event.View
 	tagger *event.View
 	state  *state
+	shared *sharedState
+	// touched lists, per batch, the entities whose state the batch changed
+	// (for the shared state).
+	touched   []string
+	touchedIn map[string]struct{}
 
 	// Per-batch scratch, kept to avoid allocating.
 	hits     []engine.Hit
@@ -112,6 +119,7 @@ func newCorrelate(set processor.Settings, cfg *Config) (*correlate, error) {
 		view:        event.NewView(),
 		tagger:      event.NewView(),
 		byAlert:     map[*engine.Alert]*pendingAlert{},
+		touchedIn:   map[string]struct{}{},
 		batchEvents: map[string]batchRecord{},
 		telemetry:   tb,
 		ruleAttrs:   map[ruleAction]metric.MeasurementOption{},
@@ -139,6 +147,13 @@ func newCorrelate(set processor.Settings, cfg *Config) (*correlate, error) {
 }
 
 func (p *correlate) start(ctx context.Context, host component.Host) error {
+	if p.cfg.Store == storeRedis {
+		sh, err := newSharedState(ctx, p.cfg.Redis, p.eng, p.logger)
+		if err != nil {
+			return err
+		}
+		p.shared = sh
+	}
 	if p.cfg.Storage == nil {
 		return nil
 	}
@@ -160,6 +175,10 @@ func (p *correlate) shutdown(ctx context.Context) error {
 		err = p.state.close(ctx, &p.mu, p.eng)
 		p.state = nil
 	}
+	if p.shared != nil {
+		err = errors.Join(err, p.shared.close())
+		p.shared = nil
+	}
 	p.telemetry.Shutdown()
 	return err
 }
@@ -168,11 +187,24 @@ func (p *correlate) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, e
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v := p.view
+	if p.shared != nil {
+		p.shared.load(ctx, p.eng, p.signalEntities(ld))
+	}
 	event.Each(ld, func(res pcommon.Resource, rec plog.LogRecord) {
 		p.stats.events++
 		v.Reset(res, rec)
 		p.observe(v, res, rec)
 	})
+	if p.shared != nil {
+		p.shared.save(ctx, p.eng, p.touched)
+		if n := p.shared.failures; n > 0 {
+			p.telemetry.ProcessorCorrelateStateErrors.Add(ctx, n)
+			p.shared.failures = 0
+		}
+	}
+	clear(p.touched)
+	p.touched = p.touched[:0]
+	clear(p.touchedIn)
 	// Alerts leave with the batch that decided them: no added latency.
 	for _, pa := range p.pending {
 		p.appendAlert(ld, pa)
@@ -228,6 +260,8 @@ func (p *correlate) observe(v *event.View, res pcommon.Resource, rec plog.LogRec
 		p.stats.noEntity++
 		return
 	}
+	// The engine keeps the key: don't let it hold the batch's memory.
+	entity = strings.Clone(entity)
 	t := p.now()
 	if et, ok := v.Time(); ok {
 		t = et
@@ -265,6 +299,12 @@ func (p *correlate) observe(v *event.View, res pcommon.Resource, rec plog.LogRec
 	if ts > p.watermark {
 		p.watermark = ts
 	}
+	if p.shared != nil {
+		if _, ok := p.touchedIn[entity]; !ok {
+			p.touchedIn[entity] = struct{}{}
+			p.touched = append(p.touched, entity)
+		}
+	}
 	p.batchEvents[id] = batchRecord{res: res, rec: rec}
 	for _, o := range out {
 		p.stats.alerts[ruleAction{o.Rule.Index, o.Action}]++
@@ -278,6 +318,36 @@ func (p *correlate) observe(v *event.View, res pcommon.Resource, rec plog.LogRec
 			p.tagEarlier(o.Alert, id)
 		}
 	}
+}
+
+// signalEntities lists the entities of the batch's events that carry (or
+// will be given) a signal, once each: the ones whose shared state matters.
+func (p *correlate) signalEntities(ld plog.Logs) []string {
+	seen := map[string]struct{}{}
+	var out []string
+	v := p.tagger
+	event.Each(ld, func(res pcommon.Resource, rec plog.LogRecord) {
+		v.Reset(res, rec)
+		if _, ok := v.Signals(); !ok {
+			mapped := false
+			for _, m := range p.c.mappings {
+				if m.when.Match(v) {
+					mapped = true
+					break
+				}
+			}
+			if !mapped {
+				return
+			}
+		}
+		if e, ok := p.entityOf(v); ok {
+			if _, dup := seen[e]; !dup {
+				seen[e] = struct{}{}
+				out = append(out, e)
+			}
+		}
+	})
+	return out
 }
 
 func appendHit(hits []engine.Hit, sig int) []engine.Hit {

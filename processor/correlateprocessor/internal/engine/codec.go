@@ -207,3 +207,42 @@ func (e *Engine) Requeue(changed []*Entity, removed []string) {
 		}
 	}
 }
+
+// Latest returns the latest event time held for an entity.
+func (e *Engine) Latest(key string) (int64, bool) {
+	ent, ok := e.entities.Peek(key)
+	if !ok {
+		return 0, false
+	}
+	return ent.Latest, true
+}
+
+// EncodeKey serialises the state of the entity with this key, if held.
+func (e *Engine) EncodeKey(key string) ([]byte, bool, error) {
+	ent, ok := e.entities.Peek(key)
+	if !ok {
+		return nil, false, nil
+	}
+	data, err := e.Encode(ent)
+	return data, true, err
+}
+
+// LatestOf reads the latest event time from state written by Encode,
+// without restoring it.
+func LatestOf(data []byte) (int64, error) {
+	var head struct {
+		Latest int64 `json:"latest"`
+	}
+	err := json.Unmarshal(data, &head)
+	return head.Latest, err
+}
+
+// Horizon is how long, in event time, an entity's state can still matter
+// after its latest event: the longest window or suppression, plus lateness.
+func (e *Engine) Horizon() int64 {
+	h := e.maxWindow
+	for _, r := range e.cfg.Rules {
+		h = max(h, r.SuppressFor)
+	}
+	return h + e.cfg.Lateness
+}
