@@ -12,6 +12,9 @@ import (
 
 	libaudit "github.com/elastic/go-libaudit/v2"
 	"github.com/elastic/go-libaudit/v2/auparse"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/cairnsec/cairn/internal/hashcache"
 )
 
 type auditStream struct{ r *hostReceiver }
@@ -24,9 +27,37 @@ func (s auditStream) ReassemblyComplete(msgs []*auparse.AuditMessage) {
 	if exe, found := rec.Attributes().Get("process.executable"); found && s.r.excluded(exe.Str()) {
 		return
 	}
-	_ = kind
 	s.r.cnt.audit.Add(1)
-	s.r.enqueue(rec, nil)
+	s.r.enqueue(rec, s.r.auditHash(rec, kind))
+}
+
+// auditFreshness bounds how old an audit exec may be for its executable to
+// be hashed from disk: while tailing, the file on disk is what just ran;
+// for older records (start_at: beginning, a backlog) it may have been
+// replaced since, and a hash of another file would be worse than none.
+const auditFreshness = time.Minute
+
+// auditHash hashes the executable of a fresh audit process start, through
+// the same cache and budget as the proc connector's events.
+func (r *hostReceiver) auditHash(rec plog.LogRecord, kind string) *hashcache.Future {
+	if r.hashes == nil || kind != "process" {
+		return nil
+	}
+	if age := time.Since(rec.Timestamp().AsTime()); age > auditFreshness || age < -auditFreshness {
+		return nil
+	}
+	exe, ok := rec.Attributes().Get("process.executable")
+	if !ok || exe.Str() == "" {
+		return nil
+	}
+	if d, ok := rec.Attributes().Get(attrExeDeleted); ok && d.Bool() {
+		return nil
+	}
+	f, err := os.Open(exe.Str())
+	if err != nil {
+		return nil
+	}
+	return r.hashes.Submit(f)
 }
 
 func (s auditStream) EventsLost(n int) { s.r.cnt.auditLost.Add(uint64(n)) }

@@ -1,6 +1,7 @@
 package hostreceiver
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -107,4 +108,40 @@ func TestAuditTail(t *testing.T) {
 	waitEvent(t, sink, 5*time.Second, "connect from the rotated file", func(e event) bool {
 		return e.str("destination.ip") == "169.254.169.254"
 	})
+}
+
+// TestAuditExecHashed: an audit exec record written just now (a live tail)
+// gets the executable's sha256 like a proc connector start; an old record
+// for the same path does not (the file may have changed since).
+func TestAuditExecHashed(t *testing.T) {
+	dir := t.TempDir()
+	bin := copyBinary(t, dir, "audit-probe", []byte("audit"))
+	want := fileSHA256(t, bin)
+	lines := func(ts float64, seq, pid int) string {
+		id := fmt.Sprintf("%.3f:%d", ts, seq)
+		return fmt.Sprintf(`type=SYSCALL msg=audit(%[1]s): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=1 pid=%[2]d auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm="audit-probe" exe="%[3]s" key=(null)
+type=EXECVE msg=audit(%[1]s): argc=1 a0="audit-probe"
+type=CWD msg=audit(%[1]s): cwd="%[4]s"
+type=PATH msg=audit(%[1]s): item=0 name="%[3]s" inode=1 dev=08:01 mode=0100755 ouid=0 ogid=0 rdev=00:00 objtype=NORMAL
+type=EOE msg=audit(%[1]s):
+`, id, pid, bin, dir)
+	}
+	now := float64(time.Now().UnixMilli()) / 1000
+	log := filepath.Join(dir, "audit.log")
+	require.NoError(t, os.WriteFile(log, []byte(lines(now-3600, 1, 4001)+lines(now, 2, 4002)), 0o600))
+
+	cfg := testConfig()
+	cfg.Processes.Enabled = false
+	cfg.Audit.Enabled = true
+	cfg.Audit.LogFile = log
+	cfg.Audit.StartAt = "beginning"
+	cfg.Audit.PollInterval = 20 * time.Millisecond
+	cfg.Audit.ReassemblyTimeout = 50 * time.Millisecond
+	_, sink := startReceiver(t, cfg)
+	fresh := waitEvent(t, sink, 10*time.Second, "the fresh exec with its hash", func(e event) bool {
+		return e.int("process.pid") == 4002 && e.str("process.hash.sha256") != ""
+	})
+	assert.Equal(t, want, fresh.str("process.hash.sha256"))
+	old := waitEvent(t, sink, 10*time.Second, "the old exec", func(e event) bool { return e.int("process.pid") == 4001 })
+	assert.Empty(t, old.str("process.hash.sha256"), "an hour-old record is not hashed from today's file")
 }
