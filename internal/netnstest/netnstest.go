@@ -111,15 +111,39 @@ func (ns *NS) Inside(t testing.TB, f func()) {
 	require.NoError(t, <-done)
 }
 
+// AddIPv6 gives the veth pair IPv6 unique-local addresses (fd00::/8, never
+// routed publicly) and returns the host's and the namespace's.
+func (ns *NS) AddIPv6(t testing.TB) (hostIP, nsIP netip.Addr) {
+	t.Helper()
+	b4 := ns.HostIP.As4()
+	var h, n [16]byte
+	h[0], h[1], h[2], h[3], h[4], h[5] = 0xfd, 0x00, 0xca, 0x17, b4[1], b4[2]
+	n = h
+	h[15], n[15] = 1, 2
+	hostIP, nsIP = netip.AddrFrom16(h), netip.AddrFrom16(n)
+	run := func(args ...string) {
+		t.Helper()
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		require.NoError(t, err, "ip %s: %s", strings.Join(args, " "), out)
+	}
+	nsIf := "cairnn" + strings.TrimPrefix(ns.HostIf, "cairnh")
+	run("-6", "addr", "add", hostIP.String()+"/64", "dev", ns.HostIf, "nodad")
+	run("-n", ns.Name, "-6", "addr", "add", nsIP.String()+"/64", "dev", nsIf, "nodad")
+	return hostIP, nsIP
+}
+
 // ListenTCP starts, in the namespace, a TCP listener on NSIP that accepts
 // connections and holds them open until the peer closes; it returns the
 // port.
-func (ns *NS) ListenTCP(t testing.TB) int {
+func (ns *NS) ListenTCP(t testing.TB) int { return ns.ListenTCPOn(t, ns.NSIP) }
+
+// ListenTCPOn is ListenTCP on another of the namespace's addresses.
+func (ns *NS) ListenTCPOn(t testing.TB, addr netip.Addr) int {
 	t.Helper()
 	var ln net.Listener
 	ns.Inside(t, func() {
 		var err error
-		ln, err = net.Listen("tcp", net.JoinHostPort(ns.NSIP.String(), "0"))
+		ln, err = net.Listen("tcp", net.JoinHostPort(addr.String(), "0"))
 		require.NoError(t, err)
 	})
 	t.Cleanup(func() { ln.Close() })

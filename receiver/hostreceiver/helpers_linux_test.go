@@ -62,6 +62,18 @@ func runHelper(mode string, args []string) int {
 		time.Sleep(hold)
 		c.Close()
 		return 0
+	case "dial":
+		// args: address hold
+		c, err := net.Dial("tcp", args[0])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+		fmt.Println(c.LocalAddr().String())
+		hold, _ := time.ParseDuration(args[1])
+		time.Sleep(hold)
+		c.Close()
+		return 0
 	case "load":
 		return runLoad(args)
 	case "server":

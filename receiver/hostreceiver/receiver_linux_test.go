@@ -2,6 +2,7 @@ package hostreceiver
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -316,4 +317,28 @@ func TestDefaultConfigLifecycle(t *testing.T) {
 	assert.Equal(t, []string{"info"}, e.strs("event.type"))
 	require.NoError(t, r.Shutdown(context.Background()))
 	require.NoError(t, r.Shutdown(context.Background()), "a second shutdown is harmless")
+}
+
+// TestIPv6Connection: an outbound TCP connection over IPv6 (unique-local
+// addresses on the namespace's veth pair) is reported and attributed.
+func TestIPv6Connection(t *testing.T) {
+	requireRoot(t)
+	ns := newNetns(t)
+	_, nsIP := ns.AddIPv6(t)
+	port := ns.ListenTCPOn(t, nsIP)
+	cfg := testConfig()
+	cfg.Connections.Enabled = true
+	_, sink := startReceiver(t, cfg)
+
+	bin := copyBinary(t, t.TempDir(), "cairn-v6probe", nil)
+	cmd := helperCmd(bin, "dial", net.JoinHostPort(nsIP.String(), itoa(port)), "1s")
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	c := waitEvent(t, sink, 5*time.Second, "IPv6 connection", func(e event) bool {
+		return e.str("destination.ip") == nsIP.String() && e.int("destination.port") == int64(port)
+	})
+	assert.Equal(t, "ipv6", c.str("network.type"))
+	assert.Equal(t, int64(cmd.Process.Pid), c.int("process.pid"))
+	assert.Equal(t, bin, c.str("process.executable"))
+	assert.Equal(t, strings.TrimSpace(string(out)), net.JoinHostPort(c.str("source.ip"), itoa(int(c.int("source.port")))))
 }
