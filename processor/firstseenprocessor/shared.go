@@ -168,6 +168,9 @@ func (s *shared) start(ctx context.Context) error {
 	s.store = sharedstore.New(client, cluster)
 	// Not reaching Redis at start is no reason to stop the pipeline: the
 	// first batch finds out, falls back, and the probe takes over.
+	lctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	_ = s.store.LoadScripts(lctx)
 	return nil
 }
 
@@ -428,6 +431,11 @@ func (s *shared) probe(p *firstSeen) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
 		err := s.store.Ping(ctx)
+		if err == nil {
+			// A restarted Redis has lost its scripts: load them before
+			// batches need them.
+			_ = s.store.LoadScripts(ctx)
+		}
 		cancel()
 		if err != nil {
 			continue

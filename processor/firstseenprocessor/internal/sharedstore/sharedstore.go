@@ -251,3 +251,16 @@ func isNoScript(err error) bool {
 	var re redis.Error
 	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "NOSCRIPT")
 }
+
+// LoadScripts loads both scripts into Redis' script cache ahead of the
+// first batch, so that batch does not spend a second round trip on a
+// NOSCRIPT retry. It is best effort: a batch still recovers from NOSCRIPT
+// (after a restart or SCRIPT FLUSH) by itself.
+// (Direct calls, not a pipeline: a Cluster client sends them to every
+// master.)
+func (s *Store) LoadScripts(ctx context.Context) error {
+	if err := s.client.ScriptLoad(ctx, termScript).Err(); err != nil {
+		return err
+	}
+	return s.client.ScriptLoad(ctx, scopeScript).Err()
+}
