@@ -598,3 +598,20 @@ func (v *View) AppendObject(path string) pcommon.Map {
 	}
 	return v.slot(path).SetEmptySlice().AppendEmpty().SetEmptyMap()
 }
+
+// Release drops the view's references to the last event it read. A view
+// kept between batches would otherwise keep that event's whole batch alive
+// (a reference into a record or resource holds everything around it).
+func (v *View) Release() {
+	// An empty event, rather than zero values, so that a stray read before
+	// the next Reset finds nothing instead of crashing.
+	v.rec = plog.NewLogRecord()
+	v.attrs, v.res, v.body = v.rec.Attributes(), pcommon.NewMap(), pcommon.Map{}
+	v.hasBody = false
+	v.cache = [len(v.cache)]cacheEntry{}
+	v.cached = 0
+	v.topCache = [len(v.topCache)]topEntry{}
+	v.topCached = 0
+	v.segsValid = false
+	clear(v.setVals)
+}

@@ -383,3 +383,26 @@ func TestAppendObject(t *testing.T) {
 	got = v.Attributes().AsRaw()
 	assert.Len(t, got["threat.enrichments"], 2, "appends to what is there")
 }
+
+// TestRelease: after Release the view refers to nothing of the last event,
+// and it is usable again after the next Reset.
+func TestRelease(t *testing.T) {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("host.name", "h1")
+	rec := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	rec.Attributes().PutStr("process.executable", "/bin/x")
+	v := NewView()
+	v.Reset(rl.Resource(), rec)
+	_, ok := v.Get(HostName)
+	require.True(t, ok)
+	v.Release()
+	_, ok = v.Get(ProcessExecutable)
+	assert.False(t, ok)
+	_, ok = v.Get(HostName)
+	assert.False(t, ok, "the cache was dropped too")
+	v.Reset(rl.Resource(), rec)
+	s, ok := v.Str(ProcessExecutable)
+	assert.True(t, ok)
+	assert.Equal(t, "/bin/x", s)
+}

@@ -205,6 +205,9 @@ func (p *correlate) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, e
 	clear(p.touched)
 	p.touched = p.touched[:0]
 	clear(p.touchedIn)
+	// Between batches, hold nothing of this one.
+	p.view.Release()
+	p.tagger.Release()
 	// Alerts leave with the batch that decided them: no added latency.
 	for _, pa := range p.pending {
 		p.appendAlert(ld, pa)

@@ -173,6 +173,8 @@ func (p *firstSeen) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, e
 		s.apply(p, ld)
 		s.reset(ctx, p)
 	}
+	// Between batches, hold nothing of this one.
+	v.Release()
 	p.record(ctx, events)
 	return ld, nil
 }

@@ -257,6 +257,9 @@ func (p *intel) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error
 			matched++
 		}
 	})
+	// Between batches, hold nothing of this one.
+	p.view.Release()
+	clear(plan.vals)
 	p.telemetry.ProcessorIntelEvents.Add(ctx, events)
 	if matched > 0 {
 		p.telemetry.ProcessorIntelMatchedEvents.Add(ctx, matched)
