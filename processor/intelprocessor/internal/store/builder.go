@@ -357,7 +357,7 @@ func exact[T any](s []T) []T {
 	return append(make([]T, 0, len(s)), s...)
 }
 
-func (x *index) memoryBytes() int { return 4*cap(x.dir) + 4*cap(x.fps) }
+func (x *index) memoryBytes() int { return 4*cap(x.dir) + 4*cap(x.fps) + 8*cap(x.filter) }
 
 func (t *fixedTable) memoryBytes() int {
 	return t.index.memoryBytes() + cap(t.rest) + 4*cap(t.ents)
