@@ -170,3 +170,16 @@ func secret(inline, file, option string) (string, error) {
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
+
+// Default returns the default options, with keys under prefix: a batch
+// waits at most 100ms for Redis, a connection attempt 2s, and an
+// unavailable Redis is probed every second; plain TCP.
+func Default(prefix string) Config {
+	return Config{
+		KeyPrefix:     prefix,
+		Timeout:       100 * time.Millisecond,
+		DialTimeout:   2 * time.Second,
+		RetryInterval: time.Second,
+		TLS:           configtls.ClientConfig{Insecure: true},
+	}
+}

@@ -150,12 +150,9 @@ const (
 	defaultFlush            = 10 * time.Second
 	defaultWindow           = time.Hour
 
-	storeLocal          = "local"
-	storeRedis          = "redis"
-	defaultRedisPrefix  = "cairn:correlate:"
-	defaultRedisTimeout = 100 * time.Millisecond
-	defaultRedisDial    = 2 * time.Second
-	defaultRedisRetry   = time.Second
+	storeLocal         = "local"
+	storeRedis         = "redis"
+	defaultRedisPrefix = "cairn:correlate:"
 )
 
 // severities maps severity names to ECS event.severity numbers, on the scale

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
@@ -35,13 +34,7 @@ func createDefaultConfig() component.Config {
 		FlushInterval:       defaultFlush,
 		LogAlerts:           true,
 		Store:               storeLocal,
-		Redis: redisconf.Config{
-			KeyPrefix:     defaultRedisPrefix,
-			Timeout:       defaultRedisTimeout,
-			DialTimeout:   defaultRedisDial,
-			RetryInterval: defaultRedisRetry,
-			TLS:           configtls.ClientConfig{Insecure: true},
-		},
+		Redis:               redisconf.Default(defaultRedisPrefix),
 	}
 }
 

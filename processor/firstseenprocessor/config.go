@@ -112,10 +112,7 @@ const (
 	storeLocal = "local"
 	storeRedis = "redis"
 
-	defaultRedisPrefix  = "cairn:firstseen:"
-	defaultRedisTimeout = 100 * time.Millisecond
-	defaultRedisDial    = 2 * time.Second
-	defaultRedisRetry   = time.Second
+	defaultRedisPrefix = "cairn:firstseen:"
 )
 
 var _ component.Config = (*Config)(nil)

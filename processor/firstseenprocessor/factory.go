@@ -4,11 +4,11 @@ import (
 	"context"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
+	"github.com/cairnsec/cairn/internal/redisconf"
 	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/metadata"
 )
 
@@ -30,13 +30,7 @@ func createDefaultConfig() component.Config {
 		MaxValueBytes:      defaultMaxValue,
 		EventIDs:           eventIDsFlagged,
 		Store:              storeLocal,
-		Redis: RedisConfig{
-			KeyPrefix:     defaultRedisPrefix,
-			Timeout:       defaultRedisTimeout,
-			DialTimeout:   defaultRedisDial,
-			RetryInterval: defaultRedisRetry,
-			TLS:           configtls.ClientConfig{Insecure: true},
-		},
+		Redis:              redisconf.Default(defaultRedisPrefix),
 	}
 }
 
