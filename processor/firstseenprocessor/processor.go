@@ -147,7 +147,7 @@ func (p *firstSeen) start(ctx context.Context, host component.Host) error {
 func (p *firstSeen) shutdown(ctx context.Context) error {
 	var err error
 	if p.shared != nil {
-		err = p.shared.shutdown(&p.mu)
+		err = p.shared.shutdown(p)
 	}
 	if p.state != nil {
 		err = errors.Join(err, p.state.close(ctx, &p.mu, p.trackers))

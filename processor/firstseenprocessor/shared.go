@@ -174,13 +174,24 @@ func (s *shared) start(ctx context.Context) error {
 	return nil
 }
 
-func (s *shared) shutdown(mu *sync.Mutex) error {
-	mu.Lock()
+func (s *shared) shutdown(p *firstSeen) error {
+	p.mu.Lock()
 	close(s.stop)
-	mu.Unlock()
+	p.mu.Unlock()
 	s.wg.Wait()
 	if s.store == nil {
 		return nil
+	}
+	// Terms decided locally while Redis was unavailable are written before
+	// leaving, if Redis answers now, so that other collectors do not flag
+	// them again; bounded, so a Redis still down does not hold the
+	// shutdown.
+	deadline := time.Now().Add(max(s.cfg.DialTimeout, 10*s.cfg.Timeout))
+	for time.Now().Before(deadline) {
+		done, err := s.reconcileOnce(p)
+		if done || err != nil {
+			break
+		}
 	}
 	return s.store.Close()
 }
@@ -471,82 +482,95 @@ func (s *shared) reconcile(p *firstSeen) bool {
 			return true
 		default:
 		}
-		var groups []*sharedstore.Group
-		var owners [][]reconOp
-		n := 0
-		for _, st := range s.byTracker {
-			if st == nil || n >= reconcileChunk {
-				continue
-			}
-			tg := &sharedstore.Group{TTL: st.termGroup.TTL}
-			var to []reconOp
-			for fp, ts := range st.pendingTerms {
-				if n >= reconcileChunk {
-					break
-				}
-				tg.Ops = append(tg.Ops, sharedstore.Op{Key: s.key(st.prefix, 't', fp), TS: ts})
-				to = append(to, reconOp{st, fp})
-				delete(st.pendingTerms, fp)
-				n++
-			}
-			sg := &sharedstore.Group{Scopes: true, TTL: st.scopeGroup.TTL}
-			var so []reconOp
-			for fp, ts := range st.pendingScopes {
-				sg.Ops = append(sg.Ops, sharedstore.Op{Key: s.key(st.prefix, 's', fp), TS: ts})
-				so = append(so, reconOp{st, fp})
-				delete(st.pendingScopes, fp)
-			}
-			groups = append(groups, tg, sg)
-			owners = append(owners, to, so)
-		}
-		if n == 0 && allEmpty(groups) {
-			s.probing = false
-			p.mu.Unlock()
+		p.mu.Unlock()
+		done, err := s.reconcileOnce(p)
+		if done {
 			return true
 		}
-		p.mu.Unlock()
-
-		ctx, cancel := context.WithTimeout(context.Background(), max(s.cfg.DialTimeout, 10*s.cfg.Timeout))
-		err := s.store.Exec(ctx, groups)
-		cancel()
-
-		p.mu.Lock()
-		now := time.Now()
-		for gi, g := range groups {
-			for j := range g.Ops {
-				op := &g.Ops[j]
-				o := owners[gi][j]
-				if !op.Done {
-					// Put it back for the next attempt.
-					if g.Scopes {
-						if old, ok := o.st.pendingScopes[o.fp]; !ok || op.TS < old {
-							o.st.pendingScopes[o.fp] = op.TS
-						}
-					} else if old, ok := o.st.pendingTerms[o.fp]; !ok || op.TS > old {
-						o.st.pendingTerms[o.fp] = op.TS
-					}
-					continue
-				}
-				if g.Scopes {
-					o.st.scopes[o.fp] = scopeInfo{first: op.Stored, refreshed: now}
-					continue
-				}
-				o.st.confirmed.Touch(o.fp, max(op.Stored, op.TS))
-				outcome := "known"
-				if op.Stored == 0 || o.st.t.Expired(op.Stored, op.TS) {
-					outcome = "recorded"
-				}
-				p.telemetry.ProcessorFirstseenReconciled.Add(context.Background(), 1, o.st.reconOpts[outcome])
-			}
-		}
 		if err != nil {
+			p.mu.Lock()
 			s.healthy = false
 			p.mu.Unlock()
 			s.logger.Warn("Reconciling with the shared first-seen store failed; retrying", zap.Error(err))
 			return false
 		}
-		p.mu.Unlock()
 	}
+}
+
+// reconcileOnce writes one chunk of the terms and scopes decided locally
+// to Redis, putting back what did not go through. done: nothing was left.
+func (s *shared) reconcileOnce(p *firstSeen) (done bool, err error) {
+	p.mu.Lock()
+	var groups []*sharedstore.Group
+	var owners [][]reconOp
+	n := 0
+	for _, st := range s.byTracker {
+		if st == nil || n >= reconcileChunk {
+			continue
+		}
+		tg := &sharedstore.Group{TTL: st.termGroup.TTL}
+		var to []reconOp
+		for fp, ts := range st.pendingTerms {
+			if n >= reconcileChunk {
+				break
+			}
+			tg.Ops = append(tg.Ops, sharedstore.Op{Key: s.key(st.prefix, 't', fp), TS: ts})
+			to = append(to, reconOp{st, fp})
+			delete(st.pendingTerms, fp)
+			n++
+		}
+		sg := &sharedstore.Group{Scopes: true, TTL: st.scopeGroup.TTL}
+		var so []reconOp
+		for fp, ts := range st.pendingScopes {
+			sg.Ops = append(sg.Ops, sharedstore.Op{Key: s.key(st.prefix, 's', fp), TS: ts})
+			so = append(so, reconOp{st, fp})
+			delete(st.pendingScopes, fp)
+		}
+		groups = append(groups, tg, sg)
+		owners = append(owners, to, so)
+	}
+	if n == 0 && allEmpty(groups) {
+		s.probing = false
+		p.mu.Unlock()
+		return true, nil
+	}
+	p.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), max(s.cfg.DialTimeout, 10*s.cfg.Timeout))
+	err = s.store.Exec(ctx, groups)
+	cancel()
+
+	p.mu.Lock()
+	now := time.Now()
+	for gi, g := range groups {
+		for j := range g.Ops {
+			op := &g.Ops[j]
+			o := owners[gi][j]
+			if !op.Done {
+				// Put it back for the next attempt.
+				if g.Scopes {
+					if old, ok := o.st.pendingScopes[o.fp]; !ok || op.TS < old {
+						o.st.pendingScopes[o.fp] = op.TS
+					}
+				} else if old, ok := o.st.pendingTerms[o.fp]; !ok || op.TS > old {
+					o.st.pendingTerms[o.fp] = op.TS
+				}
+				continue
+			}
+			if g.Scopes {
+				o.st.scopes[o.fp] = scopeInfo{first: op.Stored, refreshed: now}
+				continue
+			}
+			o.st.confirmed.Touch(o.fp, max(op.Stored, op.TS))
+			outcome := "known"
+			if op.Stored == 0 || o.st.t.Expired(op.Stored, op.TS) {
+				outcome = "recorded"
+			}
+			p.telemetry.ProcessorFirstseenReconciled.Add(context.Background(), 1, o.st.reconOpts[outcome])
+		}
+	}
+	p.mu.Unlock()
+	return false, err
 }
 
 func allEmpty(groups []*sharedstore.Group) bool {

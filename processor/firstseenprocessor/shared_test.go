@@ -550,3 +550,40 @@ func TestSharedNetworkStall(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedShutdownReconciles: terms decided locally while Redis was
+// unreachable are written to Redis at shutdown when it answers again, even
+// before the probe came round, so the fleet does not flag them again.
+func TestSharedShutdownReconciles(t *testing.T) {
+	addr := redistest.Addr(t)
+	prefix := uniquePrefix(t)
+	cleanupPrefix(t, addr, prefix)
+	proxy := redistest.NewProxy(t, addr)
+	cfg := fleetConfig(proxy.Addr(), prefix)
+	cfg.Redis.Timeout = 50 * time.Millisecond
+	cfg.Redis.RetryInterval = time.Hour // the probe never runs in this test
+
+	tel := componenttest.NewTelemetry()
+	set := processortest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	fs, err := newFirstSeen(set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, fs.start(context.Background(), componenttest.NewNopHost()))
+	a := &collector{fs: fs, tel: tel}
+
+	parts := fleetGen{hosts: 50, perHost: 6, seed: 7}.split(1)[0]
+	proxy.Pause()
+	fa := newFlags()
+	a.process(t, parts, 100, fa, nil)
+	require.Positive(t, fa.degraded, "decided locally")
+	proxy.Resume()
+	require.NoError(t, fs.shutdown(context.Background()))
+	_ = tel.Shutdown(context.Background())
+
+	direct := newCollector(t, fleetConfig(addr, prefix))
+	fd := newFlags()
+	direct.process(t, parts, 100, fd, nil)
+	for name := range envTrackers {
+		assert.Empty(t, fd.byTerm[name], "%s: the terms were written at shutdown", name)
+	}
+}
