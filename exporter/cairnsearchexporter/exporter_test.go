@@ -66,7 +66,10 @@ func TestScenarioDelivered(t *testing.T) {
 			}
 			n := int64(len(lines))
 			assert.Equal(t, n, h.sum(t, "docs_delivered", nil))
-			assert.Equal(t, n, h.sum(t, "docs_sent", nil))
+			// Sent counts attempts: a request that timed out on a slow
+			// machine is sent again (and answered 409 for what the first
+			// attempt stored), so it is at least n.
+			assert.GreaterOrEqual(t, h.sum(t, "docs_sent", nil), n)
 			assert.Zero(t, h.sum(t, "docs_dropped", nil))
 			assert.Zero(t, h.sum(t, "docs_dead_lettered", nil))
 		})

@@ -214,7 +214,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
 	n := s.requests
+	// Settings a test may change while the server runs (under Lock).
 	hook, delay := s.Hook, s.Delay
+	auth, denied, limit := s.Auth, s.Denied, s.MaxContentLength
 	s.mu.Unlock()
 	if delay > 0 {
 		select {
@@ -234,7 +236,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if s.Auth != "" && r.Header.Get("Authorization") != s.Auth {
+	if auth != "" && r.Header.Get("Authorization") != auth {
 		w.Header().Set("WWW-Authenticate", `Basic realm="security" charset="UTF-8"`)
 		s.writeError(w, 401, "security_exception", "missing authentication credentials for REST request ["+r.URL.Path+"]")
 		return
@@ -244,7 +246,6 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, 400, "parse_exception", err.Error())
 		return
 	}
-	limit := s.MaxContentLength
 	if limit == 0 {
 		limit = 100 << 20
 	}
@@ -252,7 +253,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(413)
 		return
 	}
-	for prefix, action := range s.Denied {
+	for prefix, action := range denied {
 		if strings.HasPrefix(r.URL.Path, prefix) {
 			reason := fmt.Sprintf("action [%s] is unauthorized for user [cairn] with effective roles [cairn_writer], this action is granted by the cluster privileges [manage_index_templates,manage,all]", action)
 			if s.Flavour == OpenSearch {
