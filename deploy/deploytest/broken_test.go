@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 // mutation breaks one asset in one way: replace old by new (every
@@ -17,7 +19,7 @@ type mutation struct {
 func TestBrokenAssetsAreCaught(t *testing.T) {
 	refTypes, ref := referenceComponents(t)
 	es, osf := esFields(t), osFields(t)
-	deployDir := filepath.Join(repoRoot(), "deploy")
+	deployDir := filepath.Join(testkit.RepoRoot(), "deploy")
 	suites := []struct {
 		file      string
 		check     func([]byte) []error
@@ -65,7 +67,7 @@ func TestBrokenAssetsAreCaught(t *testing.T) {
 			{"missing mount", "./compose/setup-elasticsearch.sh:", "./compose/setup.sh:", "no such file"},
 			{"broken YAML", "services:\n", "services:\n\t", "docker-compose.yml:"},
 		}},
-		{"deploy/Dockerfile", func(b []byte) []error { return checkDockerfile(b, repoRoot()) }, []mutation{
+		{"deploy/Dockerfile", func(b []byte) []error { return checkDockerfile(b, testkit.RepoRoot()) }, []mutation{
 			{"missing source", "COPY testdata/intel/", "COPY testdata/intl/", "COPY testdata/intl/"},
 			{"command", `CMD ["--config", "deploy/cairn.yaml", "--config", "deploy/cairn-es.yaml"]`, `CMD ["--config", "deploy/cairn.yaml"]`, "the reference config with the cluster overlay"},
 		}},

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 // composeFile is the part of the Compose specification the checks read;
@@ -230,11 +232,11 @@ func checkDockerfile(data []byte, root string) []error {
 }
 
 func TestDockerCompose(t *testing.T) {
-	reportErrors(t, checkCompose(readRepoFile(t, "deploy/docker-compose.yml"), filepath.Join(repoRoot(), "deploy")))
+	reportErrors(t, checkCompose(readRepoFile(t, "deploy/docker-compose.yml"), filepath.Join(testkit.RepoRoot(), "deploy")))
 }
 
 func TestDockerfile(t *testing.T) {
-	reportErrors(t, checkDockerfile(readRepoFile(t, "deploy/Dockerfile"), repoRoot()))
+	reportErrors(t, checkDockerfile(readRepoFile(t, "deploy/Dockerfile"), testkit.RepoRoot()))
 	ignore := string(readRepoFile(t, "deploy/Dockerfile.dockerignore"))
 	for _, p := range []string{".git", "bin", "build", ".tools"} {
 		if !slices.Contains(strings.Fields(ignore), p) {

@@ -17,23 +17,18 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/cairnsec/cairn/processor/correlateprocessor"
-)
 
-// repoRoot is the repository root (this file is deploy/deploytest/...).
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
+	"github.com/cairnsec/cairn/internal/testkit"
+)
 
 func readRepoFile(t *testing.T, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(), filepath.FromSlash(rel)))
+	b, err := os.ReadFile(filepath.Join(testkit.RepoRoot(), filepath.FromSlash(rel)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 // Kubernetes objects, as far as the manifests use them. Decoding is strict:
@@ -541,7 +543,7 @@ func TestKubernetesManifests(t *testing.T) {
 // reference config with the cluster overlay.
 func TestComposeCollectorConfig(t *testing.T) {
 	validateWithCollector(t, map[string]string{"CAIRN_ES_URL": "http://elasticsearch:9200"},
-		filepath.Join(repoRoot(), "deploy", "cairn.yaml"), filepath.Join(repoRoot(), "deploy", "cairn-es.yaml"))
+		filepath.Join(testkit.RepoRoot(), "deploy", "cairn.yaml"), filepath.Join(testkit.RepoRoot(), "deploy", "cairn-es.yaml"))
 }
 
 func writeTemp(t *testing.T, name string, data []byte) string {
@@ -553,35 +555,17 @@ func writeTemp(t *testing.T, name string, data []byte) string {
 	return p
 }
 
-// collectorBinary: $CAIRN_COLLECTOR, else bin/otelcol-cairn (make build).
-// Missing, the test skips, except under CI, where it fails (as the
-// end-to-end tests of internal/e2etest do).
-func collectorBinary(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("CAIRN_COLLECTOR")
-	if bin == "" {
-		bin = filepath.Join(repoRoot(), "bin", "otelcol-cairn")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("collector binary %s: %v (run make build)", bin, err)
-		}
-		t.Skipf("collector binary %s missing (run make build)", bin)
-	}
-	return bin
-}
-
 // validateWithCollector runs `otelcol-cairn validate` on configs: the
 // collector resolves them and checks every component's configuration.
 func validateWithCollector(t *testing.T, env map[string]string, configs ...string) {
 	t.Helper()
-	bin := collectorBinary(t)
+	bin := testkit.CollectorBinary(t)
 	args := []string{"validate"}
 	for _, c := range configs {
 		args = append(args, "--config", c)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Dir = repoRoot()
+	cmd.Dir = testkit.RepoRoot()
 	cmd.Env = os.Environ()
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

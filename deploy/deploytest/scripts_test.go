@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 // fakeDashboards answers the Kibana / OpenSearch Dashboards APIs the install
@@ -117,7 +119,7 @@ func needTools(t *testing.T, tools ...string) {
 // runScript runs a deploy script with only the given environment (and PATH).
 func runScript(t *testing.T, rel string, env map[string]string) (string, error) {
 	t.Helper()
-	cmd := exec.Command("bash", filepath.Join(repoRoot(), filepath.FromSlash(rel)))
+	cmd := exec.Command("bash", filepath.Join(testkit.RepoRoot(), filepath.FromSlash(rel)))
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -216,7 +218,7 @@ func TestOpenSearchInstallScript(t *testing.T) {
 // TestShellScripts: bash -n always; shellcheck when it is installed.
 func TestShellScripts(t *testing.T) {
 	needTools(t, "bash")
-	scripts, err := filepath.Glob(filepath.Join(repoRoot(), "deploy", "*", "*.sh"))
+	scripts, err := filepath.Glob(filepath.Join(testkit.RepoRoot(), "deploy", "*", "*.sh"))
 	if err != nil || len(scripts) < 3 {
 		t.Fatalf("scripts %v: %v", scripts, err)
 	}

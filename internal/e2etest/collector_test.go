@@ -32,6 +32,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 const (
@@ -73,10 +75,10 @@ const (
 // on a small synthetic one with the same attack.
 func TestCollectorFlagsAttack(t *testing.T) {
 	t.Parallel()
-	bin := collectorBinary(t)
+	bin := testkit.CollectorBinary(t)
 	t.Run("bundled", func(t *testing.T) {
 		t.Parallel()
-		input := filepath.Join(repoRoot(t), "testdata", "scenario", "events.ndjson")
+		input := filepath.Join(testkit.RepoRoot(), "testdata", "scenario", "events.ndjson")
 		if _, err := os.Stat(input); err != nil {
 			t.Skipf("bundled scenario not readable: %v", err)
 		}
@@ -218,7 +220,7 @@ func checkScenario(t *testing.T, bin, input string) {
 // also shows that the host's learning period was not restarted).
 func TestCollectorRestartKeepsBaseline(t *testing.T) {
 	t.Parallel()
-	bin := collectorBinary(t)
+	bin := testkit.CollectorBinary(t)
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
 
@@ -277,45 +279,10 @@ func TestCollectorRestartKeepsBaseline(t *testing.T) {
 
 // ---- collector process ----
 
-// collectorBinary returns the collector to test, skipping (failing under
-// CI) when it has not been built.
-func collectorBinary(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("CAIRN_COLLECTOR")
-	if bin == "" {
-		bin = filepath.Join(repoRoot(t), "bin", "otelcol-cairn")
-	}
-	// Stat also ties go test's result cache to the binary.
-	if _, err := os.Stat(bin); err != nil {
-		msg := fmt.Sprintf("collector binary not found (%v): run `make build` (or `make test`), or set CAIRN_COLLECTOR", err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return bin
-}
-
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no go.mod above %s", dir)
-		}
-	}
-}
-
 type collector struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testkit.LockedBuffer
 	sink *sink
 	done chan struct{}
 	err  error // of Wait, once done is closed
@@ -325,7 +292,7 @@ type collector struct {
 // reads only the given file and exports to an in-test OTLP/HTTP server.
 func startCollector(t *testing.T, name, bin, stateDir, events string) *collector {
 	t.Helper()
-	root := repoRoot(t)
+	root := testkit.RepoRoot()
 	base := filepath.Join(root, "deploy", "cairn.yaml")
 	// Read (not just passed on) so that go test's cache notices changes.
 	if _, err := os.ReadFile(base); err != nil {
@@ -379,13 +346,13 @@ func launch(t *testing.T, name, bin string, configs []string, stateDir, events s
 	cmd.Env = append(os.Environ(),
 		"CAIRN_STATE_DIR="+stateDir,
 		"CAIRN_EVENTS="+events,
-		"CAIRN_INTEL_DIR="+filepath.Join(repoRoot(t), "testdata", "intel"),
+		"CAIRN_INTEL_DIR="+filepath.Join(testkit.RepoRoot(), "testdata", "intel"),
 		"CAIRN_HEALTH=127.0.0.1:0",
 		"CAIRN_OTLP_GRPC=127.0.0.1:0",
 		"CAIRN_OTLP_HTTP=127.0.0.1:0",
 	)
 	cmd.Env = append(cmd.Env, env...)
-	out := &lockedBuffer{}
+	out := &testkit.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	c := &collector{name: name, cmd: cmd, out: out, sink: s, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
@@ -460,23 +427,6 @@ func (c *collector) terminate(t *testing.T) {
 	if c.err != nil {
 		t.Fatalf("%s exited uncleanly after SIGTERM: %v", c.name, c.err)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // ---- OTLP/HTTP server ----

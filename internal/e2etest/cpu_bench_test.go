@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/cairnsec/cairn/internal/scenario"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 // BenchmarkCollectorCPU runs the real collector on the same generated input
@@ -25,13 +27,7 @@ import (
 // pipeline minus Cairn's processors. It reports the CPU seconds (user+system, from the kernel) of
 // each, median of three interleaved runs, and their ratio.
 func BenchmarkCollectorCPU(b *testing.B) {
-	bin := os.Getenv("CAIRN_COLLECTOR")
-	if bin == "" {
-		bin = filepath.Join(repoRoot(b), "bin", "otelcol-cairn")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		b.Skipf("collector binary not found (%v): run `make build`", err)
-	}
+	bin := testkit.CollectorBinary(b)
 	dir := b.TempDir()
 	input := filepath.Join(dir, "events.ndjson")
 	f, err := os.Create(input)
@@ -115,10 +111,10 @@ service:
 	if err := os.WriteFile(overlay, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--config", filepath.Join(repoRoot(b), "deploy", "cairn.yaml"), "--config", overlay)
+	cmd := exec.Command(bin, "--config", filepath.Join(testkit.RepoRoot(), "deploy", "cairn.yaml"), "--config", overlay)
 	cmd.Dir = b.TempDir()
 	cmd.Env = append(os.Environ(), "CAIRN_STATE_DIR="+stateDir, "CAIRN_EVENTS="+input,
-		"CAIRN_INTEL_DIR="+filepath.Join(repoRoot(b), "testdata", "intel"),
+		"CAIRN_INTEL_DIR="+filepath.Join(testkit.RepoRoot(), "testdata", "intel"),
 		"CAIRN_HEALTH=127.0.0.1:0", "CAIRN_OTLP_GRPC=127.0.0.1:0", "CAIRN_OTLP_HTTP=127.0.0.1:0")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = io.Discard, &out

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/cairnsec/cairn/internal/netnstest"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 // TestCollectorWatchesThisHost is `make run` for real: the collector binary
@@ -30,8 +32,8 @@ func TestCollectorWatchesThisHost(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("skipped: watching the host needs root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH); CI runs it as root")
 	}
-	bin := collectorBinary(t)
-	root := repoRoot(t)
+	bin := testkit.CollectorBinary(t)
+	root := testkit.RepoRoot()
 	ns := netnstest.New(t, 216)
 	port := ns.ListenTCP(t)
 

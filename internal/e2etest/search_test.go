@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cairnsec/cairn/internal/searchtest"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 // TestCollectorShipsToElasticsearch runs the collector binary on
@@ -22,8 +24,8 @@ import (
 // stream, and alerts (if the pipeline raised any) in the plain alerts index.
 func TestCollectorShipsToElasticsearch(t *testing.T) {
 	t.Parallel()
-	bin := collectorBinary(t)
-	root := repoRoot(t)
+	bin := testkit.CollectorBinary(t)
+	root := testkit.RepoRoot()
 	input := filepath.Join(root, "testdata", "scenario", "events.ndjson")
 	events := readEvents(t, input)
 

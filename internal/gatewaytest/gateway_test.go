@@ -37,6 +37,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
 	"github.com/cairnsec/cairn/internal/redistest"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 const (
@@ -53,9 +55,9 @@ var day0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 // at a time, a gateway leaving mid-stream hands its hosts to the other, and
 // per-host first-seen and correlation stay right across the handover.
 func TestGatewayTakeover(t *testing.T) {
-	bin := collectorBinary(t)
+	bin := testkit.CollectorBinary(t)
 	redisAddr := redistest.Addr(t)
-	root := repoRoot(t)
+	root := testkit.RepoRoot()
 
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
 	require.NoError(t, err)
@@ -579,7 +581,7 @@ func waitHTTP(t *testing.T, p *proc, url string) {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testkit.LockedBuffer
 	done chan struct{}
 	err  error
 }
@@ -596,7 +598,7 @@ func launch(t *testing.T, name, bin string, configs []string, env []string) *pro
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), env...)
-	out := &lockedBuffer{}
+	out := &testkit.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	p := &proc{name: name, cmd: cmd, out: out, done: make(chan struct{})}
 	require.NoError(t, cmd.Start())
@@ -630,52 +632,5 @@ func (p *proc) terminate(t *testing.T) {
 	}
 	if p.err != nil {
 		t.Fatalf("%s exited uncleanly: %v", p.name, p.err)
-	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func collectorBinary(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("CAIRN_COLLECTOR")
-	if bin == "" {
-		bin = filepath.Join(repoRoot(t), "bin", "otelcol-cairn")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		msg := fmt.Sprintf("collector binary not found (%v): run `make build`, or set CAIRN_COLLECTOR", err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return bin
-}
-
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no go.mod above %s", dir)
-		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairnsec/cairn/internal/scenario"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 // BenchmarkReplay1M replays a generated 1M-event scenario (2000 hosts, 4
@@ -35,7 +37,7 @@ func BenchmarkReplay1M(b *testing.B) {
 	// As the CLI runs it.
 	TuneGC()
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	root := repoRoot(b)
+	root := testkit.RepoRoot()
 	for _, cores := range []int{1, 2} {
 		b.Run(fmt.Sprintf("cores=%d", cores), func(b *testing.B) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cores))

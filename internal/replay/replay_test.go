@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -17,13 +16,6 @@ import (
 
 	"github.com/cairnsec/cairn/internal/testkit"
 )
-
-// repoRoot finds the module root from this file, so tests read the real
-// deploy/cairn.yaml and the bundled scenario.
-func repoRoot(t testing.TB) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
 
 func options(t testing.TB, config, input, output string) Options {
 	return Options{
@@ -78,7 +70,7 @@ type flagged struct {
 // and checks exactly which events are flagged: the fleet-wide node_exporter
 // upgrade and the attack, nothing else.
 func TestScenario(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot()
 	out := filepath.Join(t.TempDir(), "out.ndjson")
 	o := options(t, filepath.Join(root, "deploy", "cairn.yaml"), filepath.Join(root, "testdata", "scenario", "events.ndjson"), out)
 	sum, err := Run(context.Background(), o)
@@ -186,7 +178,7 @@ func findDoc(t *testing.T, docs []map[string]any, pred func(map[string]any) bool
 // TestStateContinues: two replays over the halves of the scenario with one
 // --state directory give the same output as one replay over the whole.
 func TestStateContinues(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot()
 	cfg := filepath.Join(root, "deploy", "cairn.yaml")
 	input, err := os.ReadFile(filepath.Join(root, "testdata", "scenario", "events.ndjson"))
 	require.NoError(t, err)

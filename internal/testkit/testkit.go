@@ -4,11 +4,14 @@
 package testkit
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
@@ -124,4 +127,43 @@ func StartFileStorage(t testing.TB, dir string) extension.Extension {
 	require.NoError(t, err)
 	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
 	return ext
+}
+
+// CollectorBinary returns the collector binary that end-to-end tests run:
+// $CAIRN_COLLECTOR, else bin/otelcol-cairn (make build). When it is
+// missing the test skips with a message, and under CI it fails instead.
+func CollectorBinary(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv("CAIRN_COLLECTOR")
+	if bin == "" {
+		bin = filepath.Join(RepoRoot(), "bin", "otelcol-cairn")
+	}
+	// Stat also ties go test's result cache to the binary.
+	if _, err := os.Stat(bin); err != nil {
+		msg := fmt.Sprintf("collector binary not found (%v): run `make build` (or `make test`), or set CAIRN_COLLECTOR", err)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return bin
+}
+
+// LockedBuffer collects a child process's output, written by its stdout
+// and stderr copiers while the test reads it.
+type LockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *LockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *LockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -5,16 +5,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite deploy/elasticsearch and deploy/opensearch from the code")
-
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "..")
-}
 
 var defaultPolicy = Policy{Name: "cairn", RolloverMaxAge: "1d", RolloverMaxSize: "50gb", DeleteAfter: "90d"}
 
@@ -23,7 +19,7 @@ var defaultPolicy = Policy{Name: "cairn", RolloverMaxAge: "1d", RolloverMaxSize:
 func TestDeployFiles(t *testing.T) {
 	for dir, f := range map[string]Flavour{"elasticsearch": Elasticsearch, "opensearch": OpenSearch} {
 		for name, want := range Files(f, defaultPolicy) {
-			path := filepath.Join(repoRoot(), "deploy", dir, name)
+			path := filepath.Join(testkit.RepoRoot(), "deploy", dir, name)
 			if *update {
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 					t.Fatal(err)
