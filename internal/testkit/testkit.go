@@ -167,3 +167,17 @@ func (b *LockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// Signals returns the names in a record's cairn.signals (flat or nested),
+// nil when it has none.
+func Signals(m pcommon.Map) []string {
+	v, ok := Get(m, "cairn.signals")
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, s := range v.Slice().AsRaw() {
+		out = append(out, s.(string))
+	}
+	return out
+}

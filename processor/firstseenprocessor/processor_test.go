@@ -109,22 +109,6 @@ func (f *fixture) send(t testing.TB, events ...map[string]any) []pcommon.Map {
 	return out
 }
 
-func signals(m pcommon.Map) []string {
-	v, ok := testkit.Get(m, "cairn.signals")
-	if !ok {
-		return nil
-	}
-	var out []string
-	for _, s := range v.Slice().AsRaw() {
-		out = append(out, s.(string))
-	}
-	return out
-}
-
-func counterValue(t *testing.T, tel *componenttest.Telemetry, name string, attrs map[string]string) int64 {
-	return testkit.Sum(t, tel, name, attrs)
-}
-
 // TestStory runs the seed story: a learned fleet, then zsh and gs-netcat.
 func TestStory(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
@@ -141,7 +125,7 @@ func TestStory(t *testing.T) {
 		dnsAnswer("web-03", "deb.mirror.example.net", 2*time.Hour),
 	)
 	for _, m := range learning {
-		assert.Empty(t, signals(m))
+		assert.Empty(t, testkit.Signals(m))
 		id, ok := testkit.Get(m, "event.id")
 		require.True(t, ok, "every event gets an id")
 		assert.Len(t, id.Str(), 32)
@@ -154,7 +138,7 @@ func TestStory(t *testing.T) {
 		dnsAnswer("web-03", "DEB.Mirror.example.net.", 30*time.Hour),
 	)
 	for _, m := range known {
-		assert.Empty(t, signals(m))
+		assert.Empty(t, testkit.Signals(m))
 	}
 
 	// Day 2, 14:00: the attack.
@@ -166,22 +150,22 @@ func TestStory(t *testing.T) {
 		conn("web-03", "/tmp/.x/gs-netcat", "185.246.209.94", 7350, "l.gs.thc.org", 38*time.Hour+43*time.Second),
 		conn("web-03", "/usr/bin/curl", "45.77.141.38", 80, "", 38*time.Hour+50*time.Second),
 	)
-	assert.Equal(t, []string{"new_binary_on_host"}, signals(attack[0]), "zsh: new on the host, known in the environment")
-	assert.Equal(t, []string{"new_binary_on_host", "new_binary_in_environment"}, signals(attack[1]))
-	assert.Equal(t, []string{"new_external_ip", "new_ip_for_binary"}, signals(attack[2]))
-	assert.Equal(t, []string{"new_domain"}, signals(attack[3]))
-	assert.Equal(t, []string{"new_external_ip", "new_ip_for_binary"}, signals(attack[4]), "the domain was already seen in the DNS answer")
-	assert.Equal(t, []string{"new_ip_for_binary"}, signals(attack[5]), "a known IP reached by another binary")
+	assert.Equal(t, []string{"new_binary_on_host"}, testkit.Signals(attack[0]), "zsh: new on the host, known in the environment")
+	assert.Equal(t, []string{"new_binary_on_host", "new_binary_in_environment"}, testkit.Signals(attack[1]))
+	assert.Equal(t, []string{"new_external_ip", "new_ip_for_binary"}, testkit.Signals(attack[2]))
+	assert.Equal(t, []string{"new_domain"}, testkit.Signals(attack[3]))
+	assert.Equal(t, []string{"new_external_ip", "new_ip_for_binary"}, testkit.Signals(attack[4]), "the domain was already seen in the DNS answer")
+	assert.Equal(t, []string{"new_ip_for_binary"}, testkit.Signals(attack[5]), "a known IP reached by another binary")
 	flag, ok := testkit.Get(attack[1], "cairn.first_seen.new_binary_in_environment")
 	require.True(t, ok)
 	assert.True(t, flag.Bool())
 	_, ok = testkit.Get(attack[1], "cairn.first_seen.new_domain")
 	assert.False(t, ok)
 
-	assert.Equal(t, int64(13), counterValue(t, f.tel, "otelcol_processor_firstseen_events", nil))
-	assert.Equal(t, int64(2), counterValue(t, f.tel, "otelcol_processor_firstseen_signals", map[string]string{"tracker": "new_external_ip"}))
-	assert.Equal(t, int64(3), counterValue(t, f.tel, "otelcol_processor_firstseen_signals", map[string]string{"tracker": "new_ip_for_binary"}))
-	assert.Equal(t, int64(2), counterValue(t, f.tel, "otelcol_processor_firstseen_learning", map[string]string{"tracker": "new_binary_on_host"}))
+	assert.Equal(t, int64(13), testkit.Sum(t, f.tel, "otelcol_processor_firstseen_events", nil))
+	assert.Equal(t, int64(2), testkit.Sum(t, f.tel, "otelcol_processor_firstseen_signals", map[string]string{"tracker": "new_external_ip"}))
+	assert.Equal(t, int64(3), testkit.Sum(t, f.tel, "otelcol_processor_firstseen_signals", map[string]string{"tracker": "new_ip_for_binary"}))
+	assert.Equal(t, int64(2), testkit.Sum(t, f.tel, "otelcol_processor_firstseen_learning", map[string]string{"tracker": "new_binary_on_host"}))
 }
 
 func TestUnflaggedEventsKeepTheirContent(t *testing.T) {
@@ -219,13 +203,13 @@ func TestBadInputNeverFailsTheBatch(t *testing.T) {
 	}
 	out := f.send(t, events...)
 	require.Len(t, out, len(events), "every event passes")
-	assert.Equal(t, []string{"new_domain"}, signals(out[7]), "an event with a bad timestamp is still tracked")
+	assert.Equal(t, []string{"new_domain"}, testkit.Signals(out[7]), "an event with a bad timestamp is still tracked")
 	// An object under destination.ip is not a value of the field at all
 	// (ECS fields are leaves), so it counts as absent, not malformed.
-	assert.Equal(t, int64(2), counterValue(t, f.tel, "otelcol_processor_firstseen_malformed", map[string]string{"tracker": "new_external_ip", "reason": "not_ip"}))
-	assert.Equal(t, int64(1), counterValue(t, f.tel, "otelcol_processor_firstseen_malformed", map[string]string{"tracker": "new_binary_on_host", "reason": "too_long"}))
-	assert.Equal(t, int64(1), counterValue(t, f.tel, "otelcol_processor_firstseen_malformed", map[string]string{"tracker": "new_binary_on_host", "reason": "missing_host"}))
-	assert.Equal(t, int64(2), counterValue(t, f.tel, "otelcol_processor_firstseen_malformed", map[string]string{"tracker": "new_domain", "reason": "not_domain"}))
+	assert.Equal(t, int64(2), testkit.Sum(t, f.tel, "otelcol_processor_firstseen_malformed", map[string]string{"tracker": "new_external_ip", "reason": "not_ip"}))
+	assert.Equal(t, int64(1), testkit.Sum(t, f.tel, "otelcol_processor_firstseen_malformed", map[string]string{"tracker": "new_binary_on_host", "reason": "too_long"}))
+	assert.Equal(t, int64(1), testkit.Sum(t, f.tel, "otelcol_processor_firstseen_malformed", map[string]string{"tracker": "new_binary_on_host", "reason": "missing_host"}))
+	assert.Equal(t, int64(2), testkit.Sum(t, f.tel, "otelcol_processor_firstseen_malformed", map[string]string{"tracker": "new_domain", "reason": "not_domain"}))
 
 	// A body that is a map and resource attributes are read too.
 	ld := plog.NewLogs()
@@ -239,7 +223,7 @@ func TestBadInputNeverFailsTheBatch(t *testing.T) {
 	body.PutStr("process.executable.path", "/usr/bin/semconv")
 	require.NoError(t, f.proc.ConsumeLogs(context.Background(), ld))
 	got := f.sink.AllLogs()[1].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes()
-	assert.Equal(t, []string{"new_binary_on_host"}, signals(got))
+	assert.Equal(t, []string{"new_binary_on_host"}, testkit.Signals(got))
 }
 
 func durPtr(d time.Duration) *durationT { v := durationT(d); return &v }
@@ -265,17 +249,17 @@ func TestRestartKeepsBaseline(t *testing.T) {
 		procStart("a", "/bin/old", hash("old"), 0),
 		procStart("a", "/bin/day2", hash("day2"), 30*time.Hour),
 	)
-	assert.Empty(t, signals(out[0]), "learning")
-	assert.Equal(t, []string{"new_binary_on_host", "new_binary_in_environment"}, signals(out[1]))
+	assert.Empty(t, testkit.Signals(out[0]), "learning")
+	assert.Equal(t, []string{"new_binary_on_host", "new_binary_in_environment"}, testkit.Signals(out[1]))
 
 	out = run(
 		procStart("a", "/bin/old", hash("old"), 31*time.Hour),
 		procStart("a", "/bin/day2", hash("day2"), 31*time.Hour),
 		procStart("a", "/bin/new", hash("new"), 31*time.Hour),
 	)
-	assert.Empty(t, signals(out[0]), "baseline survived the restart")
-	assert.Empty(t, signals(out[1]), "terms flagged before the restart are known")
-	assert.Equal(t, []string{"new_binary_on_host", "new_binary_in_environment"}, signals(out[2]), "learning did not restart")
+	assert.Empty(t, testkit.Signals(out[0]), "baseline survived the restart")
+	assert.Empty(t, testkit.Signals(out[1]), "terms flagged before the restart are known")
+	assert.Equal(t, []string{"new_binary_on_host", "new_binary_in_environment"}, testkit.Signals(out[2]), "learning did not restart")
 }
 
 func TestPeriodicFlushSurvivesCrash(t *testing.T) {
@@ -306,8 +290,8 @@ func TestPeriodicFlushSurvivesCrash(t *testing.T) {
 	host2 := storagetest.NewStorageHost().WithExtension(storageID, ext2)
 	f2 := newFixture(t, cfg, host2)
 	out := f2.send(t, procStart("a", "/bin/old", hash("old"), 30*time.Hour), procStart("a", "/bin/new", hash("new"), 30*time.Hour))
-	assert.Empty(t, signals(out[0]))
-	assert.Equal(t, []string{"new_binary_on_host", "new_binary_in_environment"}, signals(out[1]))
+	assert.Empty(t, testkit.Signals(out[0]))
+	assert.Equal(t, []string{"new_binary_on_host", "new_binary_in_environment"}, testkit.Signals(out[1]))
 	require.NoError(t, f2.proc.Shutdown(ctx))
 	require.NoError(t, ext2.Shutdown(ctx))
 }
@@ -347,9 +331,9 @@ func TestDefinitionChangeStartsNewBaseline(t *testing.T) {
 	}
 	run([]string{"process.executable"}, procStart("a", "/bin/x", hash("x"), 0))
 	out := run([]string{"process.hash.sha256"}, procStart("a", "/bin/y", hash("y"), 48*time.Hour))
-	assert.Empty(t, signals(out[0]), "a redefined tracker learns again instead of flagging everything")
+	assert.Empty(t, testkit.Signals(out[0]), "a redefined tracker learns again instead of flagging everything")
 	out = run([]string{"process.executable"}, procStart("a", "/bin/z", hash("z"), 49*time.Hour))
-	assert.Equal(t, []string{"t"}, signals(out[0]), "the earlier definition's baseline is still there")
+	assert.Equal(t, []string{"t"}, testkit.Signals(out[0]), "the earlier definition's baseline is still there")
 }
 
 func TestCardinalityFlood(t *testing.T) {
@@ -382,13 +366,13 @@ func TestCardinalityFlood(t *testing.T) {
 	tr := f.fs.trackers[0]
 	assert.Equal(t, maxTerms, tr.Terms.Len())
 	assert.LessOrEqual(t, tr.Terms.MemoryBytes(), 64*maxTerms, "memory stays within the bound")
-	assert.GreaterOrEqual(t, counterValue(t, f.tel, "otelcol_processor_firstseen_evictions", map[string]string{"tracker": "new_domain", "table": "terms"}), int64(flood-maxTerms-1000))
+	assert.GreaterOrEqual(t, testkit.Sum(t, f.tel, "otelcol_processor_firstseen_evictions", map[string]string{"tracker": "new_domain", "table": "terms"}), int64(flood-maxTerms-1000))
 
 	// The newest terms are held, the oldest went first.
 	recent := f.send(t, map[string]any{"dns.question.name": names[flood-1], "@timestamp": day0.Add(time.Hour).Format(time.RFC3339)})
-	assert.Empty(t, signals(recent[0]))
+	assert.Empty(t, testkit.Signals(recent[0]))
 	oldest := f.send(t, map[string]any{"dns.question.name": names[0], "@timestamp": day0.Add(time.Hour).Format(time.RFC3339)})
-	assert.Equal(t, []string{"new_domain"}, signals(oldest[0]))
+	assert.Equal(t, []string{"new_domain"}, testkit.Signals(oldest[0]))
 }
 
 func TestConcurrentBatches(t *testing.T) {
@@ -406,7 +390,7 @@ func TestConcurrentBatches(t *testing.T) {
 		}(g)
 	}
 	wg.Wait()
-	assert.Equal(t, int64(200), counterValue(t, f.tel, "otelcol_processor_firstseen_events", nil))
+	assert.Equal(t, int64(200), testkit.Sum(t, f.tel, "otelcol_processor_firstseen_events", nil))
 }
 
 func TestTermsGauge(t *testing.T) {
@@ -446,11 +430,11 @@ func TestLearningStartsWithTheScope(t *testing.T) {
 	f := newFixture(t, createDefaultConfig().(*Config), componenttest.NewNopHost())
 	f.send(t, procStart("a", "/usr/bin/app", hash("app"), 0))
 	out := f.send(t, conn("a", "/usr/bin/app", "45.33.32.156", 443, "", 48*time.Hour))
-	assert.ElementsMatch(t, []string{"new_external_ip", "new_ip_for_binary"}, signals(out[0]))
+	assert.ElementsMatch(t, []string{"new_external_ip", "new_ip_for_binary"}, testkit.Signals(out[0]))
 
 	// A host first seen now still learns, whichever tracker sees it first.
 	out = f.send(t, conn("b", "/usr/bin/app", "45.33.32.157", 443, "", 48*time.Hour),
 		procStart("b", "/usr/bin/other", hash("other"), 49*time.Hour))
-	assert.ElementsMatch(t, []string{"new_external_ip", "new_ip_for_binary"}, signals(out[0]), "environment trackers: the environment is old")
-	assert.ElementsMatch(t, []string{"new_binary_in_environment"}, signals(out[1]), "host b is learning")
+	assert.ElementsMatch(t, []string{"new_external_ip", "new_ip_for_binary"}, testkit.Signals(out[0]), "environment trackers: the environment is old")
+	assert.ElementsMatch(t, []string{"new_binary_in_environment"}, testkit.Signals(out[1]), "host b is learning")
 }

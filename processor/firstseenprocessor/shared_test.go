@@ -20,6 +20,8 @@ import (
 
 	"github.com/cairnsec/cairn/internal/redistest"
 	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/metadata"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 // The environment-scoped trackers under test, with how to read their term
@@ -450,7 +452,7 @@ func TestSharedRedisRestart(t *testing.T) {
 	for _, d := range lat {
 		assert.Less(t, d, budget+250*time.Millisecond, "a batch never waits much past the budget")
 	}
-	assert.Positive(t, counterValue(t, a.tel, "otelcol_processor_firstseen_degraded", map[string]string{"tracker": "new_domain"}))
+	assert.Positive(t, testkit.Sum(t, a.tel, "otelcol_processor_firstseen_degraded", map[string]string{"tracker": "new_domain"}))
 
 	srv.Start()
 	// The probe notices, writes the pending terms, and resumes.
@@ -459,7 +461,7 @@ func TestSharedRedisRestart(t *testing.T) {
 		defer a.fs.mu.Unlock()
 		return a.fs.shared.healthy && !a.fs.shared.probing
 	}), "reconciliation finished")
-	assert.Positive(t, counterValue(t, a.tel, "otelcol_processor_firstseen_reconciled", map[string]string{"tracker": "new_domain", "outcome": "recorded"}))
+	assert.Positive(t, testkit.Sum(t, a.tel, "otelcol_processor_firstseen_reconciled", map[string]string{"tracker": "new_domain", "outcome": "recorded"}))
 
 	// b now sees a's middle third: terms a learned during the outage are
 	// known fleet-wide, so b flags none of them.
@@ -524,8 +526,8 @@ func TestSharedNetworkStall(t *testing.T) {
 		slices.Sort(later)
 		assert.Less(t, later[len(later)/2], cfg.Redis.Timeout/2, "while unavailable, batches do not wait")
 	}
-	assert.Positive(t, counterValue(t, a.tel, "otelcol_processor_firstseen_shared_requests", map[string]string{"result": "failed"}))
-	assert.Positive(t, counterValue(t, a.tel, "otelcol_processor_firstseen_shared_requests", map[string]string{"result": "skipped"}))
+	assert.Positive(t, testkit.Sum(t, a.tel, "otelcol_processor_firstseen_shared_requests", map[string]string{"result": "failed"}))
+	assert.Positive(t, testkit.Sum(t, a.tel, "otelcol_processor_firstseen_shared_requests", map[string]string{"result": "skipped"}))
 
 	proxy.Resume()
 	require.NoError(t, redistest.Eventually(10*time.Second, func() bool {

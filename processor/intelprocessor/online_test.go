@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 // vtServer answers like the v3 files endpoint: the gs-netcat hash is known
@@ -59,7 +61,7 @@ func TestOnlineLateAnswerBecomesAnEnrichmentRecord(t *testing.T) {
 	srv, calls := vtServer(t, "secret-test-key")
 	f := newFixture(t, onlineConfig(t, srv.URL, 0))
 	out := f.send(t, procStart(gsNetcat), procStart(strings.Repeat("a", 64)))
-	assert.Empty(t, signals(out[0]), "budget 0: the event is not held")
+	assert.Empty(t, testkit.Signals(out[0]), "budget 0: the event is not held")
 
 	// The answer arrives later: a standalone record for the asking host.
 	var late pcommon.Map
@@ -77,7 +79,7 @@ func TestOnlineLateAnswerBecomesAnEnrichmentRecord(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 	host, _ := late.Get("host.name")
 	assert.Equal(t, "web-03", host.Str())
-	assert.Equal(t, []string{"intel_malicious_hash"}, signals(late))
+	assert.Equal(t, []string{"intel_malicious_hash"}, testkit.Signals(late))
 	e := enrichments(t, late)
 	require.Len(t, e, 1)
 	assert.Equal(t, "VirusTotal", e[0]["indicator"].(map[string]any)["provider"])
@@ -92,7 +94,7 @@ func TestOnlineLateAnswerBecomesAnEnrichmentRecord(t *testing.T) {
 	// A later sighting gets the verdict from the cache, without a new request.
 	before := calls.Load()
 	out = f.send(t, procStart(gsNetcat))
-	assert.Equal(t, []string{"intel_malicious_hash"}, signals(out[0]))
+	assert.Equal(t, []string{"intel_malicious_hash"}, testkit.Signals(out[0]))
 	assert.Equal(t, before, calls.Load())
 
 	m, err := f.tel.GetMetric("otelcol_processor_intel_online_lookups")
@@ -112,7 +114,7 @@ func TestOnlineWithinBudget(t *testing.T) {
 	srv, _ := vtServer(t, "secret-test-key")
 	f := newFixture(t, onlineConfig(t, srv.URL, 3*time.Second))
 	out := f.send(t, procStart(gsNetcat))
-	assert.Equal(t, []string{"intel_malicious_hash"}, signals(out[0]), "answered within the wait budget")
+	assert.Equal(t, []string{"intel_malicious_hash"}, testkit.Signals(out[0]), "answered within the wait budget")
 }
 
 func TestOnlineLocalFeedsWinAndAllowListsStopLookups(t *testing.T) {
@@ -123,7 +125,7 @@ func TestOnlineLocalFeedsWinAndAllowListsStopLookups(t *testing.T) {
 	cfg.FeedsDir = dir
 	f := newFixture(t, cfg)
 	out := f.send(t, procStart(gsNetcat))
-	assert.Empty(t, signals(out[0]))
+	assert.Empty(t, testkit.Signals(out[0]))
 	assert.Zero(t, calls.Load(), "an allow-listed hash is not looked up")
 }
 
@@ -133,7 +135,7 @@ func TestOnlineWrongKeyNeverBlocks(t *testing.T) {
 	start := time.Now()
 	for i := 0; i < 20; i++ {
 		out := f.send(t, procStart(gsNetcat))
-		assert.Empty(t, signals(out[0]))
+		assert.Empty(t, testkit.Signals(out[0]))
 	}
 	assert.Less(t, time.Since(start), 5*time.Second)
 }

@@ -90,18 +90,6 @@ func procStart(hash string) map[string]any {
 	}
 }
 
-func signals(m pcommon.Map) []string {
-	v, ok := testkit.Get(m, "cairn.signals")
-	if !ok {
-		return nil
-	}
-	var out []string
-	for _, s := range v.Slice().AsRaw() {
-		out = append(out, s.(string))
-	}
-	return out
-}
-
 func enrichments(t *testing.T, m pcommon.Map) []map[string]any {
 	v, ok := testkit.Get(m, "threat.enrichments")
 	if !ok {
@@ -137,7 +125,7 @@ func TestMatchesWriteECSEnrichmentsAndSignals(t *testing.T) {
 		map[string]any{"@timestamp": evTime.Format(time.RFC3339), "server.address": "45.134.26.117"},
 		procStart(strings.Repeat("0", 64)),
 	)
-	assert.Equal(t, []string{"intel_malicious_hash"}, signals(out[0]))
+	assert.Equal(t, []string{"intel_malicious_hash"}, testkit.Signals(out[0]))
 	e := enrichments(t, out[0])
 	require.Len(t, e, 1)
 	assert.Equal(t, map[string]any{
@@ -157,28 +145,28 @@ func TestMatchesWriteECSEnrichmentsAndSignals(t *testing.T) {
 	require.True(t, ok, "a changed event gets its id")
 	assert.Len(t, id.Str(), 32)
 
-	assert.Equal(t, []string{"intel_suspicious_hash"}, signals(out[1]))
+	assert.Equal(t, []string{"intel_suspicious_hash"}, testkit.Signals(out[1]))
 	e = enrichments(t, out[1])
 	require.Len(t, e, 1)
 	assert.Equal(t, "process.hash.md5", e[0]["matched"].(map[string]any)["field"])
 	assert.Equal(t, "Low", e[0]["indicator"].(map[string]any)["confidence"])
 	assert.Equal(t, "suspicious", e[0]["cairn"].(map[string]any)["intel"].(map[string]any)["verdict"])
 
-	assert.Equal(t, []string{"intel_bad_ip"}, signals(out[2]))
+	assert.Equal(t, []string{"intel_bad_ip"}, testkit.Signals(out[2]))
 	e = enrichments(t, out[2])
 	require.Len(t, e, 1)
 	assert.Equal(t, "ipv4-addr", e[0]["indicator"].(map[string]any)["type"])
 	assert.Equal(t, "45.134.26.117", e[0]["indicator"].(map[string]any)["ip"])
 	assert.Equal(t, "Medium", e[0]["indicator"].(map[string]any)["confidence"])
 
-	assert.Equal(t, []string{"intel_bad_domain"}, signals(out[3]))
+	assert.Equal(t, []string{"intel_bad_domain"}, testkit.Signals(out[3]))
 	e = enrichments(t, out[3])
 	require.Len(t, e, 1)
 	assert.Equal(t, map[string]any{"domain": "l.gs.thc.org"}, e[0]["indicator"].(map[string]any)["url"])
 	assert.Equal(t, "Not Specified", e[0]["indicator"].(map[string]any)["confidence"])
 
-	assert.Equal(t, []string{"intel_bad_ip"}, signals(out[4]), "semantic-convention names are read too")
-	assert.Empty(t, signals(out[5]))
+	assert.Equal(t, []string{"intel_bad_ip"}, testkit.Signals(out[4]), "semantic-convention names are read too")
+	assert.Empty(t, testkit.Signals(out[5]))
 	_, ok = testkit.Get(out[5], "event.id")
 	assert.False(t, ok, "unmatched events are untouched")
 
@@ -193,7 +181,7 @@ func TestAllowListOverrides(t *testing.T) {
 	writeFeed(t, dir, "allow.tsv", gsNetcat+"\tbenign\tin-house allow list\n")
 	f := newFixture(t, feedsConfig(dir))
 	out := f.send(t, procStart(gsNetcat))
-	assert.Empty(t, signals(out[0]))
+	assert.Empty(t, testkit.Signals(out[0]))
 	assert.Empty(t, enrichments(t, out[0]))
 	assert.Equal(t, int64(1), counter(t, f.tel, "otelcol_processor_intel_allowed"))
 }
@@ -204,7 +192,7 @@ func TestSeveralFeedsGiveSeveralEnrichments(t *testing.T) {
 	writeFeed(t, dir, "b.csv", gsNetcat+",suspicious,feed B\n")
 	f := newFixture(t, feedsConfig(dir))
 	out := f.send(t, procStart(gsNetcat))
-	assert.ElementsMatch(t, []string{"intel_malicious_hash", "intel_suspicious_hash"}, signals(out[0]))
+	assert.ElementsMatch(t, []string{"intel_malicious_hash", "intel_suspicious_hash"}, testkit.Signals(out[0]))
 	assert.Len(t, enrichments(t, out[0]), 2)
 }
 
@@ -223,9 +211,9 @@ func TestValidityWindow(t *testing.T) {
 	before := procStart(gsNetcat)
 	before["@timestamp"] = "2026-02-01T00:00:00Z"
 	out := f.send(t, late, inside, before)
-	assert.Empty(t, signals(out[0]))
-	assert.Equal(t, []string{"intel_malicious_hash"}, signals(out[1]))
-	assert.Empty(t, signals(out[2]))
+	assert.Empty(t, testkit.Signals(out[0]))
+	assert.Equal(t, []string{"intel_malicious_hash"}, testkit.Signals(out[1]))
+	assert.Empty(t, testkit.Signals(out[2]))
 }
 
 func TestReloadSettlesAndKeepsGoodContents(t *testing.T) {
@@ -236,7 +224,7 @@ func TestReloadSettlesAndKeepsGoodContents(t *testing.T) {
 	f := newFixture(t, cfg)
 	clock := time.Now()
 	f.p.feeds.now = func() time.Time { return clock }
-	require.Len(t, signals(f.send(t, procStart(gsNetcat))[0]), 1)
+	require.Len(t, testkit.Signals(f.send(t, procStart(gsNetcat))[0]), 1)
 
 	// A new version: not read until it stopped changing for `settle`.
 	other := strings.Repeat("1", 64)
@@ -244,11 +232,11 @@ func TestReloadSettlesAndKeepsGoodContents(t *testing.T) {
 	future := time.Now().Add(time.Second)
 	require.NoError(t, os.Chtimes(path, future, future))
 	require.NoError(t, f.p.feeds.refresh(false))
-	assert.Len(t, signals(f.send(t, procStart(gsNetcat))[0]), 1, "old contents still in force")
+	assert.Len(t, testkit.Signals(f.send(t, procStart(gsNetcat))[0]), 1, "old contents still in force")
 	clock = clock.Add(2 * time.Minute)
 	require.NoError(t, f.p.feeds.refresh(false))
-	assert.Empty(t, signals(f.send(t, procStart(gsNetcat))[0]), "new contents replaced the old")
-	assert.Len(t, signals(f.send(t, procStart(other))[0]), 1)
+	assert.Empty(t, testkit.Signals(f.send(t, procStart(gsNetcat))[0]), "new contents replaced the old")
+	assert.Len(t, testkit.Signals(f.send(t, procStart(other))[0]), 1)
 
 	// A broken file (truncated JSON): reported, previous contents stay.
 	require.NoError(t, os.WriteFile(path, []byte(`{"type":"bundle","objects":[{"type":"indic`), 0o600))
@@ -257,13 +245,13 @@ func TestReloadSettlesAndKeepsGoodContents(t *testing.T) {
 	require.NoError(t, f.p.feeds.refresh(false))
 	clock = clock.Add(2 * time.Minute)
 	require.NoError(t, f.p.feeds.refresh(false))
-	assert.Len(t, signals(f.send(t, procStart(other))[0]), 1, "a broken file keeps its previous contents")
+	assert.Len(t, testkit.Signals(f.send(t, procStart(other))[0]), 1, "a broken file keeps its previous contents")
 	assert.GreaterOrEqual(t, counter(t, f.tel, "otelcol_processor_intel_feed_errors"), int64(1))
 
 	// A removed file is dropped.
 	require.NoError(t, os.Remove(path))
 	require.NoError(t, f.p.feeds.refresh(false))
-	assert.Empty(t, signals(f.send(t, procStart(other))[0]))
+	assert.Empty(t, testkit.Signals(f.send(t, procStart(other))[0]))
 }
 
 func TestReloadLoop(t *testing.T) {
@@ -272,10 +260,10 @@ func TestReloadLoop(t *testing.T) {
 	cfg.ReloadInterval = 20 * time.Millisecond
 	cfg.Settle = 0
 	f := newFixture(t, cfg)
-	assert.Empty(t, signals(f.send(t, procStart(gsNetcat))[0]))
+	assert.Empty(t, testkit.Signals(f.send(t, procStart(gsNetcat))[0]))
 	writeFeed(t, dir, "late.csv", gsNetcat+",malicious\n")
 	require.Eventually(t, func() bool {
-		return len(signals(f.send(t, procStart(gsNetcat))[0])) == 1
+		return len(testkit.Signals(f.send(t, procStart(gsNetcat))[0])) == 1
 	}, 5*time.Second, 20*time.Millisecond, "a feed added while running is picked up")
 }
 
@@ -285,7 +273,7 @@ func TestSkippedFileNames(t *testing.T) {
 	writeFeed(t, dir, "download.csv.part", gsNetcat+",malicious\n")
 	writeFeed(t, dir, "README.md", "# notes\n")
 	f := newFixture(t, feedsConfig(dir))
-	assert.Empty(t, signals(f.send(t, procStart(gsNetcat))[0]))
+	assert.Empty(t, testkit.Signals(f.send(t, procStart(gsNetcat))[0]))
 }
 
 func TestStartErrors(t *testing.T) {
@@ -306,7 +294,7 @@ func TestBrokenFileAtStartDoesNotStopTheOthers(t *testing.T) {
 	writeFeed(t, dir, "good.csv", gsNetcat+",malicious\n")
 	writeFeed(t, dir, "broken.json", `{"Event": {"Attribute": [`)
 	f := newFixture(t, feedsConfig(dir))
-	assert.Len(t, signals(f.send(t, procStart(gsNetcat))[0]), 1)
+	assert.Len(t, testkit.Signals(f.send(t, procStart(gsNetcat))[0]), 1)
 	assert.Equal(t, int64(1), counter(t, f.tel, "otelcol_processor_intel_feed_errors"))
 }
 
@@ -325,9 +313,9 @@ func TestFeedFilesAndCustomFields(t *testing.T) {
 		map[string]any{"@timestamp": evTime.Format(time.RFC3339), "destination.ip": "45.134.26.117"},
 		procStart(gsNetcat),
 	)
-	assert.Equal(t, []string{"intel_bad_ip"}, signals(out[0]), "a configured field is checked")
-	assert.Empty(t, signals(out[1]), "fields not configured are not")
-	assert.Empty(t, signals(out[2]), "no hash fields configured")
+	assert.Equal(t, []string{"intel_bad_ip"}, testkit.Signals(out[0]), "a configured field is checked")
+	assert.Empty(t, testkit.Signals(out[1]), "fields not configured are not")
+	assert.Empty(t, testkit.Signals(out[2]), "no hash fields configured")
 }
 
 // TestFieldsFollowLoadedTypes: fields of a kind no feed holds are not read
@@ -342,14 +330,14 @@ func TestFieldsFollowLoadedTypes(t *testing.T) {
 		"process":     map[string]any{"hash": map[string]any{"md5": evilMD5, "sha256": gsNetcat}},
 		"destination": map[string]any{"ip": "45.134.26.117"}}
 	out := f.send(t, md5Event)
-	assert.Equal(t, []string{"intel_bad_ip"}, signals(out[0]))
+	assert.Equal(t, []string{"intel_bad_ip"}, testkit.Signals(out[0]))
 	assert.Len(t, f.p.planFor(f.p.feeds.snapshot()).fields, 1, "only destination.ip is read")
 
 	require.NoError(t, os.WriteFile(feed, []byte("45.134.26.117,malicious,ip list\n"+evilMD5+",suspicious,md5 list\n"), 0o600))
 	require.NoError(t, os.Chtimes(feed, evTime, evTime))
 	require.NoError(t, f.p.feeds.refresh(false))
 	out = f.send(t, md5Event)
-	assert.Equal(t, []string{"intel_suspicious_hash", "intel_bad_ip"}, signals(out[0]))
+	assert.Equal(t, []string{"intel_suspicious_hash", "intel_bad_ip"}, testkit.Signals(out[0]))
 	var fields []string
 	for _, cf := range f.p.planFor(f.p.feeds.snapshot()).fields {
 		fields = append(fields, cf.field.Name)
