@@ -26,7 +26,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -280,12 +279,8 @@ func TestCollectorRestartKeepsBaseline(t *testing.T) {
 // ---- collector process ----
 
 type collector struct {
-	name string
-	cmd  *exec.Cmd
-	out  *testkit.LockedBuffer
+	*testkit.Process
 	sink *sink
-	done chan struct{}
-	err  error // of Wait, once done is closed
 }
 
 // startCollector runs the binary with deploy/cairn.yaml and an overlay that
@@ -352,27 +347,7 @@ func launch(t *testing.T, name, bin string, configs []string, stateDir, events s
 		"CAIRN_OTLP_HTTP=127.0.0.1:0",
 	)
 	cmd.Env = append(cmd.Env, env...)
-	out := &testkit.LockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	c := &collector{name: name, cmd: cmd, out: out, sink: s, done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	go func() {
-		c.err = cmd.Wait()
-		close(c.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-c.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-c.done
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, out.String())
-		}
-	})
+	c := &collector{Process: testkit.StartProcess(t, name, cmd), sink: s}
 	return c
 }
 
@@ -392,10 +367,10 @@ func (c *collector) waitRecords(t *testing.T, events []event) {
 			return
 		}
 		select {
-		case <-c.done:
-			t.Fatalf("%s exited (%v) after %d of %d records", c.name, c.err, c.sink.distinct(want), len(want))
+		case <-c.Done():
+			t.Fatalf("%s exited (%v) after %d of %d records", c.Name, c.Err(), c.sink.distinct(want), len(want))
 		case <-deadline:
-			t.Fatalf("%s: %d of %d records arrived within %s", c.name, c.sink.distinct(want), len(want), recordsTimeout)
+			t.Fatalf("%s: %d of %d records arrived within %s", c.Name, c.sink.distinct(want), len(want), recordsTimeout)
 		case <-tick.C:
 		}
 	}
@@ -407,26 +382,14 @@ func (c *collector) stop(t *testing.T) {
 	t.Helper()
 	c.terminate(t)
 	if errs := c.sink.errors(); len(errs) > 0 {
-		t.Errorf("%s: OTLP server rejected requests:\n%s", c.name, strings.Join(errs, "\n"))
+		t.Errorf("%s: OTLP server rejected requests:\n%s", c.Name, strings.Join(errs, "\n"))
 	}
 }
 
 // terminate sends SIGTERM and expects a clean exit.
 func (c *collector) terminate(t *testing.T) {
 	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("%s: SIGTERM: %v", c.name, err)
-	}
-	select {
-	case <-c.done:
-	case <-time.After(stopTimeout):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-		t.Fatalf("%s did not exit within %s of SIGTERM", c.name, stopTimeout)
-	}
-	if c.err != nil {
-		t.Fatalf("%s exited uncleanly after SIGTERM: %v", c.name, c.err)
-	}
+	c.Terminate(t, stopTimeout)
 }
 
 // ---- OTLP/HTTP server ----
@@ -473,8 +436,8 @@ func waitFor(t *testing.T, c *collector, d time.Duration, what string, pred func
 			}
 		}
 		select {
-		case <-c.done:
-			t.Fatalf("%s exited before %s arrived: %v", c.name, what, c.err)
+		case <-c.Done():
+			t.Fatalf("%s exited before %s arrived: %v", c.Name, what, c.Err())
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -136,7 +136,7 @@ service:
 		}
 	}
 	c.terminate(t)
-	if !strings.Contains(c.out.String(), "ALERT Potentially Compromised Host") {
+	if !strings.Contains(c.Out.String(), "ALERT Potentially Compromised Host") {
 		t.Errorf("no ALERT line in the collector's log")
 	}
 }

@@ -78,8 +78,8 @@ service:
 	deadline := time.Now().Add(recordsTimeout)
 	for len(srv.Docs("logs-cairn.events-default")) < len(events) {
 		select {
-		case <-c.done:
-			t.Fatalf("collector exited (%v) after %d of %d documents", c.err, len(srv.Docs("logs-cairn.events-default")), len(events))
+		case <-c.Done():
+			t.Fatalf("collector exited (%v) after %d of %d documents", c.Err(), len(srv.Docs("logs-cairn.events-default")), len(events))
 		default:
 		}
 		if time.Now().After(deadline) {

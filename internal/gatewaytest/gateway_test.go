@@ -23,7 +23,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -495,8 +494,8 @@ func (s *sink) wait(t *testing.T, want map[int]bool, running ...*proc) {
 		}
 		for _, p := range running {
 			select {
-			case <-p.done:
-				t.Fatalf("%s exited (%v) with %d of %d events delivered", p.name, p.err, len(got), len(want))
+			case <-p.Done():
+				t.Fatalf("%s exited (%v) with %d of %d events delivered", p.Name, p.Err(), len(got), len(want))
 			default:
 			}
 		}
@@ -567,24 +566,18 @@ func waitHTTP(t *testing.T, p *proc, url string) {
 			return
 		}
 		select {
-		case <-p.done:
-			t.Fatalf("%s exited: %v", p.name, p.err)
+		case <-p.Done():
+			t.Fatalf("%s exited: %v", p.Name, p.Err())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s does not listen on %s: %v", p.name, url, err)
+			t.Fatalf("%s does not listen on %s: %v", p.Name, url, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  *testkit.LockedBuffer
-	done chan struct{}
-	err  error
-}
+type proc struct{ *testkit.Process }
 
 func launch(t *testing.T, name, bin string, configs []string, env []string) *proc {
 	t.Helper()
@@ -598,39 +591,11 @@ func launch(t *testing.T, name, bin string, configs []string, env []string) *pro
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), env...)
-	out := &testkit.LockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	p := &proc{name: name, cmd: cmd, out: out, done: make(chan struct{})}
-	require.NoError(t, cmd.Start())
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, out.String())
-		}
-	})
+	p := &proc{testkit.StartProcess(t, name, cmd)}
 	return p
 }
 
 func (p *proc) terminate(t *testing.T) {
 	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		t.Fatalf("%s did not exit within 30s of SIGTERM", p.name)
-	}
-	if p.err != nil {
-		t.Fatalf("%s exited uncleanly: %v", p.name, p.err)
-	}
+	p.Terminate(t, 30*time.Second)
 }
