@@ -1,11 +1,10 @@
 package e2etest
 
 import (
-	"fmt"
-	"net"
 	"os"
 	"testing"
-	"time"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 // helperEnv makes the test binary play a program the tests run: a copy of
@@ -23,15 +22,7 @@ func runHelper(mode string, args []string) int {
 	switch mode {
 	case "connect":
 		// args: address hold
-		c, err := net.Dial("tcp", args[0])
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 3
-		}
-		hold, _ := time.ParseDuration(args[1])
-		time.Sleep(hold)
-		c.Close()
-		return 0
+		return testkit.DialAndHold(args[0], args[1])
 	}
 	return 99
 }

@@ -24,6 +24,8 @@ import (
 
 	"github.com/cairnsec/cairn/internal/netnstest"
 	"github.com/cairnsec/cairn/receiver/hostreceiver/internal/metadata"
+
+	"github.com/cairnsec/cairn/internal/testkit"
 )
 
 // The test binary doubles as the programs the tests run: with
@@ -64,16 +66,7 @@ func runHelper(mode string, args []string) int {
 		return 0
 	case "dial":
 		// args: address hold
-		c, err := net.Dial("tcp", args[0])
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 3
-		}
-		fmt.Println(c.LocalAddr().String())
-		hold, _ := time.ParseDuration(args[1])
-		time.Sleep(hold)
-		c.Close()
-		return 0
+		return testkit.DialAndHold(args[0], args[1])
 	case "load":
 		return runLoad(args)
 	case "server":
