@@ -107,49 +107,52 @@ func (s *state) flush(ctx context.Context, eng *engine.Engine) error {
 		return nil
 	}
 	ops := make([]*storage.Operation, 0, len(changed)+len(removed)+1)
-	indexChanged := false
+	// added and deleted are the index changes of this flush, undone if
+	// the batch fails so that the index in memory still says what storage
+	// holds.
+	var added, deleted []string
+	undo := func(err error) error {
+		for _, k := range added {
+			delete(s.stored, k)
+		}
+		for _, k := range deleted {
+			s.stored[k] = struct{}{}
+		}
+		eng.Requeue(changed, removed)
+		return err
+	}
 	for _, ent := range changed {
 		data, err := eng.Encode(ent)
 		if err != nil {
-			return err
+			return undo(err)
 		}
 		ops = append(ops, storage.SetOperation(entityKey(ent.Key), data))
 		if _, ok := s.stored[ent.Key]; !ok {
 			s.stored[ent.Key] = struct{}{}
-			indexChanged = true
+			added = append(added, ent.Key)
 		}
 	}
 	for _, k := range removed {
 		if _, ok := s.stored[k]; ok {
 			delete(s.stored, k)
+			deleted = append(deleted, k)
 			ops = append(ops, storage.DeleteOperation(entityKey(k)))
-			indexChanged = true
 		}
 	}
-	if indexChanged {
+	if len(added)+len(deleted) > 0 {
 		keys := make([]string, 0, len(s.stored))
 		for k := range s.stored {
 			keys = append(keys, k)
 		}
 		data, err := json.Marshal(keys)
 		if err != nil {
-			return err
+			return undo(err)
 		}
 		ops = append(ops, storage.SetOperation(indexKey, data))
 	}
 	if err := s.client.Batch(ctx, ops...); err != nil {
-		// Try again at the next flush; the index in memory must then
-		// still say what storage holds.
-		for _, ent := range changed {
-			if indexChanged {
-				delete(s.stored, ent.Key)
-			}
-		}
-		for _, k := range removed {
-			s.stored[k] = struct{}{}
-		}
-		eng.Requeue(changed, removed)
-		return err
+		// Tried again at the next flush.
+		return undo(err)
 	}
 	return nil
 }
