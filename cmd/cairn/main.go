@@ -13,8 +13,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/cairnsec/cairn/internal/replay"
-	"github.com/cairnsec/cairn/internal/scenario"
+	"github.com/cairnsec/cairn/cmd/cairn/replay"
+	"github.com/cairnsec/cairn/cmd/cairn/scenario"
 )
 
 const usageText = `cairn: Cairn's replay and scenario tool

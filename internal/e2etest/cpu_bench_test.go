@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cairnsec/cairn/internal/scenario"
+	"github.com/cairnsec/cairn/cmd/cairn/scenario"
 
 	"github.com/cairnsec/cairn/internal/testkit"
 )

@@ -13,7 +13,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/cairnsec/cairn/internal/ecs"
-	"github.com/cairnsec/cairn/internal/scenario"
+	"github.com/cairnsec/cairn/cmd/cairn/scenario"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/metadata"
 )
 

@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cairnsec/cairn/internal/replay"
-	"github.com/cairnsec/cairn/internal/scenario"
+	"github.com/cairnsec/cairn/cmd/cairn/replay"
+	"github.com/cairnsec/cairn/cmd/cairn/scenario"
 	"github.com/cairnsec/cairn/internal/testkit"
 )
 

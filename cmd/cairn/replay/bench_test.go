@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cairnsec/cairn/internal/scenario"
+	"github.com/cairnsec/cairn/cmd/cairn/scenario"
 
 	"github.com/cairnsec/cairn/internal/testkit"
 )

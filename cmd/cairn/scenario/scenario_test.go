@@ -23,7 +23,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/scenario/events.ndjson from Generate(Default())")
 
-var goldenPath = filepath.Join("..", "..", "testdata", "scenario", "events.ndjson")
+var goldenPath = filepath.Join(testkit.RepoRoot(), "testdata", "scenario", "events.ndjson")
 
 func TestGoldenFile(t *testing.T) {
 	data, st, _ := defaultScenario(t)
@@ -33,10 +33,10 @@ func TestGoldenFile(t *testing.T) {
 		t.Logf("wrote %s: %d events, %d bytes", goldenPath, st.Events, st.Bytes)
 	}
 	want, err := os.ReadFile(goldenPath)
-	require.NoError(t, err, "run: go test ./internal/scenario -run TestGoldenFile -update")
+	require.NoError(t, err, "run: go test ./cmd/cairn/scenario -run TestGoldenFile -update")
 	// Not require.Equal: a diff of two multi-megabyte blobs is useless.
 	if !bytes.Equal(want, data) {
-		t.Fatalf("%s differs from Generate(Default()) (%d vs %d bytes); if the change is intended, run: go test ./internal/scenario -run TestGoldenFile -update",
+		t.Fatalf("%s differs from Generate(Default()) (%d vs %d bytes); if the change is intended, run: go test ./cmd/cairn/scenario -run TestGoldenFile -update",
 			goldenPath, len(want), len(data))
 	}
 	assert.Equal(t, int64(len(data)), st.Bytes)
