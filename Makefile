@@ -4,6 +4,8 @@
 #   make build   generate + compile bin/otelcol-cairn, compile bin/cairn
 #   make test    build bin/otelcol-cairn, then go test ./... (the e2e test runs it)
 #   make bench   benchmarks of every package, once
+#   make bench-pipeline  the shipped collector vs the stock filelog pipeline,
+#                CPU per 1M events (BENCH_EVENTS, BENCH_ROUNDS)
 #   make lint    go vet + gofmt check
 #   make run     replay the bundled attack scenario, then watch this machine live
 #   make replay  only the scenario replay (no root needed)
@@ -40,7 +42,7 @@ TEST_TIMEOUT ?= 10m
 GO_SOURCES := $(shell find . \( -path ./build -o -path ./.tools -o -path ./.git \) -prune -o \
                 -name '*.go' ! -name '*_test.go' -print 2>/dev/null)
 
-.PHONY: build collector cli test bench lint run replay clean distclean tools check-versions
+.PHONY: build collector cli test bench bench-pipeline lint run replay clean distclean tools check-versions
 
 build: collector cli
 
@@ -110,6 +112,16 @@ test: collector
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+# The collector as shipped (deploy/cairn.yaml) against the stock pipeline
+# that only reads the same file into debug, interleaved rounds on one
+# generated fleet file: CPU-seconds per 1M events and their ratio.
+BENCH_EVENTS ?= 500000
+BENCH_ROUNDS ?= 2
+bench-pipeline: collector
+	CAIRN_BENCH_PIPELINE=1 CAIRN_BENCH_EVENTS=$(BENCH_EVENTS) CAIRN_BENCH_ROUNDS=$(BENCH_ROUNDS) \
+	  CAIRN_COLLECTOR=$(CURDIR)/$(COLLECTOR) $(GO) test -run '^$$' -bench BenchmarkPipeline -benchtime 1x \
+	  -timeout 90m -v ./internal/e2etest/
 
 lint:
 	$(GO) vet ./...

@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/zeebo/xxh3"
+
+	"github.com/cairnsec/cairn/internal/document"
 )
 
 // deadLetters builds the dead-letter documents of refused items: one per
@@ -27,7 +29,7 @@ func newDeadLetters(cfg *Config) *deadLetters {
 func (d *deadLetters) stream(ns string) string {
 	n, ok := d.names[ns]
 	if !ok {
-		n = dsType + "-" + d.dataset + "-" + ns
+		n = document.Type + "-" + d.dataset + "-" + ns
 		if len(d.names) < 1024 {
 			d.names[ns] = n
 		}

@@ -2,13 +2,13 @@ package cairnsearchexporter
 
 import (
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/cairnsec/cairn/internal/document"
 	"github.com/cairnsec/cairn/internal/ecs"
 	"github.com/cairnsec/cairn/internal/event"
 )
@@ -47,6 +47,7 @@ func (b *batch) source(i int) []byte { it := &b.items[i]; return b.buf[it.doc : 
 type docEncoder struct {
 	view   *event.View
 	enc    ecs.Encoder
+	x      ecs.Extra
 	router *router
 	now    func() time.Time
 	// static: no data_stream.* fields (the static index options).
@@ -57,12 +58,17 @@ func newDocEncoder(cfg *Config) *docEncoder {
 	return &docEncoder{view: event.NewView(), router: newRouter(cfg), now: time.Now, namespace: cfg.Namespace}
 }
 
-// encode appends every record of ld to b. Records are changed in place:
-// each gets its event.id (the content-derived id of internal/event, as
-// `cairn replay` writes it) and, for a data stream target, data_stream.*
-// fields that match it; alerts get event.ingested.
+// encode appends every record of ld to b, leaving the records as they are
+// (the exporter does not mutate its input, so the collector need not copy a
+// batch that another exporter also reads). What the document adds to the
+// record is handed to the encoder instead: the fields every writer adds
+// (internal/document: event.id, ecs.version, event.dataset) and the
+// exporter's bookkeeping, data_stream.* matching the target data stream and
+// event.ingested. A record without any time is stamped with the export time,
+// as data streams need @timestamp.
 func (d *docEncoder) encode(ld plog.Logs, b *batch) {
-	ingested := ""
+	now := d.now()
+	ingested := now.UTC().Format("2006-01-02T15:04:05.000Z07:00")
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
@@ -73,25 +79,22 @@ func (d *docEncoder) encode(ld plog.Logs, b *batch) {
 			for k := 0; k < lrs.Len(); k++ {
 				rec := lrs.At(k)
 				d.view.Reset(res, rec)
-				id := d.view.EnsureID()
-				if rec.Timestamp() == 0 && rec.ObservedTimestamp() == 0 {
-					if _, ok := d.view.Get(event.Timestamp); !ok {
-						// Data streams need @timestamp: a record without
-						// any time is stamped when it is exported.
-						rec.SetObservedTimestamp(pcommon.NewTimestampFromTime(d.now()))
-					}
-				}
 				tgt := d.router.route(d.view)
-				if tgt.dataset != "" {
-					d.setDataStream(rec, tgt)
+				document.Fill(&d.x, d.view, tgt.dataset)
+				id := d.x.ID
+				if id == "" {
+					id, _ = d.view.Str(event.EventID)
 				}
+				if tgt.dataset != "" {
+					d.x.DataStreamType = document.Type
+					d.x.DataStreamDataset = tgt.dataset
+					d.x.DataStreamNamespace = tgt.namespace
+				}
+				d.x.Ingested = ingested
+				d.x.Now = now.UnixNano()
 				var version int64
 				if tgt.alert {
 					version = alertVersion(d.view, rec)
-					if ingested == "" {
-						ingested = d.now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
-					}
-					putNested(rec.Attributes(), "event.ingested", ingested)
 				}
 				ns := tgt.namespace
 				if ns == "" {
@@ -100,36 +103,14 @@ func (d *docEncoder) encode(ld plog.Logs, b *batch) {
 				it := item{start: len(b.buf), ref: recRef{i, j, k}, index: tgt.index, namespace: ns, id: id, alert: tgt.alert}
 				b.buf = appendAction(b.buf, tgt.alert, tgt.index, id, version)
 				it.doc = len(b.buf)
-				b.buf = d.enc.Append(b.buf, res, rec)
+				b.buf = d.enc.AppendDoc(b.buf, res, rec, &d.x)
 				b.buf = append(b.buf, '\n')
 				it.end = len(b.buf)
 				b.items = append(b.items, it)
 			}
 		}
 	}
-}
-
-// setDataStream makes the record's data_stream.* fields match its target,
-// as data streams expect. Records that already match are left alone.
-func (d *docEncoder) setDataStream(rec plog.LogRecord, tgt target) {
-	v := d.view
-	typ, _ := v.Str(fieldDSType)
-	ds, _ := v.Str(fieldDataset)
-	ns, _ := v.Str(fieldNamespace)
-	if typ == dsType && ds == tgt.dataset && ns == tgt.namespace {
-		return
-	}
-	attrs := rec.Attributes()
-	if body := rec.Body(); body.Type() == pcommon.ValueTypeMap {
-		// The encoder lets a Map body win over attributes.
-		for _, p := range [...]string{"data_stream.type", "data_stream.dataset", "data_stream.namespace"} {
-			removePath(body.Map(), p)
-		}
-	}
-	putNested(attrs, "data_stream.type", dsType)
-	putNested(attrs, "data_stream.dataset", tgt.dataset)
-	putNested(attrs, "data_stream.namespace", tgt.namespace)
-	v.Invalidate()
+	d.view.Release()
 }
 
 // alertVersion is the external version of an alert document: its event.end
@@ -181,33 +162,6 @@ func appendAction(dst []byte, alert bool, index, id string, version int64) []byt
 		dst = append(dst, `,"version_type":"external_gte"`...)
 	}
 	return append(dst, "}}\n"...)
-}
-
-// putNested sets a string at a dotted path, as nested maps where the path
-// is free, after removing every other representation of it.
-func putNested(m pcommon.Map, path, value string) {
-	removePath(m, path)
-	for {
-		i := strings.IndexByte(path, '.')
-		if i < 0 {
-			m.PutStr(path, value)
-			return
-		}
-		seg := path[:i]
-		v, ok := m.Get(seg)
-		switch {
-		case !ok:
-			m = m.PutEmptyMap(seg)
-		case v.Type() == pcommon.ValueTypeMap:
-			m = v.Map()
-		default:
-			// A scalar is in the way: a flat key, which the encoder
-			// writes as the object's child (see internal/ecs).
-			m.PutStr(path, value)
-			return
-		}
-		path = path[i+1:]
-	}
 }
 
 const hexDigits = "0123456789abcdef"

@@ -1,26 +1,11 @@
 package cairnsearchexporter
 
 import (
-	"strings"
-
-	"go.opentelemetry.io/collector/pdata/pcommon"
-
+	"github.com/cairnsec/cairn/internal/document"
 	"github.com/cairnsec/cairn/internal/event"
 )
 
-// Data stream names: logs-<dataset>-<namespace>.
-const (
-	eventsDataset = "cairn.events"
-	alertsDataset = "cairn.alerts"
-	dsType        = "logs"
-)
-
-var (
-	fieldDSType    = event.Lookup("data_stream.type")
-	fieldDataset   = event.Lookup("data_stream.dataset")
-	fieldNamespace = event.Lookup("data_stream.namespace")
-	fieldEventEnd  = event.Lookup("event.end")
-)
+var fieldEventEnd = event.Lookup("event.end")
 
 // target is where one record goes and how it is written.
 type target struct {
@@ -54,30 +39,15 @@ func newRouter(cfg *Config) *router {
 // only those names; any other logs-*-* name is a data stream in
 // Elasticsearch, which refuses them). The static index options win over all.
 func (r *router) route(v *event.View) target {
-	alert := isAlert(v)
+	alert := document.IsAlert(v)
 	if alert && r.alertsIndex != "" {
 		return target{index: r.alertsIndex, alert: true}
 	}
 	if r.index != "" {
-		if alert {
-			return target{index: r.index, alert: true}
-		}
-		return target{index: r.index}
+		return target{index: r.index, alert: alert}
 	}
-	ns := r.namespace
-	if s, ok := v.Str(fieldNamespace); ok && s != "" {
-		ns = sanitizeDSPart(s)
-	}
-	ds := eventsDataset
-	if alert {
-		ds = alertsDataset
-	}
-	if s, ok := v.Str(fieldDataset); ok && s != "" {
-		s = sanitizeDSPart(s)
-		if !alert || s == alertsDataset || strings.HasPrefix(s, alertsDataset+".") {
-			ds = s
-		}
-	}
+	ns := document.Namespace(v, r.namespace)
+	ds := document.Dataset(v, alert)
 	return target{index: r.name(ds, ns), dataset: ds, namespace: ns, alert: alert}
 }
 
@@ -86,64 +56,12 @@ func (r *router) name(ds, ns string) string {
 	if n, ok := r.names[k]; ok {
 		return n
 	}
-	n := dsType + "-" + ds + "-" + ns
+	n := document.Type + "-" + ds + "-" + ns
 	if len(r.names) < 1024 {
 		r.names[k] = n
 	}
 	return n
 }
 
-func isAlert(v *event.View) bool {
-	val, ok := v.Get(event.EventKind)
-	if !ok {
-		return false
-	}
-	return event.AnyEquals(val, func(s string) bool { return s == "alert" })
-}
-
-// sanitizeDSPart makes s a valid dataset or namespace: lowercase, at most
-// 100 bytes, and each character that data stream names do not allow
-// (\ / * ? " < > | , # : space and -) replaced by '_'.
-func sanitizeDSPart(s string) string {
-	clean := len(s) <= 100
-	for i := 0; clean && i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' || strings.IndexByte("\\/*?\"<>|,#: -", c) >= 0 {
-			clean = false
-		}
-	}
-	if clean {
-		return s
-	}
-	b := []byte(strings.ToLower(s))
-	for i, c := range b {
-		if strings.IndexByte("\\/*?\"<>|,#: -", c) >= 0 {
-			b[i] = '_'
-		}
-	}
-	if len(b) > 100 {
-		b = b[:100]
-	}
-	return string(b)
-}
-
-// setPath sets a string at a dotted path of m, removing every other
-// representation of the same path first (flat key, nested maps or a mix),
-// so that the encoder sees exactly one value.
-func setPath(m pcommon.Map, path, value string) {
-	removePath(m, path)
-	m.PutStr(path, value)
-}
-
-func removePath(m pcommon.Map, path string) {
-	m.Remove(path)
-	for i := strings.IndexByte(path, '.'); i >= 0; {
-		if sub, ok := m.Get(path[:i]); ok && sub.Type() == pcommon.ValueTypeMap {
-			removePath(sub.Map(), path[i+1:])
-		}
-		j := strings.IndexByte(path[i+1:], '.')
-		if j < 0 {
-			break
-		}
-		i += 1 + j
-	}
-}
+// sanitizeDSPart makes s a valid dataset or namespace (see internal/document).
+func sanitizeDSPart(s string) string { return document.SanitizeDSPart(s) }

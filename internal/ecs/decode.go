@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/valyala/fastjson"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/internal/timestamp"
 )
 
@@ -34,6 +36,17 @@ type Decoder struct {
 	used int
 	num  []byte
 	err  error
+
+	// While decoding with an id (DecodeID): the content id summed so far
+	// (see internal/event), the dotted path of the value being decoded,
+	// and whether the document's content could be summed on the way:
+	// duplicate keys (the last one wins) make the record differ from what
+	// was read, and then the caller must derive the id from the record.
+	withID bool
+	sum    event.IDSum
+	path   []byte
+	dup    bool
+	hasID  bool
 }
 
 // Decode fills rec from doc: rec's attributes are replaced by the document's
@@ -41,6 +54,36 @@ type Decoder struct {
 // and all other fields of rec are left as they are. The returned error says
 // why doc was rejected; rec may then hold part of the document.
 func (d *Decoder) Decode(doc []byte, rec plog.LogRecord) error {
+	d.withID = false
+	return d.decode(doc, rec)
+}
+
+// IDResult is what DecodeID found out about the document's event.id.
+type IDResult struct {
+	// Sum is the content id of the record (internal/event), valid when
+	// Summed is true.
+	Sum    event.IDSum
+	Summed bool
+	// HasID: the document carries an event.id of its own.
+	HasID bool
+}
+
+// DecodeID is Decode that also works out the record's content id while it
+// reads the document, which costs a fraction of walking the record again.
+func (d *Decoder) DecodeID(doc []byte, rec plog.LogRecord) (IDResult, error) {
+	d.withID = true
+	d.sum = event.IDSum{}
+	d.path = d.path[:0]
+	d.dup = false
+	d.hasID = false
+	if err := d.decode(doc, rec); err != nil {
+		return IDResult{}, err
+	}
+	d.path = d.sum.AddTimestamp(d.path, uint64(rec.Timestamp()))
+	return IDResult{Sum: d.sum, Summed: !d.dup, HasID: d.hasID}, nil
+}
+
+func (d *Decoder) decode(doc []byte, rec plog.LogRecord) error {
 	v, err := d.p.ParseBytes(doc)
 	if err != nil {
 		if isBlank(doc) {
@@ -56,19 +99,82 @@ func (d *Decoder) Decode(doc []byte, rec plog.LogRecord) error {
 	attrs.Clear()
 	attrs.EnsureCapacity(o.Len())
 	d.err = nil
+	members := 0
 	o.Visit(func(k []byte, v *fastjson.Value) {
 		if d.err != nil {
 			return
 		}
+		k = cleanKey(k)
 		if string(k) == "@timestamp" && d.timestamp(v, rec) {
 			return
 		}
-		d.put(attrs, k, v)
+		if v.Type() != fastjson.TypeNull {
+			members++
+		}
+		d.top(attrs, k, v)
 		if d.err != nil {
 			d.err = fmt.Errorf("ecs: field %q: %w", k, d.err)
 		}
 	})
+	if d.withID && members != attrs.Len() {
+		d.dup = true
+	}
 	return d.err
+}
+
+// top decodes a top-level member, applying the content id's exclusions.
+func (d *Decoder) top(attrs pcommon.Map, k []byte, v *fastjson.Value) {
+	if !d.withID {
+		d.put(attrs, k, v)
+		return
+	}
+	ks := unsafe.String(unsafe.SliceData(k), len(k))
+	switch {
+	case ks == "event" && v.Type() == fastjson.TypeObject:
+		// Summed here rather than in put, to leave out event.id and
+		// event.original, which are not content.
+		o, _ := v.Object()
+		m := attrs.PutEmptyMap(d.str(k))
+		m.EnsureCapacity(o.Len())
+		d.path = append(d.path[:0], "event"...)
+		members := 0
+		o.Visit(func(ek []byte, ev *fastjson.Value) {
+			if d.err != nil {
+				return
+			}
+			ek = cleanKey(ek)
+			eks := unsafe.String(unsafe.SliceData(ek), len(ek))
+			if ev.Type() != fastjson.TypeNull {
+				members++
+			}
+			if event.IDExcludedInEvent(eks) {
+				if eks == "id" && ev.Type() == fastjson.TypeString {
+					d.hasID = true
+				}
+				d.withID = false
+				d.put(m, ek, ev)
+				d.withID = true
+				return
+			}
+			n := len(d.path)
+			d.path = append(append(d.path, '.'), ek...)
+			d.put(m, ek, ev)
+			d.path = d.path[:n]
+		})
+		if members != m.Len() {
+			d.dup = true
+		}
+	case event.IDExcludedTop(ks):
+		if ks == event.EventID.Name && v.Type() == fastjson.TypeString {
+			d.hasID = true
+		}
+		d.withID = false
+		d.put(attrs, k, v)
+		d.withID = true
+	default:
+		d.path = append(d.path[:0], k...)
+		d.put(attrs, k, v)
+	}
 }
 
 // timestamp sets rec's Timestamp from an @timestamp value and reports whether
@@ -86,17 +192,25 @@ func (d *Decoder) timestamp(v *fastjson.Value, rec plog.LogRecord) bool {
 			ns, ok = timestamp.EpochMillis(isInt, i, f)
 		}
 	}
-	// Zero would read back as "no timestamp", so the epoch itself stays an
-	// attribute.
-	if !ok || ns == 0 {
+	// Zero would read back as "no timestamp", and a Timestamp cannot hold
+	// a time before the epoch, so those stay attributes.
+	if !ok || ns <= 0 {
 		return false
 	}
 	rec.SetTimestamp(pcommon.Timestamp(ns))
 	return true
 }
 
+// leaf adds the leaf whose path is d.path and whose type and value the
+// caller appended to d.path[:n]; d.path is then cut back to n.
+func (d *Decoder) leaf(n int) {
+	d.sum.Add(d.path)
+	d.path = d.path[:n]
+}
+
 // put stores v under key k in m. A null is left out, and like any later
-// duplicate it wins over an earlier value of the same key.
+// duplicate it wins over an earlier value of the same key. With an id, d.path
+// holds the member's path.
 func (d *Decoder) put(m pcommon.Map, k []byte, v *fastjson.Value) {
 	switch v.Type() {
 	case fastjson.TypeNull:
@@ -106,20 +220,40 @@ func (d *Decoder) put(m pcommon.Map, k []byte, v *fastjson.Value) {
 		}
 	case fastjson.TypeString:
 		b, _ := v.StringBytes()
-		m.PutStr(d.str(k), d.str(b))
+		s := d.str(b)
+		m.PutStr(d.str(k), s)
+		if d.withID {
+			n := len(d.path)
+			d.path = event.AppendLeafStr(d.path, s)
+			d.leaf(n)
+		}
 	case fastjson.TypeNumber:
 		i, f, isInt := d.number(v)
 		switch {
 		case d.err != nil:
 		case isInt:
 			m.PutInt(d.str(k), i)
+			if d.withID {
+				n := len(d.path)
+				d.path = event.AppendLeafInt(d.path, i)
+				d.leaf(n)
+			}
 		default:
 			m.PutDouble(d.str(k), f)
+			if d.withID {
+				n := len(d.path)
+				d.path = event.AppendLeafDouble(d.path, f)
+				d.leaf(n)
+			}
 		}
-	case fastjson.TypeTrue:
-		m.PutBool(d.str(k), true)
-	case fastjson.TypeFalse:
-		m.PutBool(d.str(k), false)
+	case fastjson.TypeTrue, fastjson.TypeFalse:
+		b := v.Type() == fastjson.TypeTrue
+		m.PutBool(d.str(k), b)
+		if d.withID {
+			n := len(d.path)
+			d.path = event.AppendLeafBool(d.path, b)
+			d.leaf(n)
+		}
 	case fastjson.TypeObject:
 		o, _ := v.Object()
 		d.fillMap(m.PutEmptyMap(d.str(k)), o)
@@ -131,44 +265,88 @@ func (d *Decoder) put(m pcommon.Map, k []byte, v *fastjson.Value) {
 
 func (d *Decoder) fillMap(m pcommon.Map, o *fastjson.Object) {
 	m.EnsureCapacity(o.Len())
+	members := 0
 	o.Visit(func(k []byte, v *fastjson.Value) {
-		if d.err == nil {
-			d.put(m, k, v)
+		if d.err != nil {
+			return
 		}
+		k = cleanKey(k)
+		if !d.withID {
+			d.put(m, k, v)
+			return
+		}
+		if v.Type() != fastjson.TypeNull {
+			members++
+		}
+		n := len(d.path)
+		d.path = append(append(d.path, '.'), k...)
+		d.put(m, k, v)
+		d.path = d.path[:n]
 	})
+	if d.withID && members != m.Len() {
+		d.dup = true
+	}
 }
 
 func (d *Decoder) fillSlice(s pcommon.Slice, a []*fastjson.Value) {
 	s.EnsureCapacity(len(a))
-	for _, v := range a {
+	for i, v := range a {
 		if d.err != nil {
 			return
 		}
+		if !d.withID {
+			d.set(s.AppendEmpty(), v)
+			continue
+		}
+		n := len(d.path)
+		d.path = event.AppendIndex(d.path, i)
 		d.set(s.AppendEmpty(), v)
+		d.path = d.path[:n]
 	}
 }
 
 // set stores v into an array element; null stays Empty so that the other
-// elements keep their positions.
+// elements keep their positions. With an id, d.path holds the element's path.
 func (d *Decoder) set(dst pcommon.Value, v *fastjson.Value) {
+	n := len(d.path)
 	switch v.Type() {
 	case fastjson.TypeNull:
+		if d.withID {
+			d.path = event.AppendLeafEmpty(d.path)
+			d.leaf(n)
+		}
 	case fastjson.TypeString:
 		b, _ := v.StringBytes()
-		dst.SetStr(d.str(b))
+		s := d.str(b)
+		dst.SetStr(s)
+		if d.withID {
+			d.path = event.AppendLeafStr(d.path, s)
+			d.leaf(n)
+		}
 	case fastjson.TypeNumber:
 		i, f, isInt := d.number(v)
 		switch {
 		case d.err != nil:
 		case isInt:
 			dst.SetInt(i)
+			if d.withID {
+				d.path = event.AppendLeafInt(d.path, i)
+				d.leaf(n)
+			}
 		default:
 			dst.SetDouble(f)
+			if d.withID {
+				d.path = event.AppendLeafDouble(d.path, f)
+				d.leaf(n)
+			}
 		}
-	case fastjson.TypeTrue:
-		dst.SetBool(true)
-	case fastjson.TypeFalse:
-		dst.SetBool(false)
+	case fastjson.TypeTrue, fastjson.TypeFalse:
+		b := v.Type() == fastjson.TypeTrue
+		dst.SetBool(b)
+		if d.withID {
+			d.path = event.AppendLeafBool(d.path, b)
+			d.leaf(n)
+		}
 	case fastjson.TypeObject:
 		o, _ := v.Object()
 		d.fillMap(dst.SetEmptyMap(), o)
@@ -302,4 +480,47 @@ func isBlank(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// PutEventOriginal stores the raw document as event.original: inside the
+// document's "event" object, created when missing. A scalar "event" (not
+// ECS, but possible) keeps its place and the original goes under the flat
+// key "event.original", which the Encoder nests as the object's sibling.
+func PutEventOriginal(attrs pcommon.Map, line []byte) {
+	ev, ok := attrs.Get("event")
+	switch {
+	case !ok:
+		attrs.PutEmptyMap("event").PutStr("original", string(line))
+	case ev.Type() == pcommon.ValueTypeMap:
+		ev.Map().PutStr("original", string(line))
+	default:
+		attrs.PutStr("event.original", string(line))
+	}
+}
+
+// cleanKey returns k with each byte that is not part of valid UTF-8 replaced
+// by U+FFFD, as the Encoder writes it. Done on keys at decoding, not only on
+// output, so that two keys that differ only in invalid bytes are one key in
+// the record (a duplicate, the last one winning) rather than two members of
+// the same name in the output.
+func cleanKey(k []byte) []byte {
+	for _, c := range k {
+		if c >= utf8.RuneSelf {
+			if utf8.Valid(k) {
+				return k
+			}
+			out := make([]byte, 0, len(k)+8)
+			for i := 0; i < len(k); {
+				r, size := utf8.DecodeRune(k[i:])
+				if r == utf8.RuneError && size == 1 {
+					out = append(out, "\uFFFD"...)
+				} else {
+					out = append(out, k[i:i+size]...)
+				}
+				i += size
+			}
+			return out
+		}
+	}
+	return k
 }

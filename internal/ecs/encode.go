@@ -9,6 +9,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/cairnsec/cairn/internal/event"
 )
 
 // Encoder writes log records as ECS JSON documents. Not safe for concurrent
@@ -34,6 +36,9 @@ type Encoder struct {
 	trace  pcommon.TraceID
 	span   pcommon.SpanID
 	body   pcommon.Value
+	// inj are the fields the record and the caller's Extra add to the
+	// document (see injection), in the order they are appended.
+	inj []injection
 	b64    [192]byte // multiple of 3, so chunks encode like the whole
 	times  timeFormatter
 
@@ -70,17 +75,60 @@ const (
 	kindTraceID
 	kindSpanID
 	kindBodyText
+	// kindInjected + i is the string of injection i.
+	kindInjected
 )
+
+// Extra is what a writer adds to a record's document without changing the
+// record: the id it derived, routing fields, the ingest time. Empty fields
+// add nothing.
+type Extra struct {
+	// ID is written as event.id unless the record has one.
+	ID string
+	// Dataset replaces event.dataset.
+	Dataset string
+	// Ingested replaces event.ingested (an RFC 3339 time).
+	Ingested string
+	// ECSVersion is written as ecs.version unless the record has one.
+	ECSVersion string
+	// DataStreamType, DataStreamDataset and DataStreamNamespace replace
+	// data_stream.type, .dataset and .namespace.
+	DataStreamType, DataStreamDataset, DataStreamNamespace string
+	// Now, in Unix nanoseconds, is the @timestamp of a record that has no
+	// time at all (0: none is written).
+	Now int64
+}
+
+// injection is one field the encoder adds to an object of the document's
+// top level: log.level from the record's SeverityText, trace.id and span.id
+// from its IDs, and the fields of an Extra. A missing object is created. An
+// injection either replaces the member of the same name (override) or only
+// fills it in when the document has none.
+type injection struct {
+	obj, key string
+	kind     uint8
+	override bool
+	val      string
+}
 
 // Append appends rec, with the attributes of res, to dst as one ECS JSON
 // object and returns the extended buffer.
 func (e *Encoder) Append(dst []byte, res pcommon.Resource, rec plog.LogRecord) []byte {
-	ts := rec.Timestamp()
-	if ts == 0 {
-		ts = rec.ObservedTimestamp()
+	return e.AppendDoc(dst, res, rec, nil)
+}
+
+// AppendDoc is Append with the fields of x added (x may be nil).
+func (e *Encoder) AppendDoc(dst []byte, res pcommon.Resource, rec plog.LogRecord, x *Extra) []byte {
+	// The stored @timestamp is the event time of internal/event: what the
+	// processors windowed on. A time read from an @timestamp field is
+	// written normalised in its place, and the field dropped.
+	ns, src := event.RecordTime(rec)
+	if src == event.NoTime && x != nil && x.Now > 0 {
+		ns, src = x.Now, event.FromObserved
 	}
-	e.ts = uint64(ts)
-	e.lockTS = ts != 0
+	e.ts = uint64(ns)
+	e.lockTS = src != event.NoTime
+	e.inject(rec, x)
 	if !e.noStream && res.Attributes().Len() == 0 {
 		start := len(dst)
 		out, ok := e.stream(dst, rec)
@@ -93,6 +141,35 @@ func (e *Encoder) Append(dst []byte, res pcommon.Resource, rec plog.LogRecord) [
 	dst = e.appendTree(dst, res, rec)
 	e.sev = ""
 	return dst
+}
+
+// inject lists the fields to add to the document of rec.
+func (e *Encoder) inject(rec plog.LogRecord, x *Extra) {
+	e.inj = e.inj[:0]
+	if e.sev = rec.SeverityText(); e.sev != "" {
+		e.inj = append(e.inj, injection{obj: "log", key: "level", kind: kindSeverity})
+	}
+	if e.trace = rec.TraceID(); !e.trace.IsEmpty() {
+		e.inj = append(e.inj, injection{obj: "trace", key: "id", kind: kindTraceID})
+	}
+	if e.span = rec.SpanID(); !e.span.IsEmpty() {
+		e.inj = append(e.inj, injection{obj: "span", key: "id", kind: kindSpanID})
+	}
+	if x == nil {
+		return
+	}
+	add := func(obj, key, val string, override bool) {
+		if val != "" {
+			e.inj = append(e.inj, injection{obj: obj, key: key, kind: kindInjected, override: override, val: val})
+		}
+	}
+	add("event", "id", x.ID, false)
+	add("event", "dataset", x.Dataset, true)
+	add("event", "ingested", x.Ingested, true)
+	add("ecs", "version", x.ECSVersion, false)
+	add("data_stream", "type", x.DataStreamType, true)
+	add("data_stream", "dataset", x.DataStreamDataset, true)
+	add("data_stream", "namespace", x.DataStreamNamespace, true)
 }
 
 // appendTree is the general path: build the merged document, then write it.
@@ -124,17 +201,8 @@ func (e *Encoder) appendTree(dst []byte, res pcommon.Resource, rec plog.LogRecor
 			e.nodes[e.addChild(root, "message")].kind = kindBodyText
 		}
 	}
-	if sev := rec.SeverityText(); sev != "" {
-		e.sev = sev
-		e.addIfMissing("log", "level", kindSeverity)
-	}
-	if id := rec.TraceID(); !id.IsEmpty() {
-		e.trace = id
-		e.addIfMissing("trace", "id", kindTraceID)
-	}
-	if id := rec.SpanID(); !id.IsEmpty() {
-		e.span = id
-		e.addIfMissing("span", "id", kindSpanID)
+	for i := range e.inj {
+		e.applyInjection(i)
 	}
 
 	dst = e.writeObject(dst, root)
@@ -268,15 +336,27 @@ func expandable(key string) bool {
 	return key[0] != '.' && key[len(key)-1] != '.' && !strings.Contains(key, "..")
 }
 
-// addIfMissing adds the root field a.b holding a scalar of kind unless the
-// document already has it.
-func (e *Encoder) addIfMissing(a, b string, kind uint8) {
-	p := e.child(0, a)
-	if p != 0 && e.child(p, b) != 0 {
-		return
+// applyInjection adds injection i to the tree: a new member at the end of
+// its object, or, for an override, the existing member's value replaced in
+// its place (an object there becomes the scalar, as on the streaming path).
+func (e *Encoder) applyInjection(i int) {
+	in := &e.inj[i]
+	kind := in.kind
+	if kind == kindInjected {
+		kind = kindInjected + uint8(i)
 	}
-	p = e.objChild(0, a)
-	e.nodes[e.addChild(p, b)].kind = kind
+	p := e.child(0, in.obj)
+	if p != 0 {
+		if c := e.child(p, in.key); c != 0 {
+			if in.override {
+				n := &e.nodes[c]
+				n.kind, n.val, n.obj, n.first, n.last, n.kids = kind, pcommon.Value{}, false, 0, 0, 0
+			}
+			return
+		}
+	}
+	p = e.objChild(0, in.obj)
+	e.nodes[e.addChild(p, in.key)].kind = kind
 }
 
 // writeObject writes node n and its subtree. It re-reads e.nodes by index
@@ -334,6 +414,9 @@ func (e *Encoder) writeKind(dst []byte, kind uint8) []byte {
 		return append(dst, '"')
 	case kindBodyText:
 		return e.writeBodyText(dst, e.body)
+	}
+	if kind >= kindInjected && int(kind-kindInjected) < len(e.inj) {
+		return appendString(dst, e.inj[kind-kindInjected].val)
 	}
 	return append(dst, "null"...)
 }

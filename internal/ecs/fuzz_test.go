@@ -56,6 +56,18 @@ func FuzzDecodeEncode(f *testing.F) {
 		if treeOut := tree.Append(nil, res, rec); string(treeOut) != string(out) {
 			t.Fatalf("stream and tree differ:\n%s\n%s", out, treeOut)
 		}
+		// The same with the fields a writer adds.
+		if flags&16 != 0 {
+			x := &Extra{ID: "id1", Dataset: "cairn.events", Ingested: "2026-01-01T00:00:00.000Z", ECSVersion: "9.9.9",
+				DataStreamType: "logs", DataStreamDataset: "cairn.events", DataStreamNamespace: "default", Now: 1}
+			withX := e.AppendDoc(nil, res, rec, x)
+			if !json.Valid(withX) {
+				t.Fatalf("invalid JSON %q from %q", withX, doc)
+			}
+			if treeX := tree.AppendDoc(nil, res, rec, x); string(treeX) != string(withX) {
+				t.Fatalf("stream and tree differ with extras:\n%s\n%s", withX, treeX)
+			}
+		}
 
 		again := plog.NewLogRecord()
 		if err := d.Decode(out, again); err != nil {

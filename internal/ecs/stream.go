@@ -21,6 +21,9 @@ func (e *Encoder) stream(dst []byte, rec plog.LogRecord) ([]byte, bool) {
 	if bodyType == pcommon.ValueTypeMap && body.Map().Len() > 0 {
 		return dst, false
 	}
+	if len(e.inj) > 64 {
+		return dst, false
+	}
 	attrs := rec.Attributes()
 	dst = append(dst, '{')
 	sep := false
@@ -38,18 +41,10 @@ func (e *Encoder) stream(dst []byte, rec plog.LogRecord) ([]byte, bool) {
 		sep = true
 	}
 
-	e.sev = rec.SeverityText()
-	needLevel := e.sev != ""
-	needTrace := !rec.TraceID().IsEmpty()
-	needSpan := !rec.SpanID().IsEmpty()
-	if needTrace {
-		e.trace = rec.TraceID()
-	}
-	if needSpan {
-		e.span = rec.SpanID()
-	}
 	haveMessage := false
 	ok := true
+	// done has bit i once injection i is written.
+	var done uint64
 	var seen uint64
 	attrs.Range(func(k string, v pcommon.Value) bool {
 		bit := keyBit(k)
@@ -69,20 +64,13 @@ func (e *Encoder) stream(dst []byte, rec plog.LogRecord) ([]byte, bool) {
 			return false
 		}
 		dst = append(dst, ':')
-		// A field the record adds goes inside an existing object of the
-		// same name; a scalar there needs the tree's leaf/object rule.
-		var extra *bool
-		switch k {
-		case "message":
+		if k == "message" {
 			haveMessage = true
-		case "log":
-			extra = &needLevel
-		case "trace":
-			extra = &needTrace
-		case "span":
-			extra = &needSpan
 		}
-		if extra == nil || !*extra {
+		// Fields the encoder adds go inside an existing object of the
+		// same name; a scalar there needs the tree's leaf/object rule.
+		mask := e.injectionsInto(k)
+		if mask == 0 {
 			dst, ok = e.streamValue(dst, v)
 			return ok
 		}
@@ -90,8 +78,8 @@ func (e *Encoder) stream(dst []byte, rec plog.LogRecord) ([]byte, bool) {
 			ok = false
 			return false
 		}
-		*extra = false
-		dst, ok = e.streamMap(dst, v.Map(), k)
+		done |= mask
+		dst, ok = e.streamMap(dst, v.Map(), mask)
 		return ok
 	})
 	if !ok {
@@ -113,24 +101,59 @@ func (e *Encoder) stream(dst []byte, rec plog.LogRecord) ([]byte, bool) {
 			sep = true
 		}
 	}
-	if needLevel {
-		dst = appendSep(dst, sep, `"log":{"level":`)
-		dst = e.writeKind(dst, kindSeverity)
-		dst = append(dst, '}')
+	// The objects the document lacks, created in the order of their first
+	// injection, as the tree path does.
+	for i := range e.inj {
+		if done&(1<<i) != 0 {
+			continue
+		}
+		obj := e.inj[i].obj
+		if sep {
+			dst = append(dst, ',')
+		}
 		sep = true
-	}
-	if needTrace {
-		dst = appendSep(dst, sep, `"trace":{"id":`)
-		dst = e.writeKind(dst, kindTraceID)
-		dst = append(dst, '}')
-		sep = true
-	}
-	if needSpan {
-		dst = appendSep(dst, sep, `"span":{"id":`)
-		dst = e.writeKind(dst, kindSpanID)
+		dst = appendString(dst, obj)
+		dst = append(dst, ':', '{')
+		first := true
+		for j := i; j < len(e.inj); j++ {
+			if e.inj[j].obj != obj || done&(1<<j) != 0 {
+				continue
+			}
+			done |= 1 << j
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = e.writeInjection(dst, j, true)
+		}
 		dst = append(dst, '}')
 	}
 	return append(dst, '}'), true
+}
+
+// injectionsInto returns the bits of the injections into the top-level
+// object k.
+func (e *Encoder) injectionsInto(k string) uint64 {
+	var mask uint64
+	for i := range e.inj {
+		if e.inj[i].obj == k {
+			mask |= 1 << i
+		}
+	}
+	return mask
+}
+
+// writeInjection writes injection i's value, after its key when withKey.
+func (e *Encoder) writeInjection(dst []byte, i int, withKey bool) []byte {
+	in := &e.inj[i]
+	if withKey {
+		dst = appendString(dst, in.key)
+		dst = append(dst, ':')
+	}
+	if in.kind == kindInjected {
+		return appendString(dst, in.val)
+	}
+	return e.writeKind(dst, in.kind)
 }
 
 func appendSep(dst []byte, sep bool, s string) []byte {
@@ -140,20 +163,10 @@ func appendSep(dst []byte, sep bool, s string) []byte {
 	return append(dst, s...)
 }
 
-// streamMap writes m as an object. When m is the root field "log", "trace"
-// or "span" (named by parent; "" otherwise) it also adds the record's
-// severity or ID as the last member unless m already has that member.
-func (e *Encoder) streamMap(dst []byte, m pcommon.Map, parent string) ([]byte, bool) {
-	var want string
-	var kind uint8
-	switch parent {
-	case "log":
-		want, kind = "level", kindSeverity
-	case "trace":
-		want, kind = "id", kindTraceID
-	case "span":
-		want, kind = "id", kindSpanID
-	}
+// streamMap writes m as an object. mask has the injections into m (a
+// top-level object): each replaces the member of its name (override) or is
+// added as a last member unless m has that member.
+func (e *Encoder) streamMap(dst []byte, m pcommon.Map, mask uint64) ([]byte, bool) {
 	dst = append(dst, '{')
 	var seen uint64
 	sep, ok := false, true
@@ -164,9 +177,6 @@ func (e *Encoder) streamMap(dst []byte, m pcommon.Map, parent string) ([]byte, b
 			return false
 		}
 		seen |= bit
-		if k == want {
-			want = ""
-		}
 		if sep {
 			dst = append(dst, ',')
 		}
@@ -175,19 +185,32 @@ func (e *Encoder) streamMap(dst []byte, m pcommon.Map, parent string) ([]byte, b
 			return false
 		}
 		dst = append(dst, ':')
+		if mask != 0 {
+			for i := range e.inj {
+				if mask&(1<<i) != 0 && e.inj[i].key == k {
+					mask &^= 1 << i
+					if e.inj[i].override {
+						dst = e.writeInjection(dst, i, false)
+						return true
+					}
+				}
+			}
+		}
 		dst, ok = e.streamValue(dst, v)
 		return ok
 	})
 	if !ok {
 		return dst, false
 	}
-	if want != "" {
+	for i := range e.inj {
+		if mask&(1<<i) == 0 {
+			continue
+		}
 		if sep {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, want)
-		dst = append(dst, ':')
-		dst = e.writeKind(dst, kind)
+		sep = true
+		dst = e.writeInjection(dst, i, true)
 	}
 	return append(dst, '}'), true
 }
@@ -197,7 +220,7 @@ func (e *Encoder) streamValue(dst []byte, v pcommon.Value) ([]byte, bool) {
 	default:
 		return e.writeTyped(dst, v, t), true
 	case pcommon.ValueTypeMap:
-		return e.streamMap(dst, v.Map(), "")
+		return e.streamMap(dst, v.Map(), 0)
 	case pcommon.ValueTypeSlice:
 		s := v.Slice()
 		dst = append(dst, '[')

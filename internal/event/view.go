@@ -3,12 +3,8 @@ package event
 import (
 	"strconv"
 	"strings"
-	"time"
 	"unsafe"
 
-	"github.com/zeebo/xxh3"
-
-	"github.com/cairnsec/cairn/internal/timestamp"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 )
@@ -256,58 +252,6 @@ func AnyEquals(val pcommon.Value, match func(string) bool) bool {
 	return false
 }
 
-// Time returns the event time: @timestamp, else the record timestamp, else
-// the observed timestamp. Event time, not arrival time, drives first-seen
-// history and correlation windows so that a replay of old logs behaves like
-// live processing. ok is false when the event carries no time at all.
-func (v *View) Time() (t time.Time, ok bool) {
-	if val, found := lookup(v.attrs, Timestamp.Name); found {
-		if t, ok := parseTime(val); ok {
-			return t, true
-		}
-	}
-	if v.hasBody {
-		if val, found := lookup(v.body, Timestamp.Name); found {
-			if t, ok := parseTime(val); ok {
-				return t, true
-			}
-		}
-	}
-	if ts := v.rec.Timestamp(); ts != 0 {
-		return ts.AsTime(), true
-	}
-	if ts := v.rec.ObservedTimestamp(); ts != 0 {
-		return ts.AsTime(), true
-	}
-	return time.Time{}, false
-}
-
-// parseTime reads RFC 3339 strings and epoch milliseconds, the two forms of
-// ECS @timestamp in the wild.
-func parseTime(val pcommon.Value) (time.Time, bool) {
-	switch val.Type() {
-	case pcommon.ValueTypeStr:
-		ns, ok := timestamp.ParseRFC3339String(val.Str())
-		if !ok {
-			return time.Time{}, false
-		}
-		return time.Unix(0, ns).UTC(), true
-	case pcommon.ValueTypeInt:
-		ns, ok := timestamp.EpochMillis(true, val.Int(), 0)
-		if !ok {
-			return time.Time{}, false
-		}
-		return time.Unix(0, ns).UTC(), true
-	case pcommon.ValueTypeDouble:
-		ns, ok := timestamp.EpochMillis(false, 0, val.Double())
-		if !ok {
-			return time.Time{}, false
-		}
-		return time.Unix(0, ns).UTC(), true
-	}
-	return time.Time{}, false
-}
-
 // HasSignal reports whether the event already carries the named signal.
 func (v *View) HasSignal(name string) bool {
 	val, ok := lookup(v.attrs, SignalsKey)
@@ -410,163 +354,25 @@ func (v *View) EnsureID() string {
 		return s
 	}
 	id := v.ids.compute(v)
-	v.cached = 0
-	v.slot(EventID.Name).SetStr(id)
+	v.SetID(id)
 	return id
 }
 
 // ContentID derives the content id without writing it.
 func (v *View) ContentID() string { return v.ids.compute(v) }
 
-// idHasher derives a content id. Every leaf of the event (its dotted path
-// and typed value) is hashed with XXH3-128 and the leaf hashes are added up,
-// so the id depends neither on key order (collectors build attribute maps
-// from Go maps, whose order varies run to run) nor on whether a document
-// was sent nested or with dotted keys. Cairn's own output (cairn.*) and
-// event.id itself are left out so that enrichment never changes an event's
-// identity. 128 bits, because at a billion events a 64-bit id would collide
-// too likely for idempotent writes.
-type idHasher struct {
-	buf    []byte
-	arena  []byte
-	hi, lo uint64
+// SetID writes id as the event's event.id, where the record's shape says
+// (see slot), replacing any other value there.
+func (v *View) SetID(id string) {
+	v.cached = 0
+	v.slot(EventID.Name).SetStr(id)
 }
 
-func newIDHasher() idHasher { return idHasher{buf: make([]byte, 0, 512)} }
-
-// bigValue: longer strings are hashed on their own and only their digest
-// enters the leaf, so one huge field does not grow the buffer for good.
-const bigValue = 1024
-
-func (h *idHasher) compute(v *View) string {
-	h.hi, h.lo = 0, 0
-	b := h.buf[:0]
-	b = h.walkMap(b, v.attrs, 0)
-	if v.hasBody {
-		b = h.walkMap(b, v.body, 0)
-	} else if body := v.rec.Body(); body.Type() != pcommon.ValueTypeEmpty {
-		b = append(b[:0], "message"...)
-		b = h.leaf(b, body, body.Type())
-	}
-	b = append(b[:0], 0xff, 'r', 0)
-	b = h.walkMap(b, v.res, len(b))
-	ts := uint64(v.rec.Timestamp())
-	b = append(b[:0], 0xff, 't', byte(ts), byte(ts>>8), byte(ts>>16), byte(ts>>24), byte(ts>>32), byte(ts>>40), byte(ts>>48), byte(ts>>56))
-	h.add(b)
-	h.buf = b[:0]
-
-	// Ids are carved out of a shared arena: one allocation per ~128 events
-	// instead of one per event. Earlier ids stay valid when the arena is
-	// replaced because their bytes are never rewritten.
-	if cap(h.arena)-len(h.arena) < 32 {
-		h.arena = make([]byte, 0, 4096)
-	}
-	start := len(h.arena)
-	h.arena = appendHex(h.arena, h.hi)
-	h.arena = appendHex(h.arena, h.lo)
-	id := h.arena[start:]
-	return unsafe.String(unsafe.SliceData(id), len(id))
-}
-
-func (h *idHasher) add(b []byte) {
-	d := xxh3.Hash128(b)
-	h.hi += d.Hi
-	h.lo += d.Lo
-}
-
-const hexDigits = "0123456789abcdef"
-
-func appendHex(dst []byte, x uint64) []byte {
-	for i := 60; i >= 0; i -= 4 {
-		dst = append(dst, hexDigits[(x>>uint(i))&0xf])
-	}
-	return dst
-}
-
-// walkMap hashes the leaves of m; b holds the path so far (base bytes long,
-// base 0 meaning the top of the record, where cairn.* and event.id are
-// skipped).
-func (h *idHasher) walkMap(b []byte, m pcommon.Map, base int) []byte {
-	top := base == 0
-	for k, val := range m.All() {
-		if top && (k == "cairn" || strings.HasPrefix(k, "cairn.") || k == EventID.Name) {
-			continue
-		}
-		n := len(b)
-		if n > base {
-			b = append(b, '.')
-		}
-		b = append(b, k...)
-		typ := val.Type()
-		switch {
-		case top && typ == pcommon.ValueTypeMap && k == "event":
-			// The nested form of event.id is not content either.
-			p := len(b)
-			for ek, ev := range val.Map().All() {
-				if ek == "id" {
-					continue
-				}
-				b = append(append(b, '.'), ek...)
-				b = h.node(b, ev, ev.Type())
-				b = b[:p]
-			}
-		default:
-			b = h.node(b, val, typ)
-		}
-		b = b[:n]
-	}
-	return b
-}
-
-func (h *idHasher) node(b []byte, val pcommon.Value, typ pcommon.ValueType) []byte {
-	switch typ {
-	case pcommon.ValueTypeMap:
-		// A nested map continues the dotted path: {"a":{"b":1}} hashes like {"a.b":1}.
-		return h.walkMap(b, val.Map(), -1)
-	case pcommon.ValueTypeSlice:
-		// Array elements are leaves under path[i]: order matters in arrays.
-		n := len(b)
-		sl := val.Slice()
-		for i := 0; i < sl.Len(); i++ {
-			b = append(b, '[', byte('0'+i%10))
-			if i >= 10 {
-				b = strconv.AppendInt(b[:len(b)-1], int64(i), 10)
-			}
-			b = append(b, ']')
-			e := sl.At(i)
-			b = h.node(b, e, e.Type())
-			b = b[:n]
-		}
-		return b
-	}
-	return h.leaf(b, val, typ)
-}
-
-// leaf hashes path + typed value; b holds the path and is returned as it was.
-func (h *idHasher) leaf(b []byte, val pcommon.Value, typ pcommon.ValueType) []byte {
-	n := len(b)
-	b = append(b, 0, byte(typ))
-	switch typ {
-	case pcommon.ValueTypeStr:
-		s := val.Str()
-		if len(s) > bigValue {
-			d := xxh3.HashString128(s)
-			b = appendHex(appendHex(b, d.Hi), d.Lo)
-		} else {
-			b = append(b, s...)
-		}
-	case pcommon.ValueTypeInt:
-		b = strconv.AppendInt(b, val.Int(), 10)
-	case pcommon.ValueTypeDouble:
-		b = strconv.AppendFloat(b, val.Double(), 'g', -1, 64)
-	case pcommon.ValueTypeBool:
-		b = strconv.AppendBool(b, val.Bool())
-	case pcommon.ValueTypeBytes:
-		d := xxh3.Hash128(val.Bytes().AsRaw())
-		b = appendHex(appendHex(b, d.Hi), d.Lo)
-	}
-	h.add(b)
-	return b[:n]
+// FormatID formats a content id summed elsewhere (the line decoder sums it
+// while decoding) as EnsureID would, from the view's arena of ids.
+func (v *View) FormatID(sum IDSum) string {
+	v.ids.sum = sum
+	return v.ids.id()
 }
 
 // Signals returns the event's cairn.signals value, flat or nested.

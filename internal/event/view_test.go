@@ -134,28 +134,44 @@ func TestTime(t *testing.T) {
 	want := time.Date(2026, 3, 2, 14, 0, 0, 123e6, time.UTC)
 	res, rec := newRecord(t, map[string]any{"@timestamp": "2026-03-02T14:00:00.123Z"})
 	rec.SetTimestamp(pcommon.NewTimestampFromTime(want.Add(time.Hour)))
+	rec.SetObservedTimestamp(pcommon.NewTimestampFromTime(want.Add(2 * time.Hour)))
 	v := NewView()
 	v.Reset(res, rec)
 	got, ok := v.Time()
 	require.True(t, ok)
-	assert.True(t, want.Equal(got), "@timestamp wins: %v", got)
+	assert.True(t, want.Add(time.Hour).Equal(got), "the record Timestamp wins: %v", got)
+
+	rec.SetTimestamp(0)
+	got, _ = v.Time()
+	assert.True(t, want.Equal(got), "then @timestamp, before the observed time: %v", got)
+	ns, src := RecordTime(rec)
+	assert.Equal(t, FromField, src)
+	assert.Equal(t, want.UnixNano(), ns)
 
 	rec.Attributes().PutInt("@timestamp", want.UnixMilli())
 	got, _ = v.Time()
 	assert.True(t, want.Equal(got), "epoch millis: %v", got)
 
-	rec.Attributes().PutStr("@timestamp", "yesterday")
-	got, _ = v.Time()
-	assert.True(t, want.Add(time.Hour).Equal(got), "falls back to the record timestamp")
-
-	rec.SetTimestamp(0)
-	rec.SetObservedTimestamp(pcommon.NewTimestampFromTime(want))
-	got, _ = v.Time()
-	assert.True(t, want.Equal(got), "then the observed timestamp")
+	for _, bad := range []any{"yesterday", "1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z", int64(-5), true} {
+		switch b := bad.(type) {
+		case string:
+			rec.Attributes().PutStr("@timestamp", b)
+		case int64:
+			rec.Attributes().PutInt("@timestamp", b)
+		case bool:
+			rec.Attributes().PutBool("@timestamp", b)
+		}
+		got, _ = v.Time()
+		assert.True(t, want.Add(2*time.Hour).Equal(got), "%v: falls back to the observed timestamp", bad)
+		_, src = RecordTime(rec)
+		assert.Equal(t, FromObserved, src, "%v", bad)
+	}
 
 	rec.SetObservedTimestamp(0)
 	_, ok = v.Time()
 	assert.False(t, ok)
+	_, src = RecordTime(rec)
+	assert.Equal(t, NoTime, src)
 
 	rec.Attributes().Remove("@timestamp")
 	rec.Body().SetEmptyMap().PutStr("@timestamp", "2026-03-02T14:00:00.123+00:00")

@@ -27,7 +27,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/cairnsec/cairn/internal/ecs"
+	"github.com/cairnsec/cairn/internal/ingest"
 )
 
 // Options configure one replay run.
@@ -55,6 +55,10 @@ type Options struct {
 	Extensions map[component.Type]extension.Factory
 	// Logger for components; nil logs warnings to Stderr.
 	Logger *zap.Logger
+	// Decoding are the line decoder's options; Run takes them from the
+	// pipeline's cairn_file receiver when the configuration has one, so
+	// that replay decodes exactly as the collector does.
+	Decoding ingest.Options
 }
 
 // UsageError marks failures caused by arguments or configuration; the CLI
@@ -65,10 +69,6 @@ func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
 
 func usage(format string, a ...any) error { return &UsageError{Err: fmt.Errorf(format, a...)} }
-
-// maxLine bounds one input line; longer lines are reported as malformed
-// rather than exhausting memory.
-const maxLine = 16 << 20
 
 // maxReported bounds malformed-line messages on stderr; the rest are counted.
 const maxReported = 100
@@ -87,6 +87,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1024
+	}
+	if o.Decoding == (ingest.Options{}) {
+		o.Decoding = ingest.DefaultOptions()
+	}
+	if err := o.Decoding.Validate(); err != nil {
+		return nil, usage("decoding options: %w", err)
 	}
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
@@ -350,22 +356,20 @@ func feed(ctx context.Context, in io.Reader, chain consumer.Logs, o Options, sum
 
 func decodeAll(ctx context.Context, in io.Reader, o Options, sum *Summary, start time.Time, out chan<- plog.Logs) error {
 	r := bufio.NewReaderSize(in, 1<<20)
-	dec := &ecs.Decoder{}
-	// Lines are decoded into a scratch record and moved into the batch only
-	// when valid, so a bad line leaves nothing behind.
-	scratch := plog.NewLogRecord()
+	// The collector's file input decodes with the same decoder and
+	// options (see decoderOptions), so both paths make the same records.
+	dec := ingest.NewDecoder(o.Decoding)
+	maxLine := o.Decoding.MaxLineBytes
 	lineNo := 0
 	var ld plog.Logs
 	var recs plog.LogRecordSlice
-	pending := 0
 	newBatch := func() {
 		ld = plog.NewLogs()
 		recs = ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
 		recs.EnsureCapacity(o.BatchSize)
-		pending = 0
 	}
 	send := func() error {
-		if pending == 0 {
+		if recs.Len() == 0 {
 			return nil
 		}
 		select {
@@ -381,39 +385,41 @@ func decodeAll(ctx context.Context, in io.Reader, o Options, sum *Summary, start
 	var long []byte
 	for {
 		line, err := r.ReadSlice('\n')
+		tooLong := false
 		if errors.Is(err, bufio.ErrBufferFull) {
-			// A line longer than the buffer: gather it, up to maxLine.
+			// A line longer than the buffer: gather it, keeping at most
+			// maxLine bytes of it (the rest is read and dropped).
 			long = append(long[:0], line...)
 			for errors.Is(err, bufio.ErrBufferFull) {
 				line, err = r.ReadSlice('\n')
-				if len(long) <= maxLine {
-					long = append(long, line...)
+				if room := maxLine + 2 - len(long); room > 0 {
+					long = append(long, line[:min(room, len(line))]...)
 				}
 			}
 			line = long
+			tooLong = len(ingest.TrimLine(line)) > maxLine
 		}
 		if len(line) > 0 {
 			lineNo++
 			sum.Lines++
-			body := trimLine(line)
-			switch {
-			case len(body) == 0:
+			before := recs.Len()
+			var res ingest.Result
+			var derr error
+			if tooLong {
+				res, derr = ingest.Malformed, dec.TooLong(line[:maxLine], recs)
+			} else {
+				res, derr = dec.Line(line, recs)
+			}
+			switch res {
+			case ingest.Blank:
 				sum.Blank++
-			case len(line) > maxLine:
-				sum.malformed(o.Stderr, lineNo, fmt.Sprintf("line longer than %d bytes", maxLine))
-			default:
-				if derr := dec.Decode(body, scratch); derr != nil {
-					scratch = plog.NewLogRecord() // drop what a failed decode left
-					sum.malformed(o.Stderr, lineNo, derr.Error())
-				} else {
-					scratch.MoveTo(recs.AppendEmpty())
-					pending++
-					sum.EventsIn++
-					if pending >= o.BatchSize {
-						if serr := send(); serr != nil {
-							return serr
-						}
-					}
+			case ingest.Malformed:
+				sum.malformed(o.Stderr, lineNo, derr.Error())
+			}
+			sum.EventsIn += recs.Len() - before
+			if recs.Len() >= o.BatchSize {
+				if serr := send(); serr != nil {
+					return serr
 				}
 			}
 			if o.Progress && sum.Lines%4096 == 0 {
@@ -432,20 +438,6 @@ func decodeAll(ctx context.Context, in io.Reader, o Options, sum *Summary, start
 		}
 	}
 	return send()
-}
-
-func trimLine(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	// A UTF-8 byte order mark on the first line is not part of the JSON.
-	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
-		b = b[3:]
-	}
-	return b
 }
 
 // host gives processors the extensions replay started.

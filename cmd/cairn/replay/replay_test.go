@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairnsec/cairn/internal/document"
+	"github.com/cairnsec/cairn/internal/ingest"
 	"github.com/cairnsec/cairn/internal/testkit"
 )
 
@@ -230,7 +232,7 @@ func TestStateContinues(t *testing.T) {
 	assert.NotEqual(t, string(b), string(c))
 }
 
-func TestMalformedLinesAreReportedAndSkipped(t *testing.T) {
+func TestMalformedLinesAreReportedAndKept(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "c.yaml", minimalConfig)
 	input := writeFile(t, dir, "in.ndjson", strings.Join([]string{
@@ -246,7 +248,7 @@ func TestMalformedLinesAreReportedAndSkipped(t *testing.T) {
 	o := options(t, cfg, input, out)
 	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
-	assert.Equal(t, 3, sum.EventsIn)
+	assert.Equal(t, 6, sum.EventsIn, "three events and three pipeline errors")
 	assert.Equal(t, 3, sum.Malformed)
 	assert.Equal(t, 1, sum.Blank)
 	msgs := o.Stderr.(*bytes.Buffer).String()
@@ -255,8 +257,23 @@ func TestMalformedLinesAreReportedAndSkipped(t *testing.T) {
 	assert.Contains(t, msgs, "line 6: ")
 	assert.NotContains(t, msgs, "line 5:")
 	docs := readDocs(t, out)
-	require.Len(t, docs, 3)
-	assert.Equal(t, []string{"new_domain"}, signalsOf(docs[2]), "learning 0 in the test config")
+	require.Len(t, docs, 6)
+	for i, orig := range map[int]string{1: "not json", 2: "[1,2,3]", 4: `{"truncated":`} {
+		assert.Equal(t, "pipeline_error", get(docs[i], "event.kind"), "line kept as an ECS pipeline error")
+		assert.Equal(t, orig, get(docs[i], "event.original"))
+		assert.NotEmpty(t, get(docs[i], "error.message"))
+	}
+	assert.Equal(t, []string{"new_domain"}, signalsOf(docs[5]), "learning 0 in the test config")
+
+	// on_error: drop only counts them.
+	o = options(t, cfg, input, out)
+	o.Decoding = ingest.DefaultOptions()
+	o.Decoding.OnError = ingest.OnErrorDrop
+	sum, err = Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 3, sum.EventsIn)
+	assert.Equal(t, 3, sum.Malformed)
+	require.Len(t, readDocs(t, out), 3)
 }
 
 func TestManyMalformedLinesAreCountedNotAllShown(t *testing.T) {
@@ -267,7 +284,7 @@ func TestManyMalformedLinesAreCountedNotAllShown(t *testing.T) {
 	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
 	assert.Equal(t, 500, sum.Malformed)
-	assert.Equal(t, 1, sum.EventsIn)
+	assert.Equal(t, 501, sum.EventsIn)
 	assert.Equal(t, maxReported+1, strings.Count(o.Stderr.(*bytes.Buffer).String(), "\n"))
 }
 
@@ -276,11 +293,29 @@ func TestLongLine(t *testing.T) {
 	cfg := writeFile(t, dir, "c.yaml", minimalConfig)
 	big := `{"message":"` + strings.Repeat("x", 3<<20) + `"}`
 	input := writeFile(t, dir, "in.ndjson", big+"\n{}\n")
-	sum, err := Run(context.Background(), options(t, cfg, input, filepath.Join(dir, "out")))
+
+	// Within max_line_bytes, lines longer than the read buffer are
+	// assembled.
+	o := options(t, cfg, input, filepath.Join(dir, "out"))
+	o.Decoding = ingest.DefaultOptions()
+	o.Decoding.MaxLineBytes = 4 << 20
+	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
-	assert.Equal(t, 2, sum.EventsIn, "lines longer than the read buffer are assembled")
+	assert.Equal(t, 2, sum.EventsIn)
 	docs := readDocs(t, filepath.Join(dir, "out"))
 	assert.Len(t, docs[0]["message"], 3<<20)
+
+	// Beyond it (the default is 1 MiB), the line is malformed: its first
+	// max_line_bytes are kept in event.original, and the next line is read.
+	o = options(t, cfg, input, filepath.Join(dir, "out"))
+	sum, err = Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 1, sum.Malformed)
+	assert.Contains(t, o.Stderr.(*bytes.Buffer).String(), "line 1: line longer than 1048576 bytes")
+	docs = readDocs(t, filepath.Join(dir, "out"))
+	require.Len(t, docs, 2)
+	assert.Len(t, get(docs[0], "event.original"), ingest.DefaultMaxLineBytes)
+	assert.Equal(t, "pipeline_error", get(docs[0], "event.kind"))
 }
 
 func TestUsageErrors(t *testing.T) {
@@ -367,7 +402,7 @@ func TestEmptyPipelineCopiesEvents(t *testing.T) {
 	require.NoError(t, json.Unmarshal(got, &doc))
 	id, _ := get(doc, "event.id").(string)
 	assert.Len(t, id, 32, "the output numbers events that no processor changed")
-	assert.JSONEq(t, `{"@timestamp":"2026-03-02T00:00:00.500Z","a":{"b":1},"c":{"d":"x"},"event":{"id":"`+id+`"}}`, string(got))
+	assert.JSONEq(t, `{"@timestamp":"2026-03-02T00:00:00.500Z","a":{"b":1},"c":{"d":"x"},"event":{"id":"`+id+`","dataset":"cairn.events"},"ecs":{"version":"`+document.ECSVersion+`"}}`, string(got))
 }
 
 func TestFactoryNames(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/cairnsec/cairn/internal/document"
 	"github.com/cairnsec/cairn/internal/ecs"
 	"github.com/cairnsec/cairn/internal/event"
 )
@@ -193,10 +194,13 @@ func (s *Summary) Write(w io.Writer) {
 }
 
 // encoderSink is the end of the replay pipeline: it writes every record as
-// one ECS document per line and counts what came out.
+// one ECS document per line, as the cairn_search exporter writes it (the
+// same internal/document fields and encoder, without the exporter's
+// bookkeeping: data_stream.* and event.ingested), and counts what came out.
 type encoderSink struct {
 	w   *bufio.Writer
 	enc ecs.Encoder
+	x   ecs.Extra
 	buf []byte
 	v   *event.View
 	sum *Summary
@@ -214,11 +218,10 @@ func (s *encoderSink) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 	}
 	event.Each(ld, func(res pcommon.Resource, rec plog.LogRecord) {
 		s.v.Reset(res, rec)
-		// Every written event carries an id: the processors give one to
-		// the events they change, the output to all others.
-		s.v.EnsureID()
-		s.count()
-		s.buf = s.enc.Append(s.buf[:0], res, rec)
+		alert := document.IsAlert(s.v)
+		document.Fill(&s.x, s.v, document.Dataset(s.v, alert))
+		s.count(alert)
+		s.buf = s.enc.AppendDoc(s.buf[:0], res, rec, &s.x)
 		s.buf = append(s.buf, '\n')
 		if s.err == nil {
 			if _, err := s.w.Write(s.buf); err != nil {
@@ -226,12 +229,13 @@ func (s *encoderSink) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 			}
 		}
 	})
+	s.v.Release()
 	return s.err
 }
 
-func (s *encoderSink) count() {
+func (s *encoderSink) count(alert bool) {
 	s.sum.EventsOut++
-	if kind, ok := s.v.Str(event.EventKind); ok && kind == "alert" {
+	if alert {
 		s.sum.alert(s.v)
 	}
 	val, ok := s.v.Signals()

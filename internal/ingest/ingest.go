@@ -1,0 +1,182 @@
+// Package ingest turns lines of input into log records: the one decoding
+// path shared by the cairn_file receiver and `cairn replay`, so that the same
+// line gives the same record (and so the same document and event.id) in the
+// collector and in a backtest.
+//
+// A line holds one ECS document (NDJSON). It becomes one record whose
+// attributes are the document's fields, with the types as written (integers
+// stay integers), and whose Timestamp is the document's @timestamp (see
+// internal/ecs). A document without an event.id gets its content id (see
+// internal/event) there. The raw line is not kept unless
+// Options.EventOriginal asks for it, in event.original (which the id leaves
+// out).
+//
+// A line that is not a valid document (bad JSON, not an object, too long,
+// nested too deep) is malformed. With OnError "send" it becomes an ECS
+// pipeline error record: event.kind "pipeline_error", error.message saying
+// why, and the line (cut to MaxLineBytes) in event.original, so nothing read
+// is lost without trace; with "drop" it is only counted. Blank lines are
+// skipped.
+package ingest
+
+import (
+	"fmt"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/cairnsec/cairn/internal/ecs"
+	"github.com/cairnsec/cairn/internal/event"
+)
+
+// Error policies for malformed lines.
+const (
+	OnErrorSend = "send"
+	OnErrorDrop = "drop"
+)
+
+// Defaults shared by the receiver's config and replay.
+const (
+	DefaultMaxLineBytes = 1 << 20
+	// MaxMaxLineBytes bounds the option: a line is held whole in memory
+	// while it is decoded.
+	MaxMaxLineBytes = 64 << 20
+)
+
+// Options are the decoding options. The zero value is not valid: start from
+// DefaultOptions.
+type Options struct {
+	// MaxLineBytes: longer lines are malformed ("line too long"); the
+	// reader must not hand over more than this many bytes of such a line.
+	MaxLineBytes int
+	// EventOriginal keeps the raw line in event.original (ECS), off by
+	// default: it doubles the stored size of every event.
+	EventOriginal bool
+	// OnError is OnErrorSend or OnErrorDrop.
+	OnError string
+}
+
+// DefaultOptions are the options of a receiver or replay left unset.
+func DefaultOptions() Options {
+	return Options{MaxLineBytes: DefaultMaxLineBytes, OnError: OnErrorSend}
+}
+
+// Validate checks the options; errors name the receiver option.
+func (o Options) Validate() error {
+	switch {
+	case o.MaxLineBytes < 64 || o.MaxLineBytes > MaxMaxLineBytes:
+		return fmt.Errorf("max_line_bytes must be between 64 and %d, got %d", MaxMaxLineBytes, o.MaxLineBytes)
+	case o.OnError != OnErrorSend && o.OnError != OnErrorDrop:
+		return fmt.Errorf("on_error must be %q or %q, got %q", OnErrorSend, OnErrorDrop, o.OnError)
+	}
+	return nil
+}
+
+// Result says what became of a line.
+type Result uint8
+
+const (
+	// Decoded: one record was appended.
+	Decoded Result = iota
+	// Blank: nothing to decode, nothing appended.
+	Blank
+	// Malformed: the line was refused; a pipeline error record was
+	// appended when OnError is "send".
+	Malformed
+)
+
+// Decoder decodes lines. Not safe for concurrent use; keep one per reader.
+type Decoder struct {
+	opts Options
+	ecs  ecs.Decoder
+	// scratch receives a document before it is known to be valid, so
+	// that a bad line leaves nothing half-built in the batch.
+	scratch plog.LogRecord
+	view    *event.View
+	noRes   pcommon.Resource
+}
+
+// NewDecoder returns a decoder with validated options.
+func NewDecoder(o Options) *Decoder {
+	return &Decoder{opts: o, scratch: plog.NewLogRecord(), view: event.NewView(), noRes: pcommon.NewResource()}
+}
+
+// Options returns the decoder's options.
+func (d *Decoder) Options() Options { return d.opts }
+
+// Line decodes one line, with or without its line ending, and appends the
+// record it gives to recs. err says why a Malformed line was refused.
+func (d *Decoder) Line(line []byte, recs plog.LogRecordSlice) (Result, error) {
+	body := TrimLine(line)
+	if len(body) == 0 {
+		return Blank, nil
+	}
+	if len(body) > d.opts.MaxLineBytes {
+		err := fmt.Errorf("line longer than %d bytes", d.opts.MaxLineBytes)
+		d.malformed(body, err, recs)
+		return Malformed, err
+	}
+	idr, err := d.ecs.DecodeID(body, d.scratch)
+	if err != nil {
+		d.scratch = plog.NewLogRecord() // drop what a failed decode left
+		d.malformed(body, err, recs)
+		return Malformed, err
+	}
+	if !idr.HasID {
+		// Every event gets its content id here, where it is cheapest: the
+		// decoder summed it on the way. The same line always gets the
+		// same id, whichever path (collector or replay) decoded it.
+		d.view.Reset(d.noRes, d.scratch)
+		if idr.Summed {
+			d.view.SetID(d.view.FormatID(idr.Sum))
+		} else {
+			d.view.SetID(d.view.ContentID())
+		}
+		d.view.Release()
+	}
+	if d.opts.EventOriginal {
+		ecs.PutEventOriginal(d.scratch.Attributes(), body)
+	}
+	d.scratch.MoveTo(recs.AppendEmpty())
+	return Decoded, nil
+}
+
+// TooLong reports a line the reader cut because it exceeded MaxLineBytes;
+// head is what it kept of the line (at most MaxLineBytes).
+func (d *Decoder) TooLong(head []byte, recs plog.LogRecordSlice) error {
+	err := fmt.Errorf("line longer than %d bytes", d.opts.MaxLineBytes)
+	d.malformed(head, err, recs)
+	return err
+}
+
+// malformed appends the pipeline error record of a refused line when the
+// policy says so.
+func (d *Decoder) malformed(line []byte, err error, recs plog.LogRecordSlice) {
+	if d.opts.OnError != OnErrorSend {
+		return
+	}
+	if len(line) > d.opts.MaxLineBytes {
+		line = line[:d.opts.MaxLineBytes]
+	}
+	rec := recs.AppendEmpty()
+	a := rec.Attributes()
+	ev := a.PutEmptyMap("event")
+	ev.PutStr("kind", "pipeline_error")
+	ev.PutStr("original", string(line))
+	a.PutEmptyMap("error").PutStr("message", err.Error())
+}
+
+// TrimLine drops the line ending, surrounding blanks and a UTF-8 byte order
+// mark.
+func TrimLine(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		b = b[3:]
+	}
+	return b
+}
