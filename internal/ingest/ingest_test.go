@@ -200,3 +200,41 @@ func TestValidate(t *testing.T) {
 	o.OnError = "ignore"
 	assert.ErrorContains(t, o.Validate(), "on_error")
 }
+
+func TestRecycledRecordsDecodeLikeNewOnes(t *testing.T) {
+	lines := []string{
+		line,
+		`{"@timestamp":"2026-03-02T00:00:03Z","event":{"kind":"event","category":["network"]},"host":{"name":"db-01"},"destination":{"ip":"10.0.0.1","port":5432}}`,
+		`{"event":{"id":"own"},"a":[1,null,2]}`,
+		`not json`,
+		`{"@timestamp":"2026-03-02T00:00:04Z","process":{"pid":7}}`,
+	}
+	fresh := NewDecoder(DefaultOptions())
+	want := newRecs()
+	for _, l := range lines {
+		_, _ = fresh.Line([]byte(l), want)
+	}
+
+	d := NewDecoder(DefaultOptions())
+	for round := 0; round < 3; round++ {
+		ld := plog.NewLogs()
+		recs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+		// Each round decodes the lines in another order than the one
+		// the recycled records were decoded from.
+		for i := range lines {
+			_, _ = d.Line([]byte(lines[(i+round)%len(lines)]), recs)
+		}
+		require.Equal(t, len(lines), recs.Len())
+		for i := range lines {
+			got, exp := recs.At(i), want.At((i+round)%len(lines))
+			assert.Equal(t, exp.Attributes().AsRaw(), got.Attributes().AsRaw(), "round %d line %d", round, i)
+			assert.Equal(t, exp.Timestamp(), got.Timestamp())
+			assert.Empty(t, got.SeverityText())
+		}
+		// What a pipeline may have added is gone after recycling.
+		recs.At(0).SetSeverityText("warn")
+		recs.At(0).Attributes().PutEmptyMap("cairn").PutStr("signals", "x")
+		d.Recycle(ld)
+	}
+	assert.NotEmpty(t, d.spares, "records were kept for reuse")
+}
