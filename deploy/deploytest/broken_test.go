@@ -45,7 +45,7 @@ func TestBrokenAssetsAreCaught(t *testing.T) {
 			{"severity", "\"value\": \"73\",\n      \"severity\": \"high\"", "\"value\": \"73\",\n      \"severity\": \"medium\"", "severity_mapping of event.severity"},
 			{"misspelt key", `"rule_name_override"`, `"rule_name_overide"`, "unknown field"},
 			{"timestamp field", `"timestamp_override": "event.ingested"`, `"timestamp_override": "event.kind"`, "a date field is needed"},
-			{"query", `"query": "event.kind:alert"`, `"query": "event.kind:event"`, "does not select event.kind:alert"},
+			{"query", `"query": "event.kind:alert and`, `"query": "event.kind:event and`, "does not select event.kind:alert"},
 			{"risk score field", `"field": "event.risk_score"`, `"field": "cairn.alert.score"`, "risk_score_mapping"},
 			{"not JSON", "\n}\n", "\n", "unexpected EOF"},
 		}},

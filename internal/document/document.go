@@ -26,7 +26,7 @@ const ECSVersion = "8.17.0"
 // Datasets of Cairn's data streams: logs-<dataset>-<namespace>.
 const (
 	EventsDataset = "cairn.events"
-	AlertsDataset = "cairn.alerts"
+	AlertsDataset = event.AlertsDataset
 	Type          = "logs"
 )
 

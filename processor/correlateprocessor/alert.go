@@ -2,6 +2,7 @@ package correlateprocessor
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -9,13 +10,17 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/cairnsec/cairn/internal/ecs"
+	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/attack"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/engine"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/metadata"
 )
 
-// logSeverity maps rule severities onto the OTLP severity of the record,
-// for backends that sort logs by it.
+// logSeverity maps rule severities onto the OTLP severity number of the
+// record, for backends that sort logs by it. The record has no severity
+// text: the ECS encoder would write it to log.level, which ECS keeps for a
+// log's own level; the alert's severity is event.severity (a number) and
+// cairn.alert.severity (its name).
 var logSeverity = map[string]plog.SeverityNumber{
 	"low":      plog.SeverityNumberWarn,
 	"medium":   plog.SeverityNumberWarn3,
@@ -41,11 +46,12 @@ func (p *correlate) fillAlert(rec plog.LogRecord, a *engine.Alert) {
 	rec.SetTimestamp(pcommon.Timestamp(a.Fired))
 	rec.SetObservedTimestamp(pcommon.NewTimestampFromTime(p.now()))
 	rec.SetSeverityNumber(logSeverity[info.severity])
-	rec.SetSeverityText(info.severity)
 
 	attrs := rec.Attributes()
 	evt := attrs.PutEmptyMap("event")
 	evt.PutStr("kind", "alert")
+	evt.PutStr("module", event.Module)
+	evt.PutStr("dataset", event.AlertsDataset)
 	evt.PutEmptySlice("category").AppendEmpty().SetStr("intrusion_detection")
 	evt.PutEmptySlice("type").AppendEmpty().SetStr("info")
 	evt.PutStr("id", a.ID)
@@ -63,32 +69,49 @@ func (p *correlate) fillAlert(rec plog.LogRecord, a *engine.Alert) {
 	putPath(attrs, p.c.entity[0].Name).SetStr(a.Entity)
 
 	// ATT&CK: the tactics and techniques of the signals present.
-	tacticIDs, tacticNames := tactics(a)
-	var techIDs, techNames []string
-	seenTech := map[string]bool{}
+	tacts := tactics(a)
+	var techs, subs attackList
 	var present []string
 	for i, s := range signals {
 		if !a.Tally.Has(i) {
 			continue
 		}
 		present = append(present, s.Name)
-		if s.Technique.ID != "" && !seenTech[s.Technique.ID] {
-			seenTech[s.Technique.ID] = true
-			techIDs = append(techIDs, s.Technique.ID)
-			techNames = append(techNames, s.Technique.Name)
+		if t := s.Technique; t.ID != "" {
+			techs.add(t.ID, t.Name, t.Reference())
+			if t.SubID != "" {
+				subs.add(t.SubID, t.SubName, t.SubReference())
+			}
 		}
 	}
-	attrs.PutStr("message", message(a, signals, tacticNames))
-	if len(tacticIDs) > 0 {
+	attrs.PutStr("message", message(a, signals, tacts.names))
+	enrichments, cut := alertEnrichments(a)
+	if len(tacts.ids) > 0 || len(techs.ids) > 0 || len(enrichments) > 0 {
 		threat := attrs.PutEmptyMap("threat")
-		threat.PutStr("framework", attack.Framework)
-		tactic := threat.PutEmptyMap("tactic")
-		putStrings(tactic, "id", tacticIDs)
-		putStrings(tactic, "name", tacticNames)
-		if len(techIDs) > 0 {
+		if len(tacts.ids) > 0 || len(techs.ids) > 0 {
+			threat.PutStr("framework", attack.Framework)
+		}
+		if len(tacts.ids) > 0 {
+			tacts.put(threat.PutEmptyMap("tactic"))
+		}
+		if len(techs.ids) > 0 {
+			// ECS: threat.technique.* holds techniques only; a signal's
+			// sub-technique goes to threat.technique.subtechnique.*, with
+			// its parent in threat.technique.*.
 			tech := threat.PutEmptyMap("technique")
-			putStrings(tech, "id", techIDs)
-			putStrings(tech, "name", techNames)
+			techs.put(tech)
+			if len(subs.ids) > 0 {
+				subs.put(tech.PutEmptyMap("subtechnique"))
+			}
+		}
+		if len(enrichments) > 0 {
+			// The threat-intel matches of the contributing events: what the
+			// alert flyout of Kibana shows as the alert's threat intel.
+			list := threat.PutEmptySlice("enrichments")
+			list.EnsureCapacity(len(enrichments))
+			for i := range enrichments {
+				enrichments[i].PutTo(list.AppendEmpty().SetEmptyMap())
+			}
 		}
 	}
 
@@ -114,35 +137,80 @@ func (p *correlate) fillAlert(rec plog.LogRecord, a *engine.Alert) {
 		}
 	}
 
-	al := attrs.PutEmptyMap("cairn").PutEmptyMap("alert")
-	al.PutDouble("score", round2(a.Tally.Score))
-	al.PutStr("severity", info.severity)
-	putStrings(al, "signals", present)
-	contribs := al.PutEmptySlice("contributions")
+	putPath(attrs, event.AlertScoreKey).SetDouble(round2(a.Tally.Score))
+	putPath(attrs, event.AlertSeverityKey).SetStr(info.severity)
+	putStrings(attrs, event.AlertSignalsKey, present)
+	contribs := putPath(attrs, event.AlertContributionsKey).SetEmptySlice()
 	contribs.EnsureCapacity(len(a.Contributions))
 	for _, c := range a.Contributions {
 		m := contribs.AppendEmpty().SetEmptyMap()
-		m.PutStr("signal", signals[c.Signal].Name)
-		m.PutDouble("weight", round2(c.Weight))
-		m.PutEmptyMap("event").PutStr("id", c.Evidence.EventID)
-		m.PutStr("time", rfc3339(c.Evidence.Time))
-		m.PutStr("summary", summary(c.Evidence))
+		m.PutStr(event.ContributionSignal, signals[c.Signal].Name)
+		m.PutDouble(event.ContributionWeight, round2(c.Weight))
+		putPath(m, event.ContributionEventID).SetStr(c.Evidence.EventID)
+		m.PutStr(event.ContributionTime, rfc3339(c.Evidence.Time))
+		m.PutStr(event.ContributionSummary, summary(c.Evidence))
 	}
 	if a.Omitted > 0 {
-		al.PutInt("omitted_contributions", int64(a.Omitted))
+		putPath(attrs, event.AlertOmittedContributionsKey).SetInt(int64(a.Omitted))
+	}
+	if cut > 0 {
+		putPath(attrs, event.AlertOmittedEnrichmentsKey).SetInt(int64(cut))
 	}
 }
 
-// tactics lists the ATT&CK tactics of an alert's signals, ids and names.
-func tactics(a *engine.Alert) (ids, names []string) {
+// alertEnrichments collects the threat.enrichments of an alert's
+// contributing events, in the order of the contributions, each match once
+// (two events matching the same feed entry with the same value give one),
+// and the number their evidence did not keep.
+func alertEnrichments(a *engine.Alert) (list []event.Enrichment, cut int) {
+	var seen []*engine.Evidence
+	for _, c := range a.Contributions {
+		ev := c.Evidence
+		if slices.Contains(seen, ev) {
+			continue
+		}
+		seen = append(seen, ev)
+		cut += ev.EnrichmentsCut
+		for i := range ev.Enrichments {
+			e := &ev.Enrichments[i]
+			if !slices.ContainsFunc(list, func(k event.Enrichment) bool { return k.SameMatch(e) }) {
+				list = append(list, *e)
+			}
+		}
+	}
+	return list, cut
+}
+
+// attackList is parallel ids, names and references of ATT&CK tactics,
+// techniques or sub-techniques, each once, for ECS's array fields (entry i
+// of each array describes the same one).
+type attackList struct{ ids, names, refs []string }
+
+func (l *attackList) add(id, name, ref string) {
+	if slices.Contains(l.ids, id) {
+		return
+	}
+	l.ids = append(l.ids, id)
+	l.names = append(l.names, name)
+	l.refs = append(l.refs, ref)
+}
+
+func (l *attackList) put(m pcommon.Map) {
+	putStrings(m, "id", l.ids)
+	putStrings(m, "name", l.names)
+	putStrings(m, "reference", l.refs)
+}
+
+// tactics lists the ATT&CK tactics of an alert's signals.
+func tactics(a *engine.Alert) attackList {
+	var l attackList
 	for i := 0; i < 32; i++ {
 		if a.Tally.Tactics&(1<<i) != 0 {
 			t := attack.TacticByIndex(i)
-			ids = append(ids, t.ID)
-			names = append(names, t.Name)
+			l.add(t.ID, t.Name, t.Reference())
 		}
 	}
-	return ids, names
+	return l
 }
 
 // putPath returns the value at a dotted path, creating nested maps.
@@ -162,8 +230,10 @@ func putPath(m pcommon.Map, path string) pcommon.Value {
 	}
 }
 
+// putStrings writes vals as an array at key, a dotted path (nested maps are
+// created as needed).
 func putStrings(m pcommon.Map, key string, vals []string) {
-	s := m.PutEmptySlice(key)
+	s := putPath(m, key).SetEmptySlice()
 	s.EnsureCapacity(len(vals))
 	for _, v := range vals {
 		s.AppendEmpty().SetStr(v)

@@ -12,8 +12,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
 
-	"github.com/cairnsec/cairn/internal/ecs"
 	"github.com/cairnsec/cairn/cmd/cairn/scenario"
+	"github.com/cairnsec/cairn/internal/ecs"
+	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/metadata"
 )
 
@@ -105,6 +106,8 @@ func BenchmarkMemoryPerEntity(b *testing.B) {
 	}{
 		{"typical", []string{"new_external_ip", "new_ip_for_binary", "new_domain"}},
 		{"alerted", []string{"new_binary_on_host", "new_external_ip", "new_domain"}},
+		// The IP is on a feed: the evidence keeps that event's enrichment.
+		{"enriched", []string{"intel_bad_ip", "new_external_ip", "new_domain"}},
 		{"full", full},
 	} {
 		b.Run(c.name, func(b *testing.B) {
@@ -144,6 +147,15 @@ func fillEntities(b *testing.B, p *correlate, n int, signals []string) {
 			a.PutStr("destination.ip", fmt.Sprintf("45.%d.%d.%d", e, h/256%256, h%256))
 			a.PutInt("destination.port", 443)
 			a.PutEmptySlice("cairn.signals").AppendEmpty().SetStr(sig)
+			if sig == event.SignalIntelBadIP {
+				ip := fmt.Sprintf("45.%d.%d.%d", e, h/256%256, h%256)
+				enr := event.Enrichment{
+					Indicator: event.Indicator{Type: event.IndicatorTypeIPv4, IP: ip, Provider: "abuse.ch ThreatFox", Confidence: "High"},
+					Matched:   event.Matched{Atomic: ip, Field: "destination.ip", Type: event.MatchTypeIndicatorMatchRule, Occurred: base},
+					Verdict:   "malicious",
+				}
+				enr.PutTo(a.PutEmptySlice("threat.enrichments").AppendEmpty().SetEmptyMap())
+			}
 		}
 		if _, err := p.processLogs(context.Background(), ld); err != nil {
 			b.Fatal(err)

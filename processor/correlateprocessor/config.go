@@ -76,9 +76,14 @@ type SignalConfig struct {
 	Cap *float64 `mapstructure:"cap"`
 	// Tactic is an ATT&CK tactic id (TA0002); "none" clears an inherited one.
 	Tactic string `mapstructure:"tactic"`
-	// Technique is an ATT&CK technique id (T1071, T1204.002).
+	// Technique is an ATT&CK technique or sub-technique id (T1071,
+	// T1204.002). Alerts put a sub-technique in
+	// threat.technique.subtechnique.* and its parent in threat.technique.*.
 	Technique string `mapstructure:"technique"`
-	// TechniqueName is needed for techniques Cairn does not know by name.
+	// TechniqueName is needed for techniques Cairn does not know by name;
+	// for a sub-technique whose parent Cairn does not know either, ATT&CK's
+	// "Technique: Sub-technique" form ("OS Credential Dumping: LSASS
+	// Memory").
 	TechniqueName string `mapstructure:"technique_name"`
 	// Label is a few words used in alert messages.
 	Label string `mapstructure:"label"`
@@ -620,15 +625,17 @@ func dur(d time.Duration) *duration.Duration {
 // alert, and the ATT&CK tactic each one is evidence of.
 func DefaultSignals() map[string]SignalConfig {
 	return map[string]SignalConfig{
-		"new_binary_on_host":        {Weight: f64(10), Tactic: "TA0002", Label: "binary new on this host"},
-		"new_binary_in_environment": {Weight: f64(20), Tactic: "TA0002", Label: "binary new to the environment"},
-		"new_ip_for_binary":         {Weight: f64(10), Tactic: "TA0011", Label: "address this binary never reached before"},
-		"new_external_ip":           {Weight: f64(20), Tactic: "TA0011", Label: "external IP never seen before"},
-		"new_domain":                {Weight: f64(20), Tactic: "TA0011", Label: "domain never seen before"},
-		"intel_malicious_hash":      {Weight: f64(50), Tactic: "TA0002", Technique: "T1204.002", Label: "hash known as malicious"},
-		"intel_suspicious_hash":     {Weight: f64(25), Tactic: "TA0002", Label: "hash known as suspicious"},
-		"intel_bad_ip":              {Weight: f64(40), Tactic: "TA0011", Technique: "T1071", Label: "IP on a threat feed"},
-		"intel_bad_domain":          {Weight: f64(40), Tactic: "TA0011", Technique: "T1071", Label: "domain on a threat feed"},
+		event.SignalNewBinaryOnHost:        {Weight: f64(10), Tactic: "TA0002", Label: "binary new on this host"},
+		event.SignalNewBinaryInEnvironment: {Weight: f64(20), Tactic: "TA0002", Label: "binary new to the environment"},
+		event.SignalNewIPForBinary:         {Weight: f64(10), Tactic: "TA0011", Label: "address this binary never reached before"},
+		event.SignalNewExternalIP:          {Weight: f64(20), Tactic: "TA0011", Label: "external IP never seen before"},
+		event.SignalNewDomain:              {Weight: f64(20), Tactic: "TA0011", Label: "domain never seen before"},
+		// A known-malicious binary run: User Execution, narrowed to its
+		// sub-technique Malicious File (threat.technique.subtechnique.*).
+		event.SignalIntelMaliciousHash:  {Weight: f64(50), Tactic: "TA0002", Technique: "T1204.002", Label: "hash known as malicious"},
+		event.SignalIntelSuspiciousHash: {Weight: f64(25), Tactic: "TA0002", Label: "hash known as suspicious"},
+		event.SignalIntelBadIP:          {Weight: f64(40), Tactic: "TA0011", Technique: "T1071", Label: "IP on a threat feed"},
+		event.SignalIntelBadDomain:      {Weight: f64(40), Tactic: "TA0011", Technique: "T1071", Label: "domain on a threat feed"},
 	}
 }
 

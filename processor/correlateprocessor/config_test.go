@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 
 	"github.com/cairnsec/cairn/internal/testkit"
+	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/attack"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/criteria"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/metadata"
 )
@@ -58,8 +59,8 @@ func TestFullConfig(t *testing.T) {
 	assert.Equal(t, "host.id", c.entity[0].Name)
 	assert.Len(t, c.engine.Signals, 10, "the defaults and one added")
 	falco := c.signalIdx["falco_shell_in_container"]
-	assert.Equal(t, "T1059.004", c.engine.Signals[falco].Technique.ID)
-	assert.Equal(t, "Unix Shell", c.engine.Signals[falco].Technique.Name)
+	assert.Equal(t, attack.Technique{ID: "T1059", Name: "Command and Scripting Interpreter", SubID: "T1059.004", SubName: "Unix Shell"},
+		c.engine.Signals[falco].Technique, "a sub-technique is kept under its parent technique")
 	assert.Equal(t, "domain nobody reached before", c.engine.Signals[c.signalIdx["new_domain"]].Label)
 	require.Len(t, c.mappings, 1)
 	assert.Len(t, c.modifiers, 2)
@@ -107,6 +108,7 @@ func TestInvalidConfigs(t *testing.T) {
 			`unknown ATT&CK tactic "TA9999"`,
 			`technique "T99" is not an ATT&CK technique id`,
 			"signals[y]: technique T1003: set technique_name",
+			`signals[z]: sub-technique T1003.001: set technique_name to ATT&CK's "Technique: Sub-technique" name`,
 			`signal "unknown_signal" is not in the signals catalog`,
 			"signal_mappings[1]: when is required",
 			"modifiers[zero]: multiplier must be positive",

@@ -2,6 +2,7 @@ package correlateprocessor
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,13 +12,14 @@ import (
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/engine"
 )
 
-var threatEnrichments = event.Lookup("threat.enrichments")
-
 // evidenceOf keeps what an alert needs to explain a contributing event.
 // Strings are cloned: a record's strings may share memory with the batch
 // (the ECS decoder packs them in slabs) that would otherwise stay alive as
 // long as the entity's window.
-func evidenceOf(v *event.View, id, entity string, ts int64) *engine.Evidence {
+//
+// scratch is reused for reading the event's enrichments; the grown slice is
+// returned for the next call.
+func evidenceOf(v *event.View, id, entity string, ts int64, scratch []event.Enrichment) (*engine.Evidence, []event.Enrichment) {
 	ev := &engine.Evidence{EventID: strings.Clone(id), Time: ts}
 	str := func(fs ...*event.Field) string {
 		for _, f := range fs {
@@ -64,34 +66,61 @@ func evidenceOf(v *event.View, id, entity string, ts int64) *engine.Evidence {
 	case !ev.Exe.IsZero():
 		ev.Kind = engine.KindProcess
 	}
-	ev.Provider, ev.Verdict = intelOf(v)
-	return ev
+	scratch = v.Enrichments(scratch[:0])
+	ev.Provider, ev.Verdict = intelOf(scratch)
+	ev.Enrichments, ev.EnrichmentsCut = keepEnrichments(scratch)
+	// The scratch's strings point into the batch: hold none of them.
+	clear(scratch)
+	return ev, scratch
 }
 
 // intelOf returns the provider and verdict of the event's first
-// threat.enrichments entry that has a provider.
-func intelOf(v *event.View) (provider, verdict engine.Text) {
-	val, ok := v.Get(threatEnrichments)
-	if !ok || val.Type() != pcommon.ValueTypeSlice {
-		return provider, verdict
-	}
-	s := val.Slice()
-	for i := 0; i < s.Len(); i++ {
-		e := s.At(i)
-		if e.Type() != pcommon.ValueTypeMap {
-			continue
+// enrichment that has a provider: the feed the alert's message names.
+func intelOf(enr []event.Enrichment) (provider, verdict engine.Text) {
+	for i := range enr {
+		if e := &enr[i]; e.Indicator.Provider != "" {
+			return engine.Intern(e.Indicator.Provider), engine.Intern(e.Verdict)
 		}
-		p, ok := event.Find(e.Map(), "indicator.provider")
-		if !ok || p.Type() != pcommon.ValueTypeStr || p.Str() == "" {
-			continue
-		}
-		provider = engine.Intern(p.Str())
-		if vd, ok := event.Find(e.Map(), "cairn.intel.verdict"); ok && vd.Type() == pcommon.ValueTypeStr {
-			verdict = engine.Intern(vd.Str())
-		}
-		return provider, verdict
 	}
 	return provider, verdict
+}
+
+// keepEnrichments copies what an Evidence keeps of an event's enrichments:
+// each distinct one once, at most engine.MaxEnrichments, with the number
+// left out. The copies share no memory with the batch (see evidenceOf).
+func keepEnrichments(enr []event.Enrichment) (kept []event.Enrichment, cut int) {
+	for i := range enr {
+		e := &enr[i]
+		if slices.ContainsFunc(kept, func(k event.Enrichment) bool { return k.SameMatch(e) }) {
+			continue
+		}
+		if len(kept) == engine.MaxEnrichments {
+			cut++
+			continue
+		}
+		if kept == nil {
+			kept = make([]event.Enrichment, 0, min(len(enr), engine.MaxEnrichments))
+		}
+		kept = append(kept, internEnrichment(*e))
+	}
+	return kept, cut
+}
+
+// internEnrichment replaces e's strings by interned copies: providers,
+// fields, types and confidences repeat across events and hosts, and the
+// matched value is usually the indicator value (the hash) itself, so each
+// distinct string is held once while anything still refers to it.
+func internEnrichment(e event.Enrichment) event.Enrichment {
+	for _, s := range []*string{
+		&e.Indicator.Type, &e.Indicator.FileHash.MD5, &e.Indicator.FileHash.SHA1, &e.Indicator.FileHash.SHA256,
+		&e.Indicator.IP, &e.Indicator.Domain, &e.Indicator.URL, &e.Indicator.Provider, &e.Indicator.Confidence,
+		&e.Indicator.Name, &e.Indicator.Description, &e.Indicator.Reference,
+		&e.Matched.Atomic, &e.Matched.Field, &e.Matched.Type, &e.Matched.ID, &e.Matched.Index,
+		&e.FeedName, &e.Verdict,
+	} {
+		*s = engine.Intern(*s).String()
+	}
+	return e
 }
 
 // summary is one short phrase for an event: what ran or what it reached, as

@@ -20,9 +20,6 @@ import (
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/metadata"
 )
 
-// AlertIDsKey lists, on a contributing event, the alerts it is part of.
-const AlertIDsKey = "cairn.alert.ids"
-
 // maxKeptBatchEvents bounds the per-batch index kept between batches.
 const maxKeptBatchEvents = 1024
 
@@ -50,10 +47,11 @@ type correlate struct {
 	touchedIn map[string]struct{}
 
 	// Per-batch scratch, kept to avoid allocating.
-	hits     []engine.Hit
-	outcomes []engine.Outcome
-	pending  []*pendingAlert
-	byAlert  map[*engine.Alert]*pendingAlert
+	hits        []engine.Hit
+	outcomes    []engine.Outcome
+	enrichments []event.Enrichment
+	pending     []*pendingAlert
+	byAlert     map[*engine.Alert]*pendingAlert
 	// batchEvents finds the records of this batch by event.id, so that an
 	// alert fired late in a batch can tag its earlier contributing events.
 	batchEvents map[string]batchRecord
@@ -289,7 +287,9 @@ func (p *correlate) observe(v *event.View, res pcommon.Resource, rec plog.LogRec
 		}
 	}
 	id := v.EnsureID()
-	ev := &engine.Event{Entity: entity, Time: ts, Hits: hits, Except: except, Evidence: evidenceOf(v, id, entity, ts)}
+	var evidence *engine.Evidence
+	evidence, p.enrichments = evidenceOf(v, id, entity, ts, p.enrichments)
+	ev := &engine.Event{Entity: entity, Time: ts, Hits: hits, Except: except, Evidence: evidence}
 	out, placed := p.eng.Observe(ev, p.outcomes[:0])
 	p.outcomes = out
 	if !placed {
@@ -314,7 +314,7 @@ func (p *correlate) observe(v *event.View, res pcommon.Resource, rec plog.LogRec
 		if o.Alert == nil {
 			continue
 		}
-		v.AddToSet(AlertIDsKey, o.Alert.ID)
+		v.AddToSet(event.AlertIDsKey, o.Alert.ID)
 		pa := p.enqueue(o.Alert, res)
 		if o.Action == engine.Fired {
 			pa.fired = true
@@ -408,8 +408,7 @@ func (p *correlate) logAlert(pa *pendingAlert) {
 		zap.String(p.c.entity[0].Name, a.Entity), zap.Float64("score", round2(a.Tally.Score)),
 		zap.String("event.id", a.ID),
 	}
-	_, tacticNames := tactics(a)
-	msg := "ALERT " + message(a, p.c.engine.Signals, tacticNames)
+	msg := "ALERT " + message(a, p.c.engine.Signals, tactics(a).names)
 	if pa.fired {
 		p.logger.Info(msg, fields...)
 	} else {
@@ -428,7 +427,7 @@ func (p *correlate) tagEarlier(a *engine.Alert, current string) {
 		}
 		if br, ok := p.batchEvents[id]; ok {
 			p.tagger.Reset(br.res, br.rec)
-			p.tagger.AddToSet(AlertIDsKey, a.ID)
+			p.tagger.AddToSet(event.AlertIDsKey, a.ID)
 		}
 	}
 }

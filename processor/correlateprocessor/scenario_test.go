@@ -121,9 +121,24 @@ func TestScenarioFiresOneAlert(t *testing.T) {
 			assert.EqualValues(t, 73, get("event.severity"))
 			assert.EqualValues(t, 73, get("event.risk_score"))
 			assert.EqualValues(t, 185, get("cairn.alert.score"))
+			assert.Equal(t, "cairn", get("event.module"))
+			assert.Equal(t, "cairn.alerts", get("event.dataset"))
+			assert.Nil(t, get("log.level"), "the severity is event.severity, not a log level")
+			assert.Equal(t, "high", get("cairn.alert.severity"))
 			assert.Equal(t, []string{"TA0002", "TA0011"}, strs(get("threat.tactic.id")))
 			assert.Equal(t, []string{"Execution", "Command and Control"}, strs(get("threat.tactic.name")))
-			assert.Equal(t, []string{"T1204.002"}, strs(get("threat.technique.id")))
+			assert.Equal(t, []string{"https://attack.mitre.org/tactics/TA0002/", "https://attack.mitre.org/tactics/TA0011/"}, strs(get("threat.tactic.reference")))
+			// ECS: the technique is T1204, the sub-technique T1204.002 below it.
+			assert.Equal(t, []string{"T1204"}, strs(get("threat.technique.id")))
+			assert.Equal(t, []string{"User Execution"}, strs(get("threat.technique.name")))
+			assert.Equal(t, []string{"https://attack.mitre.org/techniques/T1204/"}, strs(get("threat.technique.reference")))
+			assert.Equal(t, []string{"T1204.002"}, strs(get("threat.technique.subtechnique.id")))
+			assert.Equal(t, []string{"Malicious File"}, strs(get("threat.technique.subtechnique.name")))
+			assert.Equal(t, []string{"https://attack.mitre.org/techniques/T1204/002/"}, strs(get("threat.technique.subtechnique.reference")))
+			// The alert carries gs-netcat's feed match, as intel wrote it on
+			// the process start, for the threat intel of Kibana's flyout.
+			assert.Equal(t, []any{gsNetcatEnrichment}, get("threat.enrichments"))
+			assert.Nil(t, get("cairn.alert.omitted_enrichments"))
 			assert.ElementsMatch(t, []string{scenario.AttackBeaconIP, scenario.AttackRelayIP}, strs(get("related.ip")))
 			assert.Contains(t, strs(get("related.hash")), scenario.AttackHash)
 			assert.ElementsMatch(t, []string{"ext-contractor", "root"}, strs(get("related.user")))
@@ -177,6 +192,22 @@ func TestScenarioFiresOneAlert(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gsNetcatEnrichment is the threat.enrichments entry intel writes on the
+// scenario's gs-netcat start (the feed is testdata/intel/).
+var gsNetcatEnrichment = map[string]any{
+	"indicator": map[string]any{
+		"type":       "file",
+		"file":       map[string]any{"hash": map[string]any{"sha256": scenario.AttackHash}},
+		"provider":   "cairn scenario feed",
+		"confidence": "High",
+	},
+	"matched": map[string]any{
+		"atomic": scenario.AttackHash, "field": "process.hash.sha256", "type": "indicator_match_rule",
+		"occurred": "2026-03-05T14:00:40Z",
+	},
+	"cairn": map[string]any{"intel": map[string]any{"verdict": "malicious"}},
 }
 
 // TestQuietCases: ordinary fleet noise fires nothing.
@@ -251,6 +282,8 @@ func TestRestartMidAttack(t *testing.T) {
 		assert.Equal(t, "cairn-compromised-host", testkit.Nested(a, "rule.id"))
 		assert.Equal(t, "2026-03-05T14:00:00.000Z", testkit.Nested(a, "event.start"), "evidence from before the restart counts")
 		assert.EqualValues(t, 185, testkit.Nested(a, "cairn.alert.score"))
+		assert.Equal(t, []any{gsNetcatEnrichment}, testkit.Nested(a, "threat.enrichments"),
+			"the enrichment of evidence from before the restart comes back from the state")
 	}
 	whole := replayLines(t, data, 1024, "")
 	for id := range whole.alerts() {

@@ -367,30 +367,30 @@ func DefaultTrackers() []TrackerConfig {
 	}
 	return []TrackerConfig{
 		{
-			Name:   "new_binary_on_host",
+			Name:   event.SignalNewBinaryOnHost,
 			Fields: []string{"process.hash.sha256|process.executable"},
 			Scope:  "host",
 			When:   processStart,
 		},
 		{
-			Name:   "new_binary_in_environment",
+			Name:   event.SignalNewBinaryInEnvironment,
 			Fields: []string{"process.hash.sha256|process.executable"},
 			Scope:  "environment",
 			When:   processStart,
 		},
 		{
-			Name:         "new_external_ip",
+			Name:         event.SignalNewExternalIP,
 			Fields:       []string{"destination.ip"},
 			Scope:        "environment",
 			OnlyExternal: boolPtr(true),
 		},
 		{
-			Name:   "new_domain",
+			Name:   event.SignalNewDomain,
 			Fields: []string{"dns.question.name|destination.domain"},
 			Scope:  "environment",
 		},
 		{
-			Name:         "new_ip_for_binary",
+			Name:         event.SignalNewIPForBinary,
 			Fields:       []string{"process.executable", "destination.ip"},
 			Scope:        "environment",
 			OnlyExternal: boolPtr(true),

@@ -20,11 +20,6 @@ import (
 	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/tracker"
 )
 
-// DegradedKey marks an event whose verdict of a tracker with a shared store
-// was taken from this collector's local store, because the shared store did
-// not answer within the latency budget.
-const DegradedKey = "cairn.first_seen.degraded"
-
 // reconcileChunk bounds the terms written in one reconciliation round trip.
 const reconcileChunk = 8192
 
@@ -390,7 +385,7 @@ func (s *shared) apply(p *firstSeen, ld plog.Logs) {
 			}
 		}
 		if degraded {
-			v.SetFlag(DegradedKey)
+			v.SetFlag(event.FirstSeenDegradedKey)
 		}
 		idx++
 	})

@@ -180,7 +180,7 @@ func (f *flags) add(ld plog.Logs) {
 	for i := 0; i < recs.Len(); i++ {
 		a := recs.At(i).Attributes().AsRaw()
 		f.processed++
-		deg := a[DegradedKey] == true
+		deg := a["cairn.first_seen.degraded"] == true
 		if deg {
 			f.degraded++
 		}

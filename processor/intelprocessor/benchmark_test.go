@@ -14,8 +14,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
 
-	"github.com/cairnsec/cairn/internal/ecs"
 	"github.com/cairnsec/cairn/cmd/cairn/scenario"
+	"github.com/cairnsec/cairn/internal/ecs"
 	"github.com/cairnsec/cairn/processor/intelprocessor/internal/metadata"
 )
 

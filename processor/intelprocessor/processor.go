@@ -26,14 +26,6 @@ import (
 	"github.com/cairnsec/cairn/processor/intelprocessor/internal/store"
 )
 
-// Signal names, part of Cairn's interface: correlation rules refer to them.
-const (
-	SignalMaliciousHash  = "intel_malicious_hash"
-	SignalSuspiciousHash = "intel_suspicious_hash"
-	SignalBadIP          = "intel_bad_ip"
-	SignalBadDomain      = "intel_bad_domain"
-)
-
 type fieldKind uint8
 
 const (
@@ -375,13 +367,13 @@ func signalFor(k fieldKind, v indicator.Verdict) string {
 	switch k {
 	case kindHash:
 		if v == indicator.Malicious {
-			return SignalMaliciousHash
+			return event.SignalIntelMaliciousHash
 		}
-		return SignalSuspiciousHash
+		return event.SignalIntelSuspiciousHash
 	case kindIP:
-		return SignalBadIP
+		return event.SignalIntelBadIP
 	}
-	return SignalBadDomain
+	return event.SignalIntelBadDomain
 }
 
 // ecsConfidence maps a 0–100 score to ECS threat.indicator.confidence words.
@@ -399,47 +391,59 @@ func ecsConfidence(c int) string {
 	return "High"
 }
 
-// writeEnrichment appends one threat.enrichments object in ECS form.
+// writeEnrichment appends the match to the event's threat.enrichments.
 func writeEnrichment(v *event.View, m *match, at time.Time) {
+	e := enrichmentOf(m, at)
+	v.AddEnrichment(&e)
+}
+
+// enrichmentOf is the ECS enrichment of one match.
+func enrichmentOf(m *match, at time.Time) event.Enrichment {
 	meta := &m.meta
-	e := v.AppendObject("threat.enrichments")
-	ind := e.PutEmptyMap("indicator")
+	e := event.Enrichment{
+		Indicator: event.Indicator{
+			Provider:   meta.Provider,
+			Confidence: ecsConfidence(meta.Confidence),
+			Name:       meta.Name,
+			FirstSeen:  meta.FirstSeen,
+		},
+		Matched: event.Matched{
+			Atomic: m.value,
+			Field:  m.field.field.Name,
+			Type:   event.MatchTypeIndicatorMatchRule,
+			// The match is as of the event, so a replay writes the same
+			// document.
+			Occurred: at,
+		},
+		Verdict: meta.Verdict.String(),
+	}
+	in := &e.Indicator
 	switch m.field.kind {
 	case kindHash:
-		ind.PutStr("type", "file")
-		ind.PutEmptyMap("file").PutEmptyMap("hash").PutStr(m.hashType.String(), strings.ToLower(m.value))
-	case kindIP:
-		ind.PutStr("type", ipType(m.value))
-		ind.PutStr("ip", m.value)
-		if meta.Port > 0 {
-			ind.PutInt("port", int64(meta.Port))
+		in.Type = event.IndicatorTypeFile
+		h := strings.ToLower(m.value)
+		switch m.hashType {
+		case indicator.SHA256:
+			in.FileHash.SHA256 = h
+		case indicator.SHA1:
+			in.FileHash.SHA1 = h
+		case indicator.MD5:
+			in.FileHash.MD5 = h
 		}
+	case kindIP:
+		in.Type = ipType(m.value)
+		in.IP = m.value
+		in.Port = int64(meta.Port)
 	case kindDomain:
-		ind.PutStr("type", "domain-name")
-		ind.PutEmptyMap("url").PutStr("domain", strings.TrimSuffix(strings.ToLower(m.value), "."))
+		in.Type = event.IndicatorTypeDomainName
+		in.Domain = strings.TrimSuffix(strings.ToLower(m.value), ".")
 	}
-	if meta.Provider != "" {
-		ind.PutStr("provider", meta.Provider)
-	}
-	ind.PutStr("confidence", ecsConfidence(meta.Confidence))
-	if meta.Name != "" {
-		ind.PutStr("name", meta.Name)
-	}
-	if !meta.FirstSeen.IsZero() {
-		ind.PutStr("first_seen", meta.FirstSeen.UTC().Format(time.RFC3339Nano))
-	}
-	matched := e.PutEmptyMap("matched")
-	matched.PutStr("atomic", m.value)
-	matched.PutStr("field", m.field.field.Name)
-	matched.PutStr("type", "indicator_match_rule")
-	// The match is as of the event, so a replay writes the same document.
-	matched.PutStr("occurred", at.UTC().Format(time.RFC3339Nano))
-	e.PutEmptyMap("cairn").PutEmptyMap("intel").PutStr("verdict", m.meta.Verdict.String())
+	return e
 }
 
 func ipType(s string) string {
 	if a, err := netip.ParseAddr(s); err == nil && a.Unmap().Is6() {
-		return "ipv6-addr"
+		return event.IndicatorTypeIPv6
 	}
-	return "ipv4-addr"
+	return event.IndicatorTypeIPv4
 }

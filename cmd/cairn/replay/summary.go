@@ -75,9 +75,9 @@ type Contribution struct {
 
 var (
 	ruleName        = event.Lookup("rule.name")
-	alertScore      = event.Lookup("cairn.alert.score")
-	alertSeverity   = event.Lookup("cairn.alert.severity")
-	alertContribs   = event.Lookup("cairn.alert.contributions")
+	alertScore      = event.Lookup(event.AlertScoreKey)
+	alertSeverity   = event.Lookup(event.AlertSeverityKey)
+	alertContribs   = event.Lookup(event.AlertContributionsKey)
 	alertHostFields = []*event.Field{event.HostName, event.HostID, event.Lookup("container.id"), event.UserName}
 )
 
@@ -107,16 +107,16 @@ func (s *Summary) alert(v *event.View) {
 			}
 			m := e.Map()
 			c := Contribution{}
-			if x, ok := m.Get("signal"); ok {
+			if x, ok := m.Get(event.ContributionSignal); ok {
 				c.Signal = x.Str()
 			}
-			if x, ok := m.Get("summary"); ok {
+			if x, ok := m.Get(event.ContributionSummary); ok {
 				c.Summary = x.Str()
 			}
-			if x, ok := m.Get("weight"); ok {
+			if x, ok := m.Get(event.ContributionWeight); ok {
 				c.Weight = x.Double()
 			}
-			if x, ok := m.Get("time"); ok {
+			if x, ok := m.Get(event.ContributionTime); ok {
 				c.Time, _ = time.Parse(time.RFC3339Nano, x.Str())
 			}
 			a.Contributions = append(a.Contributions, c)

@@ -6,6 +6,7 @@ package attack
 import (
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // Framework is the value of ECS threat.framework.
@@ -57,8 +58,14 @@ func LookupTactic(id string) (Tactic, error) {
 // TacticByIndex returns the tactic with the given Index.
 func TacticByIndex(i int) Tactic { return tactics[i] }
 
-// techniqueNames covers the techniques Cairn's defaults and documentation
-// use; others need their name in configuration.
+// Reference is the tactic's page on attack.mitre.org, the form of ECS
+// threat.tactic.reference (https://attack.mitre.org/tactics/TA0002/).
+func (t Tactic) Reference() string { return "https://attack.mitre.org/tactics/" + t.ID + "/" }
+
+// techniqueNames covers the techniques and sub-techniques Cairn's defaults
+// and documentation use, and the parents of those sub-techniques (a
+// sub-technique's alert names its parent too); others need their name in
+// configuration. Names as ATT&CK (Enterprise) gives them.
 var techniqueNames = map[string]string{
 	"T1059":     "Command and Scripting Interpreter",
 	"T1059.004": "Unix Shell",
@@ -73,22 +80,60 @@ var techniqueNames = map[string]string{
 	"T1610":     "Deploy Container",
 }
 
-var techniqueID = regexp.MustCompile(`^T\d{4}(\.\d{3})?$`)
+var techniqueID = regexp.MustCompile(`^(T\d{4})(\.\d{3})?$`)
 
-// Technique is an ATT&CK technique or sub-technique.
-type Technique struct{ ID, Name string }
+// Technique is what one signal says about ATT&CK techniques, in the shape
+// of ECS: threat.technique.* is always the technique (T1204 "User
+// Execution"); a sub-technique (T1204.002 "Malicious File") goes to
+// threat.technique.subtechnique.*, under its parent.
+type Technique struct {
+	ID, Name string
+	// SubID and SubName are set when the signal names a sub-technique.
+	SubID, SubName string
+}
 
-// LookupTechnique checks a technique id and returns it with its name: the
-// given name, else the known one.
+// Reference is the technique's page, the form of ECS
+// threat.technique.reference (https://attack.mitre.org/techniques/T1204/).
+func (t Technique) Reference() string { return "https://attack.mitre.org/techniques/" + t.ID + "/" }
+
+// SubReference is the sub-technique's page, the form of ECS
+// threat.technique.subtechnique.reference
+// (https://attack.mitre.org/techniques/T1204/002/); "" without one.
+func (t Technique) SubReference() string {
+	if t.SubID == "" {
+		return ""
+	}
+	return "https://attack.mitre.org/techniques/" + strings.Replace(t.SubID, ".", "/", 1) + "/"
+}
+
+// LookupTechnique checks a technique or sub-technique id and returns it
+// with its names: the given name, else the known one. A sub-technique
+// needs its parent's name too: ATT&CK's own "Technique: Sub-technique"
+// form ("User Execution: Malicious File") gives both, a plain name is the
+// sub-technique's and the parent's comes from the table.
 func LookupTechnique(id, name string) (Technique, error) {
-	if !techniqueID.MatchString(id) {
+	m := techniqueID.FindStringSubmatch(id)
+	if m == nil {
 		return Technique{}, fmt.Errorf("technique %q is not an ATT&CK technique id (T1234 or T1234.001)", id)
 	}
-	if name == "" {
-		name = techniqueNames[id]
+	if m[2] == "" {
+		if name == "" {
+			name = techniqueNames[id]
+		}
+		if name == "" {
+			return Technique{}, fmt.Errorf("technique %s: set technique_name (Cairn only knows the names of the techniques its defaults use)", id)
+		}
+		return Technique{ID: id, Name: name}, nil
 	}
-	if name == "" {
-		return Technique{}, fmt.Errorf("technique %s: set technique_name (Cairn only knows the names of the techniques its defaults use)", id)
+	t := Technique{ID: m[1], Name: techniqueNames[m[1]], SubID: id, SubName: name}
+	if parent, sub, ok := strings.Cut(name, ": "); ok {
+		t.Name, t.SubName = strings.TrimSpace(parent), strings.TrimSpace(sub)
 	}
-	return Technique{ID: id, Name: name}, nil
+	if t.SubName == "" {
+		t.SubName = techniqueNames[id]
+	}
+	if t.SubName == "" || t.Name == "" {
+		return Technique{}, fmt.Errorf("sub-technique %s: set technique_name to ATT&CK's \"Technique: Sub-technique\" name (e.g. \"OS Credential Dumping: LSASS Memory\"): Cairn only knows the names of the techniques its defaults use", id)
+	}
+	return t, nil
 }

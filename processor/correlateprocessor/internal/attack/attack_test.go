@@ -22,10 +22,26 @@ func TestTactics(t *testing.T) {
 	assert.Less(t, len(tactics), 32, "tactic sets are 32-bit masks")
 }
 
+func TestTacticReference(t *testing.T) {
+	exec, err := LookupTactic("TA0002")
+	require.NoError(t, err)
+	assert.Equal(t, "https://attack.mitre.org/tactics/TA0002/", exec.Reference())
+}
+
 func TestTechniques(t *testing.T) {
+	// A sub-technique is narrowed under its parent, as ECS puts them:
+	// threat.technique.* is T1204, threat.technique.subtechnique.* T1204.002.
 	tq, err := LookupTechnique("T1204.002", "")
 	require.NoError(t, err)
-	assert.Equal(t, "Malicious File", tq.Name)
+	assert.Equal(t, Technique{ID: "T1204", Name: "User Execution", SubID: "T1204.002", SubName: "Malicious File"}, tq)
+	assert.Equal(t, "https://attack.mitre.org/techniques/T1204/", tq.Reference())
+	assert.Equal(t, "https://attack.mitre.org/techniques/T1204/002/", tq.SubReference())
+
+	tq, err = LookupTechnique("T1071", "")
+	require.NoError(t, err)
+	assert.Equal(t, Technique{ID: "T1071", Name: "Application Layer Protocol"}, tq)
+	assert.Empty(t, tq.SubReference())
+
 	tq, err = LookupTechnique("T1003", "OS Credential Dumping")
 	require.NoError(t, err)
 	assert.Equal(t, "OS Credential Dumping", tq.Name)
@@ -33,4 +49,26 @@ func TestTechniques(t *testing.T) {
 	assert.ErrorContains(t, err, "technique_name")
 	_, err = LookupTechnique("1003", "x")
 	assert.ErrorContains(t, err, "not an ATT&CK technique id")
+
+	// A sub-technique of a parent Cairn does not know needs ATT&CK's
+	// "Technique: Sub-technique" name; a known parent only the sub's name.
+	_, err = LookupTechnique("T1003.001", "LSASS Memory")
+	assert.ErrorContains(t, err, `"Technique: Sub-technique"`)
+	tq, err = LookupTechnique("T1003.001", "OS Credential Dumping: LSASS Memory")
+	require.NoError(t, err)
+	assert.Equal(t, Technique{ID: "T1003", Name: "OS Credential Dumping", SubID: "T1003.001", SubName: "LSASS Memory"}, tq)
+	tq, err = LookupTechnique("T1059.006", "Python")
+	require.NoError(t, err)
+	assert.Equal(t, Technique{ID: "T1059", Name: "Command and Scripting Interpreter", SubID: "T1059.006", SubName: "Python"}, tq)
+}
+
+// TestTableHasParents: every sub-technique of the table resolves without
+// configuration, so its parent is in the table too.
+func TestTableHasParents(t *testing.T) {
+	for id := range techniqueNames {
+		tq, err := LookupTechnique(id, "")
+		require.NoError(t, err, id)
+		assert.NotContains(t, tq.ID, ".", "%s: threat.technique.id must be a technique", id)
+		assert.NotEmpty(t, tq.Name, id)
+	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // The persisted form of an entity refers to signals and rules by name and
@@ -103,6 +104,15 @@ func (e *Engine) Restore(data []byte) error {
 			return nil, fmt.Errorf("decoding entity %q: evidence %d out of range", in.Key, i)
 		}
 		return in.Evidence[i], nil
+	}
+	for _, ev := range in.Evidence {
+		// The bound holds for state from anywhere (another release, a
+		// shared Redis), not only for what this one wrote.
+		if ev != nil && len(ev.Enrichments) > MaxEnrichments {
+			ev.EnrichmentsCut += len(ev.Enrichments) - MaxEnrichments
+			// A copy, so the decoded array's tail is not kept alive.
+			ev.Enrichments = slices.Clone(ev.Enrichments[:MaxEnrichments])
+		}
 	}
 	ent := &Entity{Key: in.Key, Latest: in.Latest}
 	for _, oj := range in.Obs {

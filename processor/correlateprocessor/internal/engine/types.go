@@ -1,5 +1,6 @@
 // Package engine is the correlation state machine of the correlate
-// processor, free of any pdata: per-entity windows of signal observations,
+// processor, free of any pdata (event.Enrichment, the one type it takes
+// from the event model, is a plain struct): per-entity windows of signal observations,
 // rule evaluation, open alerts with their suppression, and the bounds that
 // keep memory flat. The processor turns log records into Events and the
 // Outcomes back into alert records.
@@ -10,6 +11,7 @@
 package engine
 
 import (
+	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/attack"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/criteria"
 )
@@ -108,7 +110,19 @@ type Evidence struct {
 	// Provider and Verdict of the threat-intel match, if any.
 	Provider Text `json:"provider,omitzero"`
 	Verdict  Text `json:"verdict,omitzero"`
+	// Enrichments are the event's threat.enrichments, so that the alert
+	// carries the threat-intel matches of its evidence: at most
+	// MaxEnrichments, the rest counted in EnrichmentsCut. State written
+	// before they were kept has neither (an alert then shows none).
+	Enrichments    []event.Enrichment `json:"enr,omitempty"`
+	EnrichmentsCut int                `json:"enr_cut,omitempty"`
 }
+
+// MaxEnrichments bounds the enrichments one Evidence keeps. An event
+// matches one feed entry per field and feed, so a few cover the usual case
+// (a hash on one or two feeds); an event listing hundreds must not make an
+// entity's state, held in memory and written to storage, grow with it.
+const MaxEnrichments = 4
 
 // Hit is one signal raised by an event, with the event's modifiers applied.
 type Hit struct {

@@ -195,7 +195,7 @@ func New(spec Spec) (*Tracker, error) {
 		learning: secs(spec.Learning),
 		Terms:    termstore.New(spec.MaxTerms),
 		Scopes:   termstore.New(spec.MaxScopes),
-		FlagKey:  "cairn.first_seen." + spec.Name,
+		FlagKey:  event.FirstSeenFlag(spec.Name),
 		buf:      make([]byte, 0, 256),
 	}
 	for _, alts := range spec.Fields {
