@@ -16,9 +16,22 @@
 // fraction nor exponent and it fits int64, and a Double otherwise. A null
 // object member is left out; a null array element stays as an Empty value so
 // that positions are kept. Duplicate keys keep the last value in the first
-// position (a last null removes the key). Decode replaces the record's
-// attributes, sets its Timestamp as below and leaves everything else,
-// including the body, alone.
+// position (a last null removes the key). Keys are made valid UTF-8 (each
+// invalid byte becomes U+FFFD, as the Encoder writes it) before anything
+// else, so two keys that differ only there are one key. Decode replaces the
+// record's attributes, sets its Timestamp as below (zero when the document
+// has no usable @timestamp) and leaves everything else, including the body,
+// alone.
+//
+// A record decoded before can be decoded into again: its Maps, Slices and
+// values are reused in place where the new document has the same keys in
+// the same order, which spares most of pdata's allocations, and the result
+// is exactly that of decoding into a new record. Only a reader that knows
+// nothing else holds the record may do this (`cairn replay` does, through
+// internal/ingest).
+//
+// DecodeID also works out the record's content id (internal/event) while it
+// decodes, which costs a fraction of walking the record afterwards.
 //
 // A top-level "@timestamp" that is an RFC 3339 string (fraction optional, "Z"
 // or a numeric offset) or a number of epoch milliseconds sets the record's
@@ -31,9 +44,9 @@
 // float64 are errors (an infinity could only be written back as null, losing
 // the value without a word). Strings are taken as the underlying fastjson
 // parser reads them: an unknown escape sequence or a raw control character is
-// kept as it is rather than rejected, and invalid UTF-8 is passed through (the
-// Encoder replaces it). Checking strings strictly as well would take a second
-// pass over every document.
+// kept as it is rather than rejected, and invalid UTF-8 in values is passed
+// through (the Encoder replaces it). Checking strings strictly as well would
+// take a second pass over every document.
 //
 // Decoded strings are copied into slabs of memory shared by consecutive
 // documents, which saves an allocation per key and per string value; a record
@@ -42,11 +55,21 @@
 // # Encoding
 //
 // The Encoder writes one JSON object without a trailing newline. Its first key
-// is "@timestamp": the record's Timestamp, or its ObservedTimestamp when the
-// former is zero, in UTC with three fractional digits, or nine when there are
-// sub-millisecond digits. Attributes at or under "@timestamp" are then
-// dropped, as the record's own time wins. When both are zero an "@timestamp"
-// attribute, if any, is written in that place instead, as it is.
+// is "@timestamp": the record's event time as internal/event defines it (the
+// record Timestamp, else an @timestamp attribute or body field that parses,
+// else the ObservedTimestamp), so the stored time is the time the processors
+// used. It is written in UTC with three fractional digits, or nine when
+// there are sub-millisecond digits, and attributes at or under "@timestamp"
+// are dropped. A record without any time gets Extra.Now when the writer
+// gives one; otherwise an unparsable "@timestamp" attribute, if any, is
+// written in that place as it is.
+//
+// AppendDoc adds what a writer puts in the document without changing the
+// record (Extra): event.id and ecs.version unless the record has them,
+// event.dataset, event.ingested and data_stream.* in place of the record's.
+// Like log.level, trace.id and span.id below, each goes inside the object of
+// its name (created at the end of the document when missing): a replaced
+// member keeps its position, an added one comes last.
 //
 // The rest is one nested document merged from, in order, the resource
 // attributes, the record attributes and the record body when it is a Map.

@@ -38,9 +38,9 @@ type Encoder struct {
 	body   pcommon.Value
 	// inj are the fields the record and the caller's Extra add to the
 	// document (see injection), in the order they are appended.
-	inj []injection
-	b64    [192]byte // multiple of 3, so chunks encode like the whole
-	times  timeFormatter
+	inj   []injection
+	b64   [192]byte // multiple of 3, so chunks encode like the whole
+	times timeFormatter
 
 	noStream bool // tests: always take the tree path
 }
