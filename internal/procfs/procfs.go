@@ -1,6 +1,6 @@
 // Package procfs reads what Cairn's host receiver needs about a process from
-// /proc/<pid>: executable, argv, working directory, ids, parent, start time
-// and container id. It parses the text files itself (no cgo). Every read is
+// /proc/<pid>: executable, argv, working directory, ids, parent, process
+// group, session, controlling terminal, start time and container id. It parses the text files itself (no cgo). Every read is
 // best effort: a process can exit at any moment, so a Proc carries what could
 // be read and says whether it is complete.
 package procfs
@@ -8,7 +8,6 @@ package procfs
 import (
 	"bytes"
 	"errors"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -88,8 +87,20 @@ type Proc struct {
 	// Real, effective ids.
 	UID, EUID, GID, EGID uint32
 	HasIDs               bool
-	Start                time.Time
-	ContainerID          string
+	// HasStat says /proc/<pid>/stat was read: PPID, PGID, SID, TTY,
+	// StartTicks and Start are known.
+	HasStat bool
+	// PGID and SID are the process group and session ids: the pids of the
+	// group and session leaders.
+	PGID, SID int
+	// TTY is the controlling terminal's device number as the kernel encodes
+	// it (0: none); TTYDevice splits it.
+	TTY uint32
+	// StartTicks is when the process started, in clock ticks since boot
+	// (stat field 22): with the boot it identifies the process instance.
+	StartTicks  uint64
+	Start       time.Time
+	ContainerID string
 	// Partial is set when the process was gone (or unreadable) before every
 	// file could be read; Missing lists what could not be read.
 	Partial bool
@@ -113,15 +124,12 @@ func (fs *FS) Read(pid int, opt Options) *Proc {
 	} else {
 		miss("exe")
 	}
-	if b, err := readLimited(dir+"/stat", 4096); err == nil {
-		st, err := ParseStat(b)
-		if err == nil {
-			p.PPID = st.PPID
-			p.Comm = st.Comm
-			p.Start = fs.bootTime.Add(time.Duration(st.StartTicks) * (time.Second / ClockTicks))
-		} else {
-			miss("stat")
-		}
+	if st, err := fs.ReadStat(pid); err == nil {
+		p.HasStat = true
+		p.PPID, p.PGID, p.SID, p.TTY = st.PPID, st.PGID, st.SID, st.TTY
+		p.Comm = st.Comm
+		p.StartTicks = st.StartTicks
+		p.Start = fs.StartTime(st.StartTicks)
 	} else {
 		miss("stat")
 	}
@@ -158,6 +166,22 @@ func (fs *FS) Read(pid int, opt Options) *Proc {
 	return p
 }
 
+// StartTime converts a start time in clock ticks since boot to wall time.
+func (fs *FS) StartTime(ticks uint64) time.Time {
+	return fs.bootTime.Add(time.Duration(ticks) * (time.Second / ClockTicks))
+}
+
+// ReadStat reads and parses /proc/<pid>/stat alone: the cheapest way to learn
+// a process's parent, group, session and start time.
+func (fs *FS) ReadStat(pid int) (Stat, error) {
+	var buf [statSize]byte
+	n, err := readInto(fs.PIDPath(pid)+"/stat", buf[:])
+	if err != nil {
+		return Stat{}, err
+	}
+	return ParseStat(buf[:n])
+}
+
 // ReadExe returns the executable path of pid (cleaned) or "".
 func (fs *FS) ReadExe(pid int) string {
 	exe, err := os.Readlink(fs.PIDPath(pid) + "/exe")
@@ -182,29 +206,34 @@ func CleanExe(link string) (path string, deleted, memfd bool) {
 }
 
 func readLimited(path string, n int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	buf := make([]byte, n)
-	m, err := io.ReadFull(f, buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+	m, err := readInto(path, buf)
+	if err != nil {
 		return nil, err
 	}
 	return buf[:m], nil
 }
 
-// Stat is the part of /proc/<pid>/stat Cairn uses.
+// statSize bounds /proc/<pid>/stat: a command name of at most 64 bytes and
+// 50 numbers of at most 20 digits fit.
+const statSize = 2048
+
+// Stat is the part of /proc/<pid>/stat Cairn uses (see proc(5)).
 type Stat struct {
-	Comm       string
-	State      byte
-	PPID       int
+	Comm  string
+	State byte
+	PPID  int
+	// PGID (field 5) and SID (field 6): process group and session.
+	PGID, SID int
+	// TTY (field 7): the controlling terminal's device number, 0 for none.
+	TTY uint32
+	// StartTicks (field 22): start time in clock ticks since boot.
 	StartTicks uint64
 }
 
 // ParseStat parses /proc/<pid>/stat. The command name is between the first
-// '(' and the last ')' and may itself hold spaces and parentheses.
+// '(' and the last ')' and may itself hold spaces and parentheses. The
+// numbers are read in place, without splitting the line.
 func ParseStat(b []byte) (Stat, error) {
 	var st Stat
 	open := bytes.IndexByte(b, '(')
@@ -213,23 +242,59 @@ func ParseStat(b []byte) (Stat, error) {
 		return st, errors.New("procfs: malformed stat")
 	}
 	st.Comm = string(b[open+1 : closing])
-	rest := strings.Fields(string(b[closing+2:]))
-	// rest[0] is field 3 (state); field N is rest[N-3].
-	if len(rest) < 20 {
+	rest := b[closing+2:]
+	// field returns the next space-separated field of rest.
+	field := func() []byte {
+		for len(rest) > 0 && rest[0] == ' ' {
+			rest = rest[1:]
+		}
+		i := bytes.IndexAny(rest, " \n")
+		if i < 0 {
+			i = len(rest)
+		}
+		f := rest[:i]
+		rest = rest[i:]
+		return f
+	}
+	num := func(f []byte) (int64, bool) {
+		v, err := strconv.ParseInt(string(f), 10, 64)
+		return v, err == nil
+	}
+	// Fields are numbered from 1 (pid), 2 (comm): state is field 3.
+	state := field()
+	if len(state) == 0 {
 		return st, errors.New("procfs: short stat")
 	}
-	st.State = rest[0][0]
-	ppid, err := strconv.Atoi(rest[1])
-	if err != nil {
-		return st, err
+	st.State = state[0]
+	var vals [4]int64 // ppid, pgrp, session, tty_nr: fields 4-7
+	for i := range vals {
+		v, ok := num(field())
+		if !ok {
+			return st, errors.New("procfs: malformed stat")
+		}
+		vals[i] = v
 	}
-	st.PPID = ppid
-	start, err := strconv.ParseUint(rest[19], 10, 64)
+	st.PPID, st.PGID, st.SID = int(vals[0]), int(vals[1]), int(vals[2])
+	// tty_nr is printed as a signed int.
+	st.TTY = uint32(int32(vals[3]))
+	for i := 8; i < 22; i++ {
+		if len(field()) == 0 {
+			return st, errors.New("procfs: short stat")
+		}
+	}
+	start, err := strconv.ParseUint(string(field()), 10, 64)
 	if err != nil {
-		return st, err
+		return st, errors.New("procfs: short stat")
 	}
 	st.StartTicks = start
 	return st, nil
+}
+
+// TTYDevice splits a controlling terminal number (stat field 7) into the
+// character device's major and minor numbers: the minor is in bits 31-20 and
+// 7-0, the major in bits 15-8 (proc(5)).
+func TTYDevice(tty uint32) (major, minor uint32) {
+	return (tty >> 8) & 0xff, (tty & 0xff) | ((tty >> 12) & 0xfff00)
 }
 
 // ParseStatusIDs returns real uid, effective uid, real gid, effective gid

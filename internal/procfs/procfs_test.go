@@ -8,20 +8,48 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 func TestParseStat(t *testing.T) {
-	st, err := ParseStat([]byte("1234 (a (b) c) S 77 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 100 18446744073709551615\n"))
+	st, err := ParseStat([]byte("1234 (a (b) c) S 77 1230 1200 34817 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 100 18446744073709551615\n"))
 	require.NoError(t, err)
 	assert.Equal(t, "a (b) c", st.Comm)
 	assert.Equal(t, byte('S'), st.State)
 	assert.Equal(t, 77, st.PPID)
+	assert.Equal(t, 1230, st.PGID)
+	assert.Equal(t, 1200, st.SID)
+	assert.Equal(t, uint32(34817), st.TTY) // pts/1: major 136, minor 1
 	assert.Equal(t, uint64(98765), st.StartTicks)
 
 	_, err = ParseStat([]byte("1 (x) S 1"))
 	assert.Error(t, err)
 	_, err = ParseStat([]byte("garbage"))
 	assert.Error(t, err)
+}
+
+func TestTTYDevice(t *testing.T) {
+	for _, c := range []struct{ nr, major, minor uint32 }{
+		{0, 0, 0},
+		{34817, 136, 1},                      // /dev/pts/1
+		{1025, 4, 1},                         // /dev/tty1
+		{1024 + 64, 4, 64},                   // /dev/ttyS0
+		{136<<8 | 0x12<<20 | 5, 136, 0x1205}, // pts/4613: minor above 255
+	} {
+		major, minor := TTYDevice(c.nr)
+		assert.Equal(t, c.major, major, "major of %d", c.nr)
+		assert.Equal(t, c.minor, minor, "minor of %d", c.nr)
+	}
+}
+
+func TestParseNSLink(t *testing.T) {
+	n, err := ParseNSLink("pid:[4026531836]")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(4026531836), n)
+	for _, bad := range []string{"pid:4026531836", "pid:[x]", ""} {
+		_, err := ParseNSLink(bad)
+		assert.Error(t, err, bad)
+	}
 }
 
 func TestParseStatusIDs(t *testing.T) {
@@ -95,6 +123,25 @@ func TestReadSelf(t *testing.T) {
 	assert.Equal(t, wd, p.Cwd)
 	assert.Equal(t, uint32(os.Getuid()), p.UID)
 	assert.WithinDuration(t, time.Now(), p.Start, 10*time.Minute)
+	require.True(t, p.HasStat)
+	assert.Equal(t, unix.Getpgrp(), p.PGID)
+	sid, err := unix.Getsid(0)
+	require.NoError(t, err)
+	assert.Equal(t, sid, p.SID)
+	assert.Equal(t, p.Start, fs.StartTime(p.StartTicks))
+	st, err := fs.ReadStat(os.Getpid())
+	require.NoError(t, err)
+	assert.Equal(t, p.StartTicks, st.StartTicks)
+	assert.Equal(t, p.TTY, st.TTY)
+
+	boot, err := fs.BootID()
+	require.NoError(t, err)
+	assert.Len(t, boot, 36, "a UUID")
+	ns, err := fs.PIDNamespace()
+	require.NoError(t, err)
+	var sb unix.Stat_t
+	require.NoError(t, unix.Stat("/proc/self/ns/pid", &sb))
+	assert.Equal(t, sb.Ino, ns)
 
 	gone := fs.Read(1<<22+12345, Options{})
 	assert.True(t, gone.Partial)

@@ -26,13 +26,10 @@ func auditEvent(msgs []*auparse.AuditMessage, users idNames) (rec plog.LogRecord
 		if ev.Result != "success" {
 			return rec, "", false
 		}
-		rec = newRecord(ev.Timestamp, datasetAudit, "process-started", []string{"process"}, "start")
+		rec = newRecord(ev.Timestamp, datasetAudit, actionExec, []string{"process"}, "start")
 		a := rec.Attributes()
 		putAuditProcess(rec, ev, users)
-		if len(ev.Process.Args) > 0 {
-			putStrs(a, "process.args", ev.Process.Args...)
-			a.PutInt("process.args_count", int64(len(ev.Process.Args)))
-		}
+		putArgs(a, ev.Process.Args)
 		putNonEmpty(a, "process.working_directory", ev.Process.CWD)
 		return rec, "process", true
 	case "connect":

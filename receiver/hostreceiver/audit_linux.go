@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/cairnsec/cairn/internal/hashcache"
+	"github.com/cairnsec/cairn/internal/procfs"
 )
 
 type auditStream struct{ r *hostReceiver }
@@ -27,8 +28,51 @@ func (s auditStream) ReassemblyComplete(msgs []*auparse.AuditMessage) {
 	if exe, found := rec.Attributes().Get("process.executable"); found && s.r.excluded(exe.Str()) {
 		return
 	}
+	s.r.auditLineage(rec, kind)
 	s.r.cnt.audit.Add(1)
 	s.r.enqueue(rec, s.r.auditHash(rec, kind))
+}
+
+// auditStartSlack is how much later than an exec record its process may
+// seem to have started: start times are derived from the boot time, which
+// /proc/stat gives in whole seconds.
+const auditStartSlack = 2 * time.Second
+
+// auditLineage adds the entity id, the parent's, the leaders and the
+// terminal to a fresh audit exec (a live tail). Audit records carry pid and
+// ppid but no start time, so these come from /proc, and only while the
+// process that exec'd still runs: it must run the executable the record
+// names and have started no later than the record (a process that took the
+// pid over later started later). A record too old, or whose process is gone
+// or changed, has none of these fields.
+func (r *hostReceiver) auditLineage(rec plog.LogRecord, kind string) {
+	if kind != "process" || r.fs == nil {
+		return
+	}
+	ts := rec.Timestamp().AsTime()
+	if age := time.Since(ts); age > auditFreshness || age < -auditFreshness {
+		return
+	}
+	a := rec.Attributes()
+	pidV, ok1 := a.Get("process.pid")
+	exeV, ok2 := a.Get("process.executable")
+	if !ok1 || !ok2 || exeV.Str() == "" {
+		return
+	}
+	pid := int(pidV.Int())
+	st, err := r.fs.ReadStat(pid)
+	if err != nil || r.fs.StartTime(st.StartTicks).After(ts.Add(auditStartSlack)) || r.fs.ReadExe(pid) != exeV.Str() {
+		return
+	}
+	p := &procfs.Proc{PID: pid, PPID: st.PPID, PGID: st.PGID, SID: st.SID, TTY: st.TTY, Comm: st.Comm,
+		Exe: exeV.Str(), HasStat: true, StartTicks: st.StartTicks, Start: r.fs.StartTime(st.StartTicks)}
+	lin := r.lineageOf(p)
+	if ppid, ok := a.Get("process.parent.pid"); !ok || ppid.Int() != int64(st.PPID) {
+		// Reparented since the record: its parent is gone.
+		lin.parent = procRef{}
+	}
+	putLineage(a, pid, &lin)
+	a.PutStr("process.start", p.Start.UTC().Format(time.RFC3339Nano))
 }
 
 // auditFreshness bounds how old an audit exec may be for its executable to

@@ -8,7 +8,7 @@ import (
 
 // Config is the cairn_host receiver's configuration.
 type Config struct {
-	// Processes: process starts from the kernel proc connector.
+	// Processes: process starts and ends from the kernel proc connector.
 	Processes ProcessesConfig `mapstructure:"processes"`
 	// Hashing: SHA-256 of executables, off the event path.
 	Hashing HashingConfig `mapstructure:"hashing"`
@@ -39,9 +39,12 @@ type Config struct {
 	_ struct{}
 }
 
-// ProcessesConfig configures process start events.
+// ProcessesConfig configures process events.
 type ProcessesConfig struct {
 	Enabled bool `mapstructure:"enabled"`
+	// ExitEvents: an end event (process.exit_code, process.end) for every
+	// process whose start (or inventory) event was emitted.
+	ExitEvents bool `mapstructure:"exit_events"`
 	// MaxArgs is the most argv entries kept in process.args.
 	MaxArgs int `mapstructure:"max_args"`
 	// MaxArgBytes bounds the bytes of argv read.

@@ -22,7 +22,7 @@ func NewFactory() receiver.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		Processes: ProcessesConfig{Enabled: true, MaxArgs: 64, MaxArgBytes: 4096},
+		Processes: ProcessesConfig{Enabled: true, ExitEvents: true, MaxArgs: 64, MaxArgBytes: 4096},
 		Hashing: HashingConfig{
 			Enabled:        true,
 			MaxFileSize:    128 << 20,

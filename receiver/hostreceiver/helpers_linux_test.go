@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"golang.org/x/sys/unix"
 
 	"github.com/cairnsec/cairn/internal/netnstest"
 	"github.com/cairnsec/cairn/receiver/hostreceiver/internal/metadata"
@@ -67,12 +69,74 @@ func runHelper(mode string, args []string) int {
 	case "dial":
 		// args: address hold
 		return testkit.DialAndHold(args[0], args[1])
+	case "exitcode":
+		// args: code; lives long enough for its start to be read from /proc.
+		time.Sleep(300 * time.Millisecond)
+		code, _ := strconv.Atoi(args[0])
+		return code
+	case "parent":
+		// args: code; runs itself in mode exitcode and exits with its code.
+		return runWait(helperCmd(os.Args[0], "exitcode", args[0]))
+	case "spawn":
+		return runSpawn(args)
 	case "load":
 		return runLoad(args)
 	case "server":
 		return runServer(args)
 	}
 	return 99
+}
+
+// runWait runs cmd and returns its exit status.
+func runWait(cmd *exec.Cmd) int {
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, err)
+		return 97
+	}
+	return 0
+}
+
+// runSpawn (helper mode "spawn"): args: script child. Opens a pseudo
+// terminal, prints its device's major and minor numbers, and runs /bin/sh -c script child as the
+// leader of a new session with the terminal as its controlling terminal (as
+// sshd starts a login shell), children of the shell in mode newgroup; exits
+// with the shell's status.
+func runSpawn(args []string) int {
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 96
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 96
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 96
+	}
+	pts, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 96
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(pts.Fd()), &st); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 96
+	}
+	fmt.Println(unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	cmd := helperCmd("/bin/sh", "parent", "-c", args[0], args[1])
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	code := runWait(cmd)
+	pts.Close()
+	return code
 }
 
 // resolveVia asks server (ip:port) for name's A record over UDP.

@@ -159,7 +159,8 @@ func cpuTime() time.Duration {
 // load process starts CAIRN_LOAD_EXECS (200) /bin/true per second and opens
 // CAIRN_LOAD_CONNS (2000) TCP connections per second, each held
 // CAIRN_LOAD_HOLD_MS (1500) ms, to a server in a network namespace, for
-// CAIRN_LOAD_SECONDS (15) seconds. It reports the receiver's CPU (this
+// CAIRN_LOAD_SECONDS (15) seconds; CAIRN_LOAD_EXIT_EVENTS=0 turns process
+// end events off. It reports the receiver's CPU (this
 // process: the load runs elsewhere), peak RSS and heap, and the starts and
 // connections the generator made that no event reported. One iteration,
 // whatever b.N.
@@ -225,6 +226,7 @@ func BenchmarkLoad(b *testing.B) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Inventory = false
 	cfg.Connections.Interval = 500 * time.Millisecond
+	cfg.Processes.ExitEvents = os.Getenv("CAIRN_LOAD_EXIT_EVENTS") != "0"
 	r := newReceiver(receivertest.NewNopSettings(metadata.Type), cfg, sink)
 	require.NoError(b, r.Start(context.Background(), componenttest.NewNopHost()))
 	defer func() { _ = r.Shutdown(context.Background()) }()

@@ -24,16 +24,44 @@ const (
 
 	procEventFork = 0x00000001
 	procEventExec = 0x00000002
+	procEventExit = 0x80000000
 
 	sizeofCnMsg = 20 // cb_id{idx,val u32}, seq, ack u32, len, flags u16
 	// proc_event header: what u32, cpu u32, timestamp_ns u64.
 	sizeofProcEventHdr = 16
 )
 
-type execEvent struct {
+// procEvent is a notification handed to an enrichment worker. Events are
+// sharded by pid, so the exec and the exit of a process are handled in the
+// order the kernel sent them.
+type procEvent struct {
+	kind procEventKind
 	tgid int32
 	ts   time.Time
+	// code is the kernel's exit code of an exit: a wait(2) status.
+	code uint32
 }
+
+type procEventKind uint8
+
+const (
+	evExec procEventKind = iota
+	evExit
+	// evFork: a new process took a pid that a process awaiting its end
+	// still holds in the live table (its exit notification was lost).
+	evFork
+)
+
+// enrichWorkers is the number of goroutines reading /proc for process
+// events (and shards of the notification queue).
+const enrichWorkers = 2
+
+// maxLive bounds the processes whose end is awaited.
+const maxLive = 1 << 17
+
+// liveSweepInterval is how often the live table is checked for processes
+// whose exit notification was lost.
+const liveSweepInterval = time.Minute
 
 // openProcConnector subscribes to process events. Binding to the
 // connector's process group needs CAP_NET_ADMIN.
@@ -72,8 +100,8 @@ func openProcConnector() (int, error) {
 	return fd, nil
 }
 
-// readProcConnector reads notifications and hands exec events to the
-// enrichment workers; it never blocks on them.
+// readProcConnector reads notifications and hands exec and exit events to
+// the enrichment workers; it never blocks on them.
 func (r *hostReceiver) readProcConnector(ctx context.Context, fd int) {
 	buf := make([]byte, 64<<10)
 	ne := binary.NativeEndian
@@ -111,12 +139,16 @@ func (r *hostReceiver) readProcConnector(ctx context.Context, fd int) {
 			data := ev[sizeofProcEventHdr:]
 			switch what {
 			case procEventExec:
-				tgid := int32(ne.Uint32(data[4:]))
-				select {
-				case r.execs <- execEvent{tgid: tgid, ts: r.timeOf(ts)}:
-				default:
-					r.cnt.enrichDropped.Add(1)
+				r.dispatch(procEvent{kind: evExec, tgid: int32(ne.Uint32(data[4:])), ts: r.timeOf(ts)})
+			case procEventExit:
+				if r.live == nil || len(data) < 12 {
+					continue
 				}
+				pid, tgid := int32(ne.Uint32(data[0:])), int32(ne.Uint32(data[4:]))
+				if pid != tgid {
+					continue // a thread, not the thread group leader
+				}
+				r.dispatch(procEvent{kind: evExit, tgid: tgid, ts: r.timeOf(ts), code: ne.Uint32(data[8:])})
 			case procEventFork:
 				if len(data) < 16 {
 					continue
@@ -126,19 +158,60 @@ func (r *hostReceiver) readProcConnector(ctx context.Context, fd int) {
 				childTgid := int32(ne.Uint32(data[12:]))
 				if childPid == childTgid { // a process, not a thread
 					r.forks.put(childTgid, parentTgid)
+					if r.live != nil && r.live.has(childTgid) {
+						r.dispatch(procEvent{kind: evFork, tgid: childTgid})
+					}
 				}
 			}
 		}
 	}
 }
 
-func (r *hostReceiver) enrichLoop(ctx context.Context) {
+// dispatch hands an event to the worker of its pid, without blocking.
+func (r *hostReceiver) dispatch(ev procEvent) {
+	select {
+	case r.procq[int(uint32(ev.tgid))%len(r.procq)] <- ev:
+	default:
+		r.cnt.enrichDropped.Add(1)
+	}
+}
+
+func (r *hostReceiver) enrichLoop(ctx context.Context, q <-chan procEvent) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case ev := <-r.execs:
-			r.reportProcess(int(ev.tgid), ev.ts, "start")
+		case ev := <-q:
+			switch ev.kind {
+			case evExec:
+				r.reportProcess(int(ev.tgid), ev.ts, "start")
+			case evExit:
+				if lp := r.live.take(ev.tgid); lp != nil {
+					r.reportEnd(lp, ev.ts, ev.code)
+				}
+			case evFork:
+				r.live.take(ev.tgid)
+			}
+		}
+	}
+}
+
+// sweepLive periodically drops processes whose end will never be reported.
+func (r *hostReceiver) sweepLive(ctx context.Context) {
+	t := time.NewTicker(liveSweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.live.sweep(func(lp *liveProc) bool {
+				if !lp.p.HasStat {
+					return true // gone when its start was read already
+				}
+				st, err := r.fs.ReadStat(lp.p.PID)
+				return err != nil || st.StartTicks != lp.p.StartTicks
+			})
 		}
 	}
 }
@@ -175,10 +248,10 @@ func (r *hostReceiver) reportProcess(pid int, ts time.Time, typ string) bool {
 	if p.PPID == 0 && r.forks != nil {
 		p.PPID = int(r.forks.get(int32(pid)))
 	}
-	parentExe := ""
-	if p.PPID > 0 {
-		parentExe = r.fs.ReadExe(p.PPID)
+	if typ == "start" {
+		r.noteExec(p)
 	}
+	lin := r.lineageOf(p)
 	var fut *hashcache.Future
 	if exe != nil {
 		fut = r.hashes.Submit(exe)
@@ -187,17 +260,37 @@ func (r *hostReceiver) reportProcess(pid int, ts time.Time, typ string) bool {
 		r.cnt.partial.Add(1)
 	}
 	rec := newRecord(ts, datasetProcess, processAction(typ), []string{"process"}, typ)
-	putProcess(rec.Attributes(), p, parentExe, r.users, r.groups)
+	putProcess(rec.Attributes(), p, &lin, r.users, r.groups)
 	r.cnt.proc.Add(1)
+	if r.live != nil {
+		r.live.put(&liveProc{p: p, lin: lin, hash: fut})
+	}
 	r.enqueue(rec, fut)
 	return true
 }
 
+// reportEnd emits the end of a process whose start was reported: the same
+// process fields and entity id, with process.end and process.exit_code.
+// It carries no executable hash (the start has it; a second copy would
+// make every hash-matching rule fire twice).
+func (r *hostReceiver) reportEnd(lp *liveProc, ts time.Time, code uint32) {
+	rec := newRecord(ts, datasetProcess, actionEnd, []string{"process"}, "end")
+	a := rec.Attributes()
+	putProcess(a, lp.p, &lp.lin, r.users, r.groups)
+	putExit(a, ts, code)
+	r.cnt.procEnd.Add(1)
+	var after *hashcache.Future
+	if lp.hash != nil && !lp.hash.Ready() {
+		after = lp.hash
+	}
+	r.enqueueAfter(rec, after)
+}
+
 func processAction(typ string) string {
 	if typ == "info" {
-		return "process-running"
+		return actionExisting
 	}
-	return "process-started"
+	return actionExec
 }
 
 // processInventory reports every running process once, as event.type info.

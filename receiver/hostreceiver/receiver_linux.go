@@ -27,6 +27,14 @@ import (
 // Stats are the receiver's cumulative counters (also used by the load test).
 type Stats struct {
 	ProcessEvents, PartialProcesses, ConnectionEvents, DNSEvents, AuditEvents uint64
+	// ProcessEndEvents: process end events (exits of processes whose start
+	// or inventory event was emitted).
+	ProcessEndEvents uint64
+	// EndsUntracked: processes whose end is not reported because the table
+	// of processes awaiting their end was full.
+	EndsUntracked uint64
+	// AwaitingEnd: processes reported and not yet ended (a gauge).
+	AwaitingEnd int
 	// KernelOverruns counts proc connector receive-buffer overruns (ENOBUFS):
 	// process starts the kernel could not deliver.
 	KernelOverruns uint64
@@ -42,13 +50,16 @@ type Stats struct {
 }
 
 type counters struct {
-	proc, partial, conn, dns, audit, overruns, enrichDropped, dropped, consumeErr, auditLost atomic.Uint64
+	proc, procEnd, partial, conn, dns, audit, overruns, enrichDropped, dropped, consumeErr, auditLost atomic.Uint64
 }
 
 type pending struct {
 	rec      plog.LogRecord
 	hash     *hashcache.Future
 	deadline time.Time
+	// after: the record only waits for hash (a process end waits for its
+	// start's hash, so that the start goes out first) and is not given it.
+	after bool
 }
 
 type hostReceiver struct {
@@ -57,21 +68,29 @@ type hostReceiver struct {
 	next   consumer.Logs
 	logger *zap.Logger
 
-	self     int
-	hostName string
-	hostID   string
+	self int
+	// host describes the host and the agent on every batch's resource.
+	host     hostInfo
 	fs       *procfs.FS
 	users    *procfs.Names
 	groups   *procfs.Names
 	hashes   *hashcache.Cache
 	dnsCache *lru.Cache[[16]byte, dnsEntry]
+	// ids derives process entity ids; procCache remembers executables and
+	// entry leaders per process instance.
+	ids       entityIDs
+	procCache *lru.Cache[procKey, *procInfo]
 	// monoToWall converts CLOCK_MONOTONIC nanoseconds (proc connector
 	// timestamps) to wall time.
 	monoToWall time.Duration
 
-	out     chan *pending
-	execs   chan execEvent
-	forks   *pidMap
+	out chan *pending
+	// procq: the proc connector's events for the enrichment workers, one
+	// queue per worker, by pid.
+	procq []chan procEvent
+	forks *pidMap
+	// live: processes whose end is awaited (nil: exit events off).
+	live    *liveTable
 	cnt     counters
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -102,13 +121,22 @@ func (r *hostReceiver) Start(_ context.Context, _ component.Host) error {
 	}
 	r.users = procfs.NewNames("/etc/passwd")
 	r.groups = procfs.NewNames("/etc/group")
-	r.hostName = r.cfg.HostName
-	if r.hostName == "" {
-		r.hostName, _ = os.Hostname()
+	hostName := r.cfg.HostName
+	if hostName == "" {
+		hostName, _ = os.Hostname()
 	}
+	hostID := ""
 	if b, err := os.ReadFile("/etc/machine-id"); err == nil {
-		r.hostID = strings.TrimSpace(string(b))
+		hostID = strings.TrimSpace(string(b))
 	}
+	r.host = readHostInfo(r.fs.Root, hostName, hostID, r.set)
+	bootID, err := r.fs.BootID()
+	if err != nil {
+		r.logger.Warn("cairn_host: no boot id, process events carry no entity ids", zap.Error(err))
+	}
+	pidNS, _ := r.fs.PIDNamespace()
+	r.ids = newEntityIDs(hostID, bootID, pidNS)
+	r.procCache, _ = lru.New[procKey, *procInfo](procCacheSize)
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err == nil {
 		r.monoToWall = time.Duration(time.Now().UnixNano() - ts.Nano())
@@ -147,12 +175,23 @@ func (r *hostReceiver) Start(_ context.Context, _ component.Host) error {
 			return fail(err)
 		}
 		r.closers = append(r.closers, func() { unix.Close(pc) })
-		r.execs = make(chan execEvent, 4096)
+		// Every exit comes through too (a process's end may follow its
+		// exec before the exec is read), hence twice the room execs had.
+		r.procq = make([]chan procEvent, enrichWorkers)
+		for i := range r.procq {
+			r.procq[i] = make(chan procEvent, 8192/enrichWorkers)
+		}
 		r.forks = newPIDMap(1 << 16)
+		if r.cfg.Processes.ExitEvents {
+			r.live = newLiveTable(maxLive)
+		}
 		starters = append(starters, func() {
 			r.goRun(func() { r.readProcConnector(ctx, pc) })
-			for i := 0; i < 2; i++ {
-				r.goRun(func() { r.enrichLoop(ctx) })
+			for _, q := range r.procq {
+				r.goRun(func() { r.enrichLoop(ctx, q) })
+			}
+			if r.live != nil {
+				r.goRun(func() { r.sweepLive(ctx) })
 			}
 			if r.cfg.Inventory {
 				r.goRun(func() { r.processInventory(ctx) })
@@ -234,7 +273,7 @@ func (r *hostReceiver) Shutdown(context.Context) error {
 // Stats returns the counters so far.
 func (r *hostReceiver) Stats() Stats {
 	s := Stats{
-		ProcessEvents: r.cnt.proc.Load(), PartialProcesses: r.cnt.partial.Load(),
+		ProcessEvents: r.cnt.proc.Load(), ProcessEndEvents: r.cnt.procEnd.Load(), PartialProcesses: r.cnt.partial.Load(),
 		ConnectionEvents: r.cnt.conn.Load(), DNSEvents: r.cnt.dns.Load(), AuditEvents: r.cnt.audit.Load(),
 		KernelOverruns: r.cnt.overruns.Load(), EnrichDropped: r.cnt.enrichDropped.Load(),
 		QueueDropped: r.cnt.dropped.Load(), ConsumeErrors: r.cnt.consumeErr.Load(),
@@ -242,6 +281,10 @@ func (r *hostReceiver) Stats() Stats {
 	}
 	if r.hashes != nil {
 		s.Hash = r.hashes.Stats()
+	}
+	if r.live != nil {
+		s.EndsUntracked = r.live.untracked()
+		s.AwaitingEnd = r.live.len()
 	}
 	return s
 }
@@ -257,8 +300,17 @@ func (r *hostReceiver) excluded(exe string) bool {
 
 // enqueue hands a record to the emitter without ever blocking.
 func (r *hostReceiver) enqueue(rec plog.LogRecord, fut *hashcache.Future) {
-	p := &pending{rec: rec, hash: fut}
-	if fut != nil {
+	r.enqueuePending(&pending{rec: rec, hash: fut})
+}
+
+// enqueueAfter hands on a record that must not overtake the record waiting
+// for fut.
+func (r *hostReceiver) enqueueAfter(rec plog.LogRecord, fut *hashcache.Future) {
+	r.enqueuePending(&pending{rec: rec, hash: fut, after: fut != nil})
+}
+
+func (r *hostReceiver) enqueuePending(p *pending) {
+	if p.hash != nil {
 		p.deadline = time.Now().Add(r.cfg.Hashing.Wait)
 	}
 	select {
@@ -278,7 +330,7 @@ func (r *hostReceiver) emitLoop() {
 	batch := r.newBatch()
 	n := 0
 	add := func(p *pending, final bool) {
-		if p.hash != nil {
+		if p.hash != nil && !p.after {
 			a := p.rec.Attributes()
 			if p.hash.Ready() {
 				sum, st, _ := p.hash.Result()
@@ -349,10 +401,7 @@ func (r *hostReceiver) emitLoop() {
 func (r *hostReceiver) newBatch() plog.Logs {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
-	ra := rl.Resource().Attributes()
-	putNonEmpty(ra, "host.name", r.hostName)
-	putNonEmpty(ra, "host.id", r.hostID)
-	ra.PutStr("host.os.type", "linux")
+	r.host.putResource(rl.Resource().Attributes())
 	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName(metadata.ScopeName)
 	return ld

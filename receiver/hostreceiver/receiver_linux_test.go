@@ -13,8 +13,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
@@ -341,4 +343,57 @@ func TestIPv6Connection(t *testing.T) {
 	assert.Equal(t, int64(cmd.Process.Pid), c.int("process.pid"))
 	assert.Equal(t, bin, c.str("process.executable"))
 	assert.Equal(t, strings.TrimSpace(string(out)), net.JoinHostPort(c.str("source.ip"), itoa(int(c.int("source.port")))))
+}
+
+// TestHostAndAgentResource: every batch's resource describes the host
+// (uname, the os-release file) and the agent; agent.id is the same for a
+// restarted receiver, agent.ephemeral_id is not.
+func TestHostAndAgentResource(t *testing.T) {
+	requireRoot(t)
+	var uts unix.Utsname
+	require.NoError(t, unix.Uname(&uts))
+	rel := parseOSRelease(mustRead(t, "/etc/os-release"))
+	run := func() pcommon.Map {
+		cfg := testConfig()
+		cfg.Processes.Enabled = true
+		set := receivertest.NewNopSettings(metadata.Type)
+		set.BuildInfo.Version = "9.9.9-test"
+		// As configured: the nop settings' id has a random name.
+		set.ID = component.NewIDWithName(metadata.Type, "edge")
+		sink := new(consumertest.LogsSink)
+		r := newReceiver(set, cfg, sink)
+		require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
+		defer func() { require.NoError(t, r.Shutdown(context.Background())) }()
+		cmd := exec.Command("/bin/true")
+		require.NoError(t, cmd.Run())
+		e := waitEvent(t, sink, 10*time.Second, "an event", func(e event) bool {
+			return e.int("process.pid") == int64(cmd.Process.Pid)
+		})
+		return e.resource
+	}
+	res := run()
+	get := func(m pcommon.Map, k string) string {
+		v, _ := m.Get(k)
+		return v.AsString()
+	}
+	host, _ := os.Hostname()
+	for k, want := range map[string]string{
+		"host.name":         host,
+		"host.architecture": cString(uts.Machine[:]),
+		"host.os.type":      "linux",
+		"host.os.kernel":    cString(uts.Release[:]),
+		"host.os.platform":  rel["ID"],
+		"host.os.name":      rel["NAME"],
+		"agent.type":        "cairn",
+		"agent.name":        host,
+		"agent.version":     "9.9.9-test",
+	} {
+		assert.Equal(t, want, get(res, k), k)
+	}
+	assert.NotEmpty(t, get(res, "host.os.family"))
+	assert.Regexp(t, uuidRe, get(res, "agent.id"))
+	assert.Regexp(t, uuidRe, get(res, "agent.ephemeral_id"))
+	again := run()
+	assert.Equal(t, get(res, "agent.id"), get(again, "agent.id"))
+	assert.NotEqual(t, get(res, "agent.ephemeral_id"), get(again, "agent.ephemeral_id"))
 }

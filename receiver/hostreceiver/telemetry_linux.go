@@ -15,6 +15,7 @@ func attrs(k, v string) metric.ObserveOption {
 
 var (
 	srcProcess    = attrs("source", "process")
+	srcProcessEnd = attrs("source", "process_end")
 	srcConnection = attrs("source", "connection")
 	srcDNS        = attrs("source", "dns")
 	srcAudit      = attrs("source", "audit")
@@ -24,6 +25,7 @@ var (
 	dropQueue    = attrs("reason", "queue_full")
 	dropConsumer = attrs("reason", "consumer_refused")
 	dropAudit    = attrs("reason", "audit_lost")
+	dropEnd      = attrs("reason", "end_untracked")
 
 	hashHit      = attrs("result", "cache_hit")
 	hashHashed   = attrs("result", "hashed")
@@ -42,6 +44,7 @@ func (r *hostReceiver) registerTelemetry() error {
 	err = tb.RegisterCallback(func(_ context.Context, events, partial, dropped, hashes metric.Int64Observer) error {
 		s := r.Stats()
 		events.Observe(int64(s.ProcessEvents), srcProcess)
+		events.Observe(int64(s.ProcessEndEvents), srcProcessEnd)
 		events.Observe(int64(s.ConnectionEvents), srcConnection)
 		events.Observe(int64(s.DNSEvents), srcDNS)
 		events.Observe(int64(s.AuditEvents), srcAudit)
@@ -51,6 +54,7 @@ func (r *hostReceiver) registerTelemetry() error {
 		dropped.Observe(int64(s.QueueDropped), dropQueue)
 		dropped.Observe(int64(s.ConsumeErrors), dropConsumer)
 		dropped.Observe(int64(s.AuditLost), dropAudit)
+		dropped.Observe(int64(s.EndsUntracked), dropEnd)
 		hashes.Observe(int64(s.Hash.Hits), hashHit)
 		hashes.Observe(int64(s.Hash.Hashed), hashHashed)
 		hashes.Observe(int64(s.Hash.TooLarge), hashTooLarge)

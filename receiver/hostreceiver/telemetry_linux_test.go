@@ -50,7 +50,12 @@ func TestTelemetry(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return value("otelcol_receiver_cairn_host_events", "source", "process") >= 3
 	}, 10*time.Second, 20*time.Millisecond)
+	// Each start has its end, counted apart.
+	require.Eventually(t, func() bool {
+		return value("otelcol_receiver_cairn_host_events", "source", "process_end") >= 3
+	}, 10*time.Second, 20*time.Millisecond)
 	assert.Zero(t, value("otelcol_receiver_cairn_host_dropped", "reason", "queue_full"))
+	assert.Zero(t, value("otelcol_receiver_cairn_host_dropped", "reason", "end_untracked"))
 	assert.GreaterOrEqual(t, value("otelcol_receiver_cairn_host_hashes", "", ""), int64(0))
 	assert.GreaterOrEqual(t, value("otelcol_receiver_cairn_host_partial_processes", "", ""), int64(0))
 }

@@ -82,7 +82,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	var err, errs error
 	builder.ReceiverCairnHostEvents, err = builder.meter.Int64ObservableCounter(
 		"otelcol_receiver_cairn_host_events",
-		metric.WithDescription("Number of events emitted, per source: process, connection, dns, audit. [Alpha]"),
+		metric.WithDescription("Number of events emitted, per source: process (starts and inventory), process_end, connection, dns, audit. [Alpha]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
@@ -94,7 +94,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	errs = errors.Join(errs, err)
 	builder.ReceiverCairnHostDropped, err = builder.meter.Int64ObservableCounter(
 		"otelcol_receiver_cairn_host_dropped",
-		metric.WithDescription("Number of events lost, per reason: kernel_overrun (proc connector buffer), enrich_behind, queue_full, consumer_refused, audit_lost (sequence gaps). [Alpha]"),
+		metric.WithDescription("Number of events lost, per reason: kernel_overrun (proc connector buffer), enrich_behind, queue_full, consumer_refused, audit_lost (sequence gaps), end_untracked (process ends not reported: too many processes awaiting their end). [Alpha]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
