@@ -16,6 +16,15 @@ import (
 	"github.com/cairnsec/cairn/internal/timestamp"
 )
 
+// Errors of Decode, besides those of a field's value, for callers that sort
+// refused documents by reason (errors.Is).
+var (
+	// ErrSyntax: the document is not valid JSON.
+	ErrSyntax = errors.New("invalid JSON")
+	// ErrNotObject: the document is valid JSON but not an object.
+	ErrNotObject = errors.New("not an object")
+)
+
 // slabSize is the size of the blocks decoded strings are copied into. Large
 // enough that a slab serves dozens of typical documents, small enough that a
 // few long-lived records do not pin much memory.
@@ -92,12 +101,12 @@ func (d *Decoder) decode(doc []byte, rec plog.LogRecord) error {
 	v, err := d.p.ParseBytes(doc)
 	if err != nil {
 		if isBlank(doc) {
-			return errors.New("ecs: empty document")
+			return fmt.Errorf("ecs: %w: empty document", ErrSyntax)
 		}
-		return fmt.Errorf("ecs: invalid JSON: %w", err)
+		return fmt.Errorf("ecs: %w: %w", ErrSyntax, err)
 	}
 	if t := v.Type(); t != fastjson.TypeObject {
-		return fmt.Errorf("ecs: document is a JSON %s, not an object", t)
+		return fmt.Errorf("ecs: document is a JSON %s, %w", t, ErrNotObject)
 	}
 	o, _ := v.Object()
 	rec.SetTimestamp(0)

@@ -14,13 +14,15 @@
 // A line that is not a valid document (bad JSON, not an object, too long,
 // nested too deep) is malformed. With OnError "send" it becomes an ECS
 // pipeline error record: event.kind "pipeline_error", error.message saying
-// why, and the line (cut to MaxLineBytes) in event.original, so nothing read
-// is lost without trace; with "drop" it is only counted. Blank lines are
-// skipped.
+// why, the line (cut to MaxLineBytes) in event.original, and the time it was
+// read as its only time, so nothing read is lost without trace; with "drop"
+// it is only counted. Blank lines are skipped.
 package ingest
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -72,6 +74,50 @@ func (o Options) Validate() error {
 	return nil
 }
 
+// Reason says why a line was refused, for metrics: ReasonOf.
+type Reason string
+
+const (
+	ReasonTooLong      Reason = "too_long"
+	ReasonInvalidJSON  Reason = "invalid_json"
+	ReasonNotObject    Reason = "not_object"
+	ReasonInvalidValue Reason = "invalid_value"
+)
+
+// LineError is the error of a Malformed line.
+type LineError struct {
+	Reason Reason
+	Err    error
+}
+
+func (e *LineError) Error() string { return e.Err.Error() }
+func (e *LineError) Unwrap() error { return e.Err }
+
+// ReasonOf returns the reason of an error of Line or TooLong
+// (ReasonInvalidValue for any other error).
+func ReasonOf(err error) Reason {
+	var le *LineError
+	if errors.As(err, &le) {
+		return le.Reason
+	}
+	return ReasonInvalidValue
+}
+
+func lineError(err error) *LineError {
+	r := ReasonInvalidValue
+	switch {
+	case errors.Is(err, ecs.ErrSyntax):
+		r = ReasonInvalidJSON
+	case errors.Is(err, ecs.ErrNotObject):
+		r = ReasonNotObject
+	}
+	return &LineError{Reason: r, Err: err}
+}
+
+func tooLong(max int) *LineError {
+	return &LineError{Reason: ReasonTooLong, Err: fmt.Errorf("line longer than %d bytes", max)}
+}
+
 // Result says what became of a line.
 type Result uint8
 
@@ -118,7 +164,7 @@ func (d *Decoder) Line(line []byte, recs plog.LogRecordSlice) (Result, error) {
 		return Blank, nil
 	}
 	if len(body) > d.opts.MaxLineBytes {
-		err := fmt.Errorf("line longer than %d bytes", d.opts.MaxLineBytes)
+		err := tooLong(d.opts.MaxLineBytes)
 		d.malformed(body, err, recs)
 		return Malformed, err
 	}
@@ -127,11 +173,12 @@ func (d *Decoder) Line(line []byte, recs plog.LogRecordSlice) (Result, error) {
 		rec, spare = d.spares[n-1], true
 		d.spares = d.spares[:n-1]
 	}
-	idr, err := d.ecs.DecodeID(body, rec)
-	if err != nil {
+	idr, derr := d.ecs.DecodeID(body, rec)
+	if derr != nil {
 		if !spare {
 			d.scratch = plog.NewLogRecord() // drop what a failed decode left
 		}
+		err := lineError(derr)
 		d.malformed(body, err, recs)
 		return Malformed, err
 	}
@@ -189,7 +236,7 @@ func (d *Decoder) Recycle(ld plog.Logs) {
 // TooLong reports a line the reader cut because it exceeded MaxLineBytes;
 // head is what it kept of the line (at most MaxLineBytes).
 func (d *Decoder) TooLong(head []byte, recs plog.LogRecordSlice) error {
-	err := fmt.Errorf("line longer than %d bytes", d.opts.MaxLineBytes)
+	err := tooLong(d.opts.MaxLineBytes)
 	d.malformed(head, err, recs)
 	return err
 }
@@ -204,6 +251,9 @@ func (d *Decoder) malformed(line []byte, err error, recs plog.LogRecordSlice) {
 		line = line[:d.opts.MaxLineBytes]
 	}
 	rec := recs.AppendEmpty()
+	// A refused line has no event time of its own: it is dated when it
+	// was read (its ObservedTimestamp), as data streams need @timestamp.
+	rec.SetObservedTimestamp(pcommon.NewTimestampFromTime(time.Now()))
 	a := rec.Attributes()
 	ev := a.PutEmptyMap("event")
 	ev.PutStr("kind", "pipeline_error")

@@ -121,16 +121,19 @@ func TestMalformedLines(t *testing.T) {
 	o.MaxLineBytes = 64
 	for _, tc := range []struct {
 		line, reason string
+		kind         Reason
 	}{
-		{`{"a":`, "invalid JSON"},
-		{`[1,2]`, "not an object"},
-		{`{"a":NaN}`, "invalid number"},
-		{`{"a":"` + strings.Repeat("x", 80) + `"}`, "longer than 64 bytes"},
+		{`{"a":`, "invalid JSON", ReasonInvalidJSON},
+		{`[1,2]`, "not an object", ReasonNotObject},
+		{`{"a":NaN}`, "invalid number", ReasonInvalidValue},
+		{`{"a":"` + strings.Repeat("x", 80) + `"}`, "longer than 64 bytes", ReasonTooLong},
 	} {
 		recs := newRecs()
 		res, err := NewDecoder(o).Line([]byte(tc.line), recs)
 		require.Equal(t, Malformed, res, tc.line)
 		require.ErrorContains(t, err, tc.reason)
+		assert.Equal(t, tc.kind, ReasonOf(err), tc.line)
+		assert.NotZero(t, recs.At(0).ObservedTimestamp(), "a pipeline error is dated when it was read")
 		require.Equal(t, 1, recs.Len(), "on_error send keeps a pipeline error record")
 		a := recs.At(0).Attributes()
 		ev, _ := a.Get("event")
@@ -171,6 +174,7 @@ func TestTooLong(t *testing.T) {
 	recs := newRecs()
 	err := d.TooLong([]byte(strings.Repeat("y", 64)), recs)
 	require.ErrorContains(t, err, "longer than 64")
+	assert.Equal(t, ReasonTooLong, ReasonOf(err))
 	require.Equal(t, 1, recs.Len())
 }
 
