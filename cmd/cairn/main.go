@@ -74,7 +74,7 @@ run goes on. "-" reads stdin / writes stdout.
 	fs.StringVar(&o.OutputPath, "output", "", "output NDJSON file, or - for stdout")
 	fs.StringVar(&o.StateDir, "state", "", "directory to load state from and save it to, replacing the storage extension's directory; without it state is discarded")
 	fs.StringVar(&o.Pipeline, "pipeline", "", `logs pipeline to run (default "logs", or the only logs pipeline)`)
-	fs.IntVar(&o.BatchSize, "batch-size", 1024, "records per batch handed to the processors")
+	fs.IntVar(&o.BatchSize, "batch-size", 0, "records per batch handed to the processors (default: max_batch_events of the pipeline's cairn_file receiver, else 4096)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -85,7 +85,7 @@ run goes on. "-" reads stdin / writes stdout.
 		fmt.Fprintf(stderr, "cairn replay: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if o.BatchSize <= 0 {
+	if o.BatchSize < 0 {
 		fmt.Fprintln(stderr, "cairn replay: --batch-size must be positive")
 		return 2
 	}

@@ -12,12 +12,15 @@ import (
 	"go.opentelemetry.io/collector/confmap/provider/envprovider"
 	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
 	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
+
+	"github.com/cairnsec/cairn/receiver/filereceiver"
 )
 
 // collectorConfig is the part of a collector configuration replay needs.
 type collectorConfig struct {
 	conf       *confmap.Conf
 	pipeline   string
+	receivers  []component.ID
 	processors []component.ID
 	extensions []component.ID
 }
@@ -75,6 +78,13 @@ func loadConfig(ctx context.Context, path, pipeline string) (*collectorConfig, e
 		}
 		cc.processors = append(cc.processors, id)
 	}
+	for _, s := range stringList(conf.Get("service::pipelines::" + pipeline + "::receivers")) {
+		var id component.ID
+		if err := id.UnmarshalText([]byte(s)); err != nil {
+			return nil, fmt.Errorf("pipeline %s: receiver %q: %w", pipeline, s, err)
+		}
+		cc.receivers = append(cc.receivers, id)
+	}
 	for _, s := range stringList(conf.Get("service::extensions")) {
 		var id component.ID
 		if err := id.UnmarshalText([]byte(s)); err != nil {
@@ -115,4 +125,29 @@ func listOrNone(l []string) string {
 		return "none"
 	}
 	return strings.Join(l, ", ")
+}
+
+// fileInput returns the configuration of the pipeline's first cairn_file
+// receiver (nil when it has none): replay decodes and batches lines as that
+// receiver does, so that both paths give the same documents and alerts.
+func (c *collectorConfig) fileInput() (*filereceiver.Config, *component.ID, error) {
+	f := filereceiver.NewFactory()
+	for _, id := range c.receivers {
+		if id.Type() != f.Type() {
+			continue
+		}
+		sub, err := c.componentConf("receivers", id)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg := f.CreateDefaultConfig().(*filereceiver.Config)
+		if err := sub.Unmarshal(cfg); err != nil {
+			return nil, nil, fmt.Errorf("receiver %s: %w", id, err)
+		}
+		if err := filereceiver.IngestOptions(cfg).Validate(); err != nil {
+			return nil, nil, fmt.Errorf("receiver %s: %w", id, err)
+		}
+		return cfg, &id, nil
+	}
+	return nil, nil, nil
 }

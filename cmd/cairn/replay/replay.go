@@ -28,6 +28,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/cairnsec/cairn/internal/ingest"
+	"github.com/cairnsec/cairn/receiver/filereceiver"
 )
 
 // Options configure one replay run.
@@ -41,7 +42,9 @@ type Options struct {
 	// StateDir replaces the storage extension's directory. Empty: state is
 	// kept in memory and discarded, leaving the live baseline untouched.
 	StateDir string
-	// BatchSize is the number of records per batch handed to the processors.
+	// BatchSize is the number of records per batch handed to the
+	// processors; 0 takes max_batch_events of the pipeline's cairn_file
+	// receiver, else DefaultBatchSize.
 	BatchSize int
 	// Stderr receives malformed-line reports and progress.
 	Stderr io.Writer
@@ -60,6 +63,10 @@ type Options struct {
 	// that replay decodes exactly as the collector does.
 	Decoding ingest.Options
 }
+
+// DefaultBatchSize is the batch size without one configured: the cairn_file
+// receiver's default max_batch_events.
+const DefaultBatchSize = 4096
 
 // UsageError marks failures caused by arguments or configuration; the CLI
 // exits with status 2 for them.
@@ -85,15 +92,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.ConfigPath == "" || o.InputPath == "" || o.OutputPath == "" {
 		return nil, usage("--config, --input and --output are required")
 	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = 1024
-	}
-	if o.Decoding == (ingest.Options{}) {
-		o.Decoding = ingest.DefaultOptions()
-	}
-	if err := o.Decoding.Validate(); err != nil {
-		return nil, usage("decoding options: %w", err)
-	}
+
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
 	}
@@ -104,6 +103,31 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	cc, err := loadConfig(ctx, o.ConfigPath, o.Pipeline)
 	if err != nil {
 		return nil, usage("config %s: %w", o.ConfigPath, err)
+	}
+	// Lines are decoded and batched as the pipeline's cairn_file receiver
+	// does it (batch boundaries decide which alert states are written).
+	input, inputID, err := cc.fileInput()
+	if err != nil {
+		return nil, usage("config %s: %w", o.ConfigPath, err)
+	}
+	var inputNote string
+	if input != nil {
+		if o.Decoding == (ingest.Options{}) {
+			o.Decoding = filereceiver.IngestOptions(input)
+		}
+		if o.BatchSize <= 0 {
+			o.BatchSize = input.MaxBatchEvents
+		}
+		inputNote = fmt.Sprintf("lines decoded and batched (%d records per batch) as receiver %s does", o.BatchSize, inputID)
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.Decoding == (ingest.Options{}) {
+		o.Decoding = ingest.DefaultOptions()
+	}
+	if err := o.Decoding.Validate(); err != nil {
+		return nil, usage("decoding options: %w", err)
 	}
 
 	in, closeIn, err := openInput(o.InputPath, o.Stdin)
@@ -145,6 +169,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, err
 	}
 	sum.Notes = notes
+	if inputNote != "" {
+		sum.Notes = append([]string{inputNote}, sum.Notes...)
+	}
 	// Start in reverse pipeline order, as the collector does, so a
 	// processor never emits into one that is not running yet.
 	for i := len(procs) - 1; i >= 0; i-- {

@@ -436,3 +436,47 @@ func TestStdinToStdout(t *testing.T) {
 	assert.Equal(t, 1, sum.EventsOut)
 	assert.Contains(t, out.String(), `"signals":["new_domain"]`)
 }
+
+// Replay decodes and batches as the pipeline's cairn_file receiver is
+// configured to.
+func TestDecodesAsTheFileReceiver(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "c.yaml", `
+receivers:
+  cairn_file:
+    include: [/nonexistent/*.ndjson]
+    event_original: true
+    on_error: drop
+    max_line_bytes: 100
+    max_batch_events: 2
+processors:
+  firstseen:
+    trackers:
+      - name: new_domain
+        learning: 0
+service:
+  pipelines:
+    logs:
+      receivers: [cairn_file]
+      processors: [firstseen]
+`)
+	line := `{"@timestamp":"2026-03-02T00:00:00Z","dns":{"question":{"name":"a.example"}}}`
+	input := writeFile(t, dir, "in.ndjson", line+"\n"+`{"long":"`+strings.Repeat("x", 100)+`"}`+"\nnot json\n")
+	out := filepath.Join(dir, "out")
+	o := options(t, cfg, input, out)
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 2, sum.Malformed)
+	assert.Equal(t, 1, sum.EventsIn, "on_error: drop")
+	assert.Equal(t, "lines decoded and batched (2 records per batch) as receiver cairn_file does", sum.Notes[0], "max_batch_events")
+	docs := readDocs(t, out)
+	require.Len(t, docs, 1)
+	assert.Equal(t, line, get(docs[0], "event.original"), "event_original")
+
+	// An explicit option wins.
+	o = options(t, cfg, input, out)
+	o.Decoding = ingest.DefaultOptions()
+	sum, err = Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 3, sum.EventsIn)
+}
