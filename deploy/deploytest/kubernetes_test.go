@@ -443,11 +443,11 @@ func checkManifests(data []byte, want manifestWant, refTypes map[string]bool, re
 			add("intel feeds_dir %s is on no volume", dir)
 		}
 	}
-	if fl, ok := cfg.Receivers["file_log"]; ok {
+	if fl, ok := cfg.Receivers["cairn_file"]; ok {
 		inc, _ := fl["include"].([]any)
 		for _, p := range inc {
 			if _, ok := mountOf(fmt.Sprint(p)); !ok {
-				add("file_log include %v is on no volume", p)
+				add("cairn_file include %v is on no volume", p)
 			}
 		}
 	}

@@ -3,17 +3,46 @@ package cairnsearchexporter
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/cairnsec/cairn/exporter/cairnsearchexporter/internal/templates"
 )
 
 func policyOf(cfg *Config) templates.Policy {
 	return templates.Policy{
-		Name:            cfg.Lifecycle.PolicyName,
-		RolloverMaxAge:  cfg.Lifecycle.RolloverMaxAge,
-		RolloverMaxSize: cfg.Lifecycle.RolloverMaxSize,
-		DeleteAfter:     cfg.Lifecycle.DeleteAfter,
+		Name:              cfg.Lifecycle.PolicyName,
+		RolloverMaxAge:    cfg.Lifecycle.RolloverMaxAge,
+		RolloverMaxSize:   cfg.Lifecycle.RolloverMaxSize,
+		DeleteAfter:       cfg.Lifecycle.DeleteAfter,
+		AlertsDeleteAfter: cfg.Lifecycle.AlertsDeleteAfter,
 	}
+}
+
+// minElasticsearch is the oldest Elasticsearch Cairn's templates install
+// on: ignore_missing_component_templates (which lets the @custom hooks be
+// absent) came with 8.7 (elastic/elasticsearch#92436); index.mode, with
+// 8.5. Older versions answer 400 "unknown field" to the index templates.
+const minElasticsearch = "8.7"
+
+// olderThan reports whether version ("8.6.2") is below min ("8.7"); an
+// unknown version (flavour configured, no GET /) is not.
+func olderThan(version, min string) bool {
+	if version == "" {
+		return false
+	}
+	have, want := strings.Split(version, "."), strings.Split(min, ".")
+	for i := range want {
+		w, _ := strconv.Atoi(want[i])
+		h := 0
+		if i < len(have) {
+			h, _ = strconv.Atoi(strings.TrimFunc(have[i], func(r rune) bool { return r < '0' || r > '9' }))
+		}
+		if h != w {
+			return h < w
+		}
+	}
+	return false
 }
 
 func flavourOf(s server) templates.Flavour {
@@ -23,13 +52,17 @@ func flavourOf(s server) templates.Flavour {
 	return templates.Elasticsearch
 }
 
-// bootstrap installs the component templates, the lifecycle policy and the
-// index templates. Templates are Cairn's own and are written every time
-// (PUT replaces them, so a newer Cairn updates them); a policy is created
-// only when missing, so that retention tuned in Kibana or Dashboards stays.
-// It stops at the first failure, with one error that names the missing
-// privilege when the answer is 403.
+// bootstrap installs the component templates, the lifecycle policies and
+// the index templates. Templates are Cairn's own and are written every
+// time (PUT replaces them, so a newer Cairn updates them); a policy is
+// created only when missing, so that retention tuned in Kibana or
+// Dashboards stays, and so are the empty @custom hooks of OpenSearch,
+// which belong to the user. It stops at the first failure, with one error
+// that names the missing privilege when the answer is 403.
 func bootstrap(ctx context.Context, c searchClient, srv server, p templates.Policy) error {
+	if srv.flavour != FlavourOpenSearch && olderThan(srv.version, minElasticsearch) {
+		return fmt.Errorf("bootstrap: Cairn's index templates need Elasticsearch %s or later (they use ignore_missing_component_templates for the @custom hooks, and index.mode); %s would refuse them. Upgrade, or set bootstrap: false and install templates of your own", minElasticsearch, srv)
+	}
 	for _, r := range templates.Bootstrap(flavourOf(srv), p) {
 		if r.CreateOnly {
 			res, err := c.do(ctx, "GET", r.Path, nil)
@@ -43,14 +76,22 @@ func bootstrap(ctx context.Context, c searchClient, srv server, p templates.Poli
 				return bootstrapError(srv, r, "GET", res)
 			}
 		}
-		res, err := c.do(ctx, "PUT", r.Path, r.Body)
+		path := r.Path
+		if r.CreateOnly && r.Kind == "component template" {
+			// Never replace a hook a user (or another collector) created
+			// between the GET and this PUT.
+			path += "?create=true"
+		}
+		res, err := c.do(ctx, "PUT", path, r.Body)
 		if err != nil {
 			return fmt.Errorf("bootstrap: installing the %s %q: %w", r.Kind, r.Name, err)
 		}
 		switch {
 		case res.status == 200 || res.status == 201:
 		case res.status == 409 && r.CreateOnly:
-			// Created meanwhile by another collector: keep it.
+			// A policy created meanwhile by another collector: keep it.
+		case res.status == 400 && r.CreateOnly && strings.Contains(errorSummary(res.body), "already exists"):
+			// The same for a hook (?create=true answers 400).
 		default:
 			return bootstrapError(srv, r, "PUT", res)
 		}
@@ -63,7 +104,13 @@ func privilege(srv server, r templates.Request, method string) string {
 	if srv.flavour == FlavourOpenSearch {
 		switch r.Kind {
 		case "component template":
-			return "the cluster permission cluster:admin/component_template/put (action group cluster_manage_index_templates)"
+			// The default action group cluster_manage_index_templates
+			// covers index templates only (indices:admin/template/*,
+			// indices:admin/index_template/*).
+			if method == "GET" {
+				return "the cluster permission cluster:admin/component_template/get (not in the action group cluster_manage_index_templates: grant cluster:admin/component_template/*)"
+			}
+			return "the cluster permission cluster:admin/component_template/put (not in the action group cluster_manage_index_templates: grant cluster:admin/component_template/*)"
 		case "index template":
 			return "the cluster permission indices:admin/index_template/put (action group cluster_manage_index_templates)"
 		default:

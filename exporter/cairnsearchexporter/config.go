@@ -64,6 +64,15 @@ type Config struct {
 	// files instead of sending them (no endpoint then).
 	Offline OfflineConfig `mapstructure:"offline"`
 
+	// Spool, when its directory is set, makes online delivery durable:
+	// each batch is appended (encoded once) to local segment files and
+	// sent from there in the background. Without it, a batch is delivered
+	// synchronously: ConsumeLogs returns once the cluster has every item.
+	Spool SpoolConfig `mapstructure:"spool"`
+
+	// QueueBatchConfig is exporterhelper's sending_queue, off by default:
+	// the spool replaces its persistent form without encoding each batch
+	// a second time (pdata to protobuf).
 	QueueBatchConfig configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
 	BackOffConfig    configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
 
@@ -71,7 +80,8 @@ type Config struct {
 }
 
 // LifecycleConfig is the ILM (Elasticsearch) or ISM (OpenSearch) policy of
-// the events and dead-letter data streams.
+// the events and dead-letter data streams, and the optional one of the
+// alerts indices.
 type LifecycleConfig struct {
 	// PolicyName of the policy; an existing policy of that name is kept
 	// as it is (so that edits made in Kibana survive a restart).
@@ -82,6 +92,11 @@ type LifecycleConfig struct {
 	// DeleteAfter deletes a backing index this long after its rollover;
 	// empty keeps data forever.
 	DeleteAfter string `mapstructure:"delete_after"`
+	// AlertsDeleteAfter, when set, adds the policy <policy_name>-alerts:
+	// an alerts index (one per namespace, never rolled over since alerts
+	// are updated in place) is deleted whole this long after its creation,
+	// and the next alert starts a new one. Empty keeps alerts forever.
+	AlertsDeleteAfter string `mapstructure:"alerts_delete_after"`
 
 	_ struct{}
 }
@@ -107,9 +122,35 @@ type OfflineConfig struct {
 	MaxFileBytes int64 `mapstructure:"max_file_bytes"`
 	// MaxFiles keeps at most this many files, deleting the oldest; 0 keeps all.
 	MaxFiles int `mapstructure:"max_files"`
+	// Sync is SyncNone (a batch is written to the file, i.e. to the page
+	// cache, before ConsumeLogs returns: a process kill loses nothing) or
+	// SyncBatch (also fsync'ed: a power loss loses nothing acknowledged).
+	Sync string `mapstructure:"sync"`
 
 	_ struct{}
 }
+
+// SpoolConfig configures the spool of online mode.
+type SpoolConfig struct {
+	// Directory of the spool's segment files; empty: no spool, synchronous
+	// delivery.
+	Directory string `mapstructure:"directory"`
+	// MaxBytes bounds the segment files; when they are full, ConsumeLogs
+	// waits for space until its context ends.
+	MaxBytes int64 `mapstructure:"max_bytes"`
+	// Sync is SyncNone or SyncBatch, as for offline files.
+	Sync string `mapstructure:"sync"`
+	// Senders is the number of batches sent at a time.
+	Senders int `mapstructure:"senders"`
+
+	_ struct{}
+}
+
+// Values of offline::sync and spool::sync.
+const (
+	SyncNone  = "none"
+	SyncBatch = "batch"
+)
 
 const (
 	defaultNamespace       = "default"
@@ -119,6 +160,9 @@ const (
 	defaultMaxFileBytes    = 64 << 20
 	defaultPolicy          = "cairn"
 	defaultTimeout         = 90 * time.Second
+	defaultSpoolMaxBytes   = 1 << 30
+	defaultSpoolSenders    = 4
+	minSpoolMaxBytes       = 1 << 20
 )
 
 var _ component.Config = (*Config)(nil)
@@ -190,6 +234,10 @@ func (c *Config) Validate() error {
 			add("%s %q must be a number with a unit of d, h, m or s (e.g. 30d)", name, v)
 		}
 	}
+	if v := c.Lifecycle.AlertsDeleteAfter; v != "" && (!validTimeUnit(v) || strings.Trim(v, "0dhms") == "") {
+		// Zero would delete each alerts index as soon as it is created.
+		add("lifecycle::alerts_delete_after %q must be a number above zero with a unit of d, h, m or s (e.g. 365d), or empty to keep alerts forever", v)
+	}
 	if v := c.Lifecycle.RolloverMaxSize; v != "" && !validByteUnit(v) {
 		add("lifecycle::rollover_max_size %q must be a number with a unit of b, kb, mb, gb or tb (e.g. 50gb)", v)
 	}
@@ -207,7 +255,41 @@ func (c *Config) Validate() error {
 	if q := c.QueueBatchConfig.Get(); q != nil && q.StorageID != nil && q.WaitForResult {
 		add("sending_queue: wait_for_result cannot be used with storage")
 	}
+	c.validateDelivery(add)
 	return errors.Join(errs...)
+}
+
+// validateDelivery checks the offline, spool and compression options.
+func (c *Config) validateDelivery(add func(string, ...any)) {
+	offline := c.Offline.Directory != ""
+	for name, v := range map[string]string{"offline::sync": c.Offline.Sync, "spool::sync": c.Spool.Sync} {
+		if v != "" && v != SyncNone && v != SyncBatch { // "": none
+			add("%s %q must be none or batch", name, v)
+		}
+	}
+	if c.Spool.Directory != "" {
+		if offline {
+			add("spool::directory is for online mode: offline::directory already writes every batch to a file before acknowledging it")
+		}
+		if c.Spool.MaxBytes < minSpoolMaxBytes {
+			add("spool::max_bytes must be at least %d, got %d", minSpoolMaxBytes, c.Spool.MaxBytes)
+		}
+		if c.Spool.Senders < 1 {
+			add("spool::senders must be at least 1, got %d", c.Spool.Senders)
+		}
+		if q := c.QueueBatchConfig.Get(); q != nil && q.StorageID != nil {
+			// Both would keep every batch on disk, the queue after a
+			// second encoding: the spool replaces the persistent queue.
+			add("use either spool (durable, encoded once) or a persistent sending_queue (storage), not both; remove sending_queue")
+		}
+	}
+	switch c.Compression {
+	case "", "none", "gzip", "deflate":
+	default:
+		// The exporter compresses request bodies itself (and never a
+		// request without a body); both products decode these two.
+		add("compression %q: Elasticsearch and OpenSearch accept gzip or deflate request bodies (or none)", c.Compression)
+	}
 }
 
 func validTimeUnit(s string) bool { return unitNumber(s, "d", "h", "m", "s") }

@@ -26,7 +26,11 @@ func TestConfigValid(t *testing.T) {
 	assert.True(t, cfg.DeadLetter.Enabled)
 	assert.Equal(t, "gzip", string(cfg.Compression))
 	assert.Zero(t, cfg.BackOffConfig.MaxElapsedTime, "retries never give up by default")
-	assert.True(t, cfg.QueueBatchConfig.Get().BlockOnOverflow, "a full queue blocks by default")
+	assert.False(t, cfg.QueueBatchConfig.HasValue(), "no sending_queue by default: delivery is synchronous, or spooled")
+	assert.Empty(t, cfg.Spool.Directory)
+	assert.Equal(t, int64(1<<30), cfg.Spool.MaxBytes)
+	assert.Equal(t, "none", cfg.Spool.Sync)
+	assert.Equal(t, "none", cfg.Offline.Sync)
 
 	full, err := load(t, "full")
 	require.NoError(t, err)
@@ -38,15 +42,25 @@ func TestConfigValid(t *testing.T) {
 	assert.Equal(t, 30*time.Second, full.Timeout)
 	assert.Equal(t, "http://proxy.example.com:3128", full.ProxyURL)
 	assert.Equal(t, "/etc/cairn/ca.pem", full.TLS.CAFile)
-	require.NotNil(t, full.QueueBatchConfig.Get().StorageID)
-	assert.Equal(t, "file_storage", full.QueueBatchConfig.Get().StorageID.String())
-	assert.Equal(t, int64(8000), full.QueueBatchConfig.Get().Batch.Get().MaxSize)
+	assert.Equal(t, SpoolConfig{Directory: "/var/lib/cairn/spool", MaxBytes: 512 << 20, Sync: "batch", Senders: 2}, full.Spool)
+	assert.False(t, full.QueueBatchConfig.HasValue())
 	assert.Equal(t, 2*time.Minute, full.BackOffConfig.MaxInterval)
+
+	// Any sending_queue option turns the queue on, with the defaults as
+	// its base (blocking when full).
+	q, err := load(t, "queue")
+	require.NoError(t, err)
+	require.True(t, q.QueueBatchConfig.HasValue())
+	require.NotNil(t, q.QueueBatchConfig.Get().StorageID)
+	assert.Equal(t, "file_storage", q.QueueBatchConfig.Get().StorageID.String())
+	assert.Equal(t, int64(8000), q.QueueBatchConfig.Get().Batch.Get().MaxSize)
+	assert.True(t, q.QueueBatchConfig.Get().BlockOnOverflow, "the default base blocks when full")
 
 	off, err := load(t, "offline")
 	require.NoError(t, err)
 	assert.Equal(t, "./out/bulk", off.Offline.Directory)
 	assert.Equal(t, 10, off.Offline.MaxFiles)
+	assert.Equal(t, "batch", off.Offline.Sync)
 }
 
 func TestConfigErrorsNameTheOption(t *testing.T) {
@@ -59,6 +73,10 @@ func TestConfigErrorsNameTheOption(t *testing.T) {
 		"bad_index":       `index "Cairn Events"`,
 		"bad_lifecycle":   "lifecycle::rollover_max_age",
 		"bad_scheme":      "must start with http:// or https://",
+		"spool_and_queue": "use either spool (durable, encoded once) or a persistent sending_queue (storage), not both",
+		"spool_offline":   "spool::directory is for online mode",
+		"bad_spool":       "spool::max_bytes must be at least 1048576",
+		"bad_compression": `compression "zstd"`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := load(t, name)
@@ -68,4 +86,7 @@ func TestConfigErrorsNameTheOption(t *testing.T) {
 	}
 	_, err := load(t, "bad_lifecycle")
 	assert.Contains(t, err.Error(), "lifecycle::rollover_max_size")
+	_, err = load(t, "bad_spool")
+	assert.Contains(t, err.Error(), `spool::sync "always" must be none or batch`)
+	assert.Contains(t, err.Error(), "spool::senders must be at least 1")
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/cairnsec/cairn/exporter/cairnsearchexporter/internal/templates"
@@ -301,7 +302,8 @@ func TestRequestTooLarge(t *testing.T) {
 
 // TestRequestLevelFailures: 500, 503 and 429 answers to whole requests,
 // slow answers beyond the timeout, and refused connections are all
-// retried until the data is in, once.
+// retried until the data is in, once. With the spool, ConsumeLogs returns
+// at once during the outage.
 func TestRequestLevelFailures(t *testing.T) {
 	srv := searchtest.New(t, searchtest.Elasticsearch, "8.17.1")
 	var bulkN atomic.Int32
@@ -321,7 +323,7 @@ func TestRequestLevelFailures(t *testing.T) {
 		}
 		return 0, ""
 	}
-	cfg := testConfig(srv.URL)
+	cfg := withSpool(testConfig(srv.URL), t.TempDir())
 	cfg.Timeout = 200 * time.Millisecond
 	h := startExporter(t, cfg, nil)
 	lines := scenarioLines(t, 500)
@@ -347,7 +349,9 @@ func TestRequestLevelFailures(t *testing.T) {
 
 // TestDeadLetterFailures: a dead letter refused for good is counted as
 // dropped (the only way documents are lost), and with the dead-letter
-// queue disabled refused documents are dropped, counted and logged.
+// queue disabled refused documents are dropped, counted and logged. In
+// synchronous delivery ConsumeLogs then returns a permanent error (the
+// caller must not resend: the rest of the batch is stored).
 func TestDeadLetterFailures(t *testing.T) {
 	bad := map[string]any{"@timestamp": "2026-03-05T14:00:00Z", "event": map[string]any{"id": "bad-ip"}, "source": map[string]any{"ip": "nope"}}
 	t.Run("refused", func(t *testing.T) {
@@ -361,9 +365,13 @@ func TestDeadLetterFailures(t *testing.T) {
 		cfg := testConfig(srv.URL)
 		noQueue(cfg)
 		h := startExporter(t, cfg, nil)
-		h.consume(t, logsOf(t, jsonDoc(t, bad)))
+		err := h.exp.ConsumeLogs(t.Context(), logsOf(t, append(scenarioLines(t, 2), jsonDoc(t, bad))...))
+		require.Error(t, err)
+		assert.True(t, consumererror.IsPermanent(err), "%v", err)
+		assert.Contains(t, err.Error(), "1 of 3 documents could not be delivered and were dropped")
 		h.stop(t)
 		assert.EqualValues(t, 1, h.sum(t, "docs_dropped", map[string]string{"reason": "dead_letter_refused"}))
+		assert.Len(t, srv.Docs("logs-cairn.events-default"), 2, "the rest of the batch is stored")
 	})
 	t.Run("disabled", func(t *testing.T) {
 		srv := searchtest.New(t, searchtest.Elasticsearch, "8.17.1")
@@ -371,7 +379,9 @@ func TestDeadLetterFailures(t *testing.T) {
 		cfg.DeadLetter.Enabled = false
 		noQueue(cfg)
 		h := startExporter(t, cfg, nil)
-		h.consume(t, logsOf(t, jsonDoc(t, bad)))
+		err := h.exp.ConsumeLogs(t.Context(), logsOf(t, jsonDoc(t, bad)))
+		require.Error(t, err)
+		assert.True(t, consumererror.IsPermanent(err), "%v", err)
 		h.stop(t)
 		assert.EqualValues(t, 1, h.sum(t, "docs_dropped", map[string]string{"reason": "dead_letter_disabled"}))
 		assert.Empty(t, srv.Docs("logs-cairn.dlq-*"))
@@ -458,7 +468,7 @@ func TestDetectFlavour(t *testing.T) {
 	// Flavour forced to elasticsearch against OpenSearch: the official
 	// client refuses the answers, nothing is written.
 	os := searchtest.New(t, searchtest.OpenSearch, "2.19.1")
-	es, err := newESClient(os.URL, http.DefaultTransport, time.Second)
+	es, err := newESClient(os.URL, http.DefaultTransport, time.Second, nil)
 	require.NoError(t, err)
 	_, err = es.do(t.Context(), "GET", "/", nil)
 	assert.ErrorContains(t, err, "not Elasticsearch")
@@ -474,7 +484,8 @@ func TestBootstrap(t *testing.T) {
 			srv := searchtest.New(t, f.flavour, f.version)
 			denied := "/_index_template"
 			srv.Denied = map[string]string{denied: "indices:admin/index_template/put"}
-			cfg := testConfig(srv.URL)
+			// Spooled: ConsumeLogs returns while bootstrap is refused.
+			cfg := withSpool(testConfig(srv.URL), t.TempDir())
 			h := startExporter(t, cfg, nil)
 			h.consume(t, logsOf(t, scenarioLines(t, 10)...))
 			eventually(t, 5*time.Second, func() bool { return h.logs.FilterMessageSnippet("Cannot use the search cluster").Len() > 0 }, func() string { return "no error logged" })
@@ -554,7 +565,7 @@ func TestCredentials(t *testing.T) {
 	}
 	srv := searchtest.New(t, searchtest.Elasticsearch, "8.17.1")
 	srv.Auth = "ApiKey right"
-	cfg := testConfig(srv.URL)
+	cfg := withSpool(testConfig(srv.URL), t.TempDir())
 	cfg.APIKey = "wrong-s3cret"
 	h := startExporter(t, cfg, nil)
 	h.consume(t, logsOf(t, scenarioLines(t, 5)...))

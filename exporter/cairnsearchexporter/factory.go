@@ -46,6 +46,10 @@ func createDefaultConfig() component.Config {
 	queue.NumConsumers = 4
 	// Never drop what the queue holds: a full queue makes the pipeline wait.
 	queue.BlockOnOverflow = true
+	// Off unless configured: the spool (or synchronous delivery) gives the
+	// durability the persistent queue gave, without its second encoding of
+	// each batch. Setting any sending_queue option turns it on with the
+	// values above as the base.
 
 	retry := configretry.NewDefaultBackOffConfig()
 	retry.InitialInterval = time.Second
@@ -63,6 +67,9 @@ func createDefaultConfig() component.Config {
 			RolloverMaxAge:  "1d",
 			RolloverMaxSize: "50gb",
 			DeleteAfter:     "90d",
+			// Alerts are kept until deleted by hand: their policy can only
+			// delete a whole alerts index (see README.md).
+			AlertsDeleteAfter: "",
 		},
 		DeadLetter: DeadLetterConfig{
 			Enabled:          true,
@@ -70,8 +77,9 @@ func createDefaultConfig() component.Config {
 			MaxDocumentBytes: defaultDLQMaxDoc,
 		},
 		MaxRequestBytes:  defaultMaxRequestBytes,
-		Offline:          OfflineConfig{MaxFileBytes: defaultMaxFileBytes},
-		QueueBatchConfig: configoptional.Some(queue),
+		Offline:          OfflineConfig{MaxFileBytes: defaultMaxFileBytes, Sync: SyncNone},
+		Spool:            SpoolConfig{MaxBytes: defaultSpoolMaxBytes, Sync: SyncNone, Senders: defaultSpoolSenders},
+		QueueBatchConfig: configoptional.Default(queue),
 		BackOffConfig:    retry,
 	}
 }
@@ -82,15 +90,24 @@ func createLogsExporter(ctx context.Context, set exporter.Settings, cfg componen
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs,
-		// Records are changed in place (event.id, data_stream.*).
-		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
+	opts := []exporterhelper.Option{
+		// Records are only read: what a document adds (event.id,
+		// data_stream.*, event.ingested) goes to the encoder, so the
+		// collector need not copy each batch for this exporter.
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
 		exporterhelper.WithStart(e.start),
 		exporterhelper.WithShutdown(e.shutdown),
 		// Each HTTP request has its own timeout (timeout); a push may
 		// send several.
 		exporterhelper.WithTimeout(exporterhelper.TimeoutConfig{}),
-		exporterhelper.WithRetry(c.BackOffConfig),
-		exporterhelper.WithQueue(c.QueueBatchConfig),
-	)
+	}
+	if c.QueueBatchConfig.HasValue() {
+		// A configured sending_queue keeps exporterhelper's model: one
+		// attempt per push, retries by exporterhelper (whose shutdown
+		// leaves an interrupted batch in a persistent queue).
+		opts = append(opts, exporterhelper.WithRetry(c.BackOffConfig), exporterhelper.WithQueue(c.QueueBatchConfig))
+	}
+	// Otherwise the exporter retries itself (retry_on_failure): in the
+	// spool's senders, or within ConsumeLogs when delivery is synchronous.
+	return exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, opts...)
 }

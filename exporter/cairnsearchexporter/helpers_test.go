@@ -65,8 +65,8 @@ func jsonDoc(t testing.TB, v map[string]any) []byte {
 	return b
 }
 
-// testConfig: defaults pointed at url, with retries and flushes fast
-// enough for tests.
+// testConfig: defaults pointed at url (synchronous delivery: no spool, no
+// sending_queue), with retries fast enough for tests.
 func testConfig(url string) *Config {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Endpoint = url
@@ -74,10 +74,22 @@ func testConfig(url string) *Config {
 	cfg.BackOffConfig.InitialInterval = 5 * time.Millisecond
 	cfg.BackOffConfig.MaxInterval = 40 * time.Millisecond
 	cfg.BackOffConfig.RandomizationFactor = 0
-	q := cfg.QueueBatchConfig.Get()
+	return cfg
+}
+
+// withQueue turns exporterhelper's sending_queue on (the default values,
+// as a user setting any of its options gets), flushing fast.
+func withQueue(cfg *Config) *exporterhelper.QueueBatchConfig {
+	q := cfg.QueueBatchConfig.GetOrInsertDefault()
 	q.Batch.Get().FlushTimeout = 20 * time.Millisecond
 	q.Batch.Get().MinSize = 500
 	q.Batch.Get().MaxSize = 1000
+	return q
+}
+
+// withSpool turns the spool on in dir.
+func withSpool(cfg *Config, dir string) *Config {
+	cfg.Spool.Directory = dir
 	return cfg
 }
 
@@ -134,6 +146,7 @@ func eventually(t testing.TB, d time.Duration, cond func() bool, msg func() stri
 	}
 }
 
+// noQueue makes sure no sending_queue is configured (the default).
 func noQueue(cfg *Config) {
 	cfg.QueueBatchConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
 }

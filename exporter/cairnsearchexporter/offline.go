@@ -1,6 +1,7 @@
 package cairnsearchexporter
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,17 +27,27 @@ const (
 // A new file is started at every start of the collector (a file is never
 // appended to after a restart), and whenever the current one would exceed
 // maxBytes.
+//
+// A batch is written with one write(2) before ConsumeLogs returns: once
+// it returned, a killed collector loses nothing of it (the data is in the
+// page cache, which the kernel writes out). A power loss can lose what the
+// kernel had not written yet, unless sync is on (an fsync per batch, and
+// of the directory for each new file).
 type fileSink struct {
 	dir      string
 	maxBytes int64
 	maxFiles int
+	sync     bool
 	stamp    string
 
-	mu   sync.Mutex
-	f    *os.File
-	size int64
-	seq  int
+	mu     sync.Mutex
+	f      *os.File
+	size   int64
+	seq    int
+	closed bool
 }
+
+var errSinkClosed = errors.New("the offline files are closed (the exporter is shutting down)")
 
 func newFileSink(cfg OfflineConfig) (*fileSink, error) {
 	if err := os.MkdirAll(cfg.Directory, 0o750); err != nil {
@@ -46,28 +57,37 @@ func newFileSink(cfg OfflineConfig) (*fileSink, error) {
 		dir:      cfg.Directory,
 		maxBytes: cfg.MaxFileBytes,
 		maxFiles: cfg.MaxFiles,
+		sync:     cfg.Sync == SyncBatch,
 		stamp:    time.Now().UTC().Format("20060102T150405.000000000Z"),
 	}, nil
 }
 
-// write appends one batch and syncs it to disk before returning, so that
-// the collector's queue drops a batch only once it is on disk.
+// write appends one batch (and syncs it with offline::sync batch). A
+// failed write is cut back off the file, which keeps only whole batches.
 func (s *fileSink) write(p []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return errSinkClosed
+	}
 	if s.f == nil || (s.size > 0 && s.size+int64(len(p)) > s.maxBytes) {
 		if err := s.rotate(); err != nil {
 			return err
 		}
 	}
-	n, err := s.f.Write(p)
-	s.size += int64(n)
-	if err != nil {
+	if _, err := s.f.WriteAt(p, s.size); err != nil {
+		_ = s.f.Truncate(s.size)
 		return fmt.Errorf("writing %s: %w", s.f.Name(), err)
 	}
-	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", s.f.Name(), err)
+	if s.sync {
+		if err := s.f.Sync(); err != nil {
+			// Whether the batch reached the disk is unknown: it is
+			// taken back, and the caller writes it again.
+			_ = s.f.Truncate(s.size)
+			return fmt.Errorf("syncing %s: %w", s.f.Name(), err)
+		}
 	}
+	s.size += int64(len(p))
 	return nil
 }
 
@@ -83,6 +103,14 @@ func (s *fileSink) rotate() error {
 	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 	if err != nil {
 		return fmt.Errorf("offline file: %w", err)
+	}
+	if s.sync {
+		// The new file's name must survive a power loss too.
+		if err := syncDir(s.dir); err != nil {
+			f.Close()
+			_ = os.Remove(name)
+			return err
+		}
 	}
 	s.f, s.size = f, 0
 	return s.prune()
@@ -127,6 +155,7 @@ func offlineFiles(dir string) ([]string, error) {
 func (s *fileSink) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	if s.f == nil {
 		return nil
 	}

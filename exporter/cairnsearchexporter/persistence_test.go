@@ -17,7 +17,8 @@ import (
 	"github.com/cairnsec/cairn/internal/testkit"
 )
 
-// TestOutageWithRestart is the persistent-queue case, compressed in time
+// TestOutageWithRestart is the legacy persistent-queue case (a
+// sending_queue with storage, which the spool replaces), compressed in time
 // (the backoff is milliseconds, not minutes): the cluster accepts only part
 // of each batch, the collector is stopped in the middle of its retries,
 // the cluster then goes down (connections refused) while a second
@@ -36,7 +37,7 @@ func TestOutageWithRestart(t *testing.T) {
 	}
 	storageID := component.MustNewID("file_storage")
 	cfg := testConfig(srv.URL)
-	cfg.QueueBatchConfig.Get().StorageID = &storageID
+	withQueue(cfg).StorageID = &storageID
 
 	lines := scenarioLines(t, 3000)
 	bad := [][]byte{

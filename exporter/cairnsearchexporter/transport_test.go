@@ -1,6 +1,8 @@
 package cairnsearchexporter
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -16,6 +19,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +30,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configauth"
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
 
 	"github.com/cairnsec/cairn/internal/searchtest"
@@ -185,4 +191,211 @@ func TestAuthExtension(t *testing.T) {
 	h.consume(t, logsOf(t, scenarioLines(t, 5)...))
 	eventually(t, 5*time.Second, func() bool { return len(srv.Docs("logs-cairn.events-default")) == 5 }, func() string { return "not delivered with the extension's credentials" })
 	h.stop(t)
+}
+
+// recorded is what a test server saw of one request.
+type recorded struct {
+	method, path, encoding, transfer, auth string
+	length                                 int64
+	body                                   []byte
+}
+
+// recorder is an httptest server that records every request and answers
+// like Elasticsearch (with the product header the official client checks)
+// or with answer, when set.
+func recorder(t *testing.T, answer http.HandlerFunc) (*httptest.Server, func() []recorded) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []recorded
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, recorded{method: r.Method, path: r.URL.Path, encoding: r.Header.Get("Content-Encoding"),
+			transfer: strings.Join(r.TransferEncoding, ","), auth: r.Header.Get("Authorization"), length: r.ContentLength, body: body})
+		mu.Unlock()
+		if answer != nil {
+			answer(w, r)
+			return
+		}
+		w.Header().Set("X-Elastic-Product", "Elasticsearch")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"version":{"number":"8.17.1"},"tagline":"You Know, for Search"}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []recorded {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]recorded(nil), seen...)
+	}
+}
+
+// TestNoBodyOnGetOrHead: neither client sends a body with GET or HEAD,
+// even when given one and with compression on (the collector's own
+// compression would send a gzip stream of nothing, with Content-Encoding);
+// POST and PUT bodies are compressed.
+func TestNoBodyOnGetOrHead(t *testing.T) {
+	srv, seen := recorder(t, nil)
+	comp := newCompressor("gzip", 0)
+	es, err := newESClient(srv.URL, http.DefaultTransport, time.Second, comp)
+	require.NoError(t, err)
+	for _, c := range []searchClient{&plainClient{base: srv.URL, client: http.DefaultClient, comp: comp}, es} {
+		for _, m := range []string{"GET", "HEAD"} {
+			_, err := c.do(t.Context(), m, "/_ilm/policy/cairn", []byte(`{"ignored":true}`))
+			require.NoError(t, err)
+		}
+		_, err := c.do(t.Context(), "GET", "/", nil)
+		require.NoError(t, err)
+		_, err = c.do(t.Context(), "POST", "/_bulk", []byte("{\"create\":{}}\n{}\n"))
+		require.NoError(t, err)
+	}
+	reqs := seen()
+	require.Len(t, reqs, 8)
+	for _, r := range reqs {
+		if r.method == "GET" || r.method == "HEAD" {
+			assert.Empty(t, r.body, "%s %s", r.method, r.path)
+			assert.Zero(t, r.length, "%s %s: Content-Length", r.method, r.path)
+			assert.Empty(t, r.encoding, "%s %s: Content-Encoding", r.method, r.path)
+			assert.Empty(t, r.transfer, "%s %s: Transfer-Encoding", r.method, r.path)
+			continue
+		}
+		assert.Equal(t, "gzip", r.encoding)
+		zr, err := gzip.NewReader(bytes.NewReader(r.body))
+		require.NoError(t, err)
+		plain, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		assert.Equal(t, "{\"create\":{}}\n{}\n", string(plain))
+	}
+}
+
+// TestNoBodyOnGetEndToEnd: through the exporter (detection, bootstrap,
+// _bulk) against both products, with the default gzip compression, no GET
+// or HEAD reaching the cluster carries a body.
+func TestNoBodyOnGetEndToEnd(t *testing.T) {
+	for f, version := range map[searchtest.Flavour]string{searchtest.Elasticsearch: "8.17.1", searchtest.OpenSearch: "2.19.1"} {
+		srv := searchtest.New(t, f, version)
+		var gets, bad atomic.Int32
+		srv.Hook = func(r *http.Request, _ int) (int, string) {
+			if r.Method == "GET" || r.Method == "HEAD" {
+				gets.Add(1)
+				if r.ContentLength != 0 || r.Header.Get("Content-Encoding") != "" || len(r.TransferEncoding) > 0 {
+					bad.Add(1)
+				}
+			}
+			return 0, ""
+		}
+		cfg := testConfig(srv.URL)
+		require.Equal(t, "gzip", string(cfg.Compression))
+		h := startExporter(t, cfg, nil)
+		h.consume(t, logsOf(t, scenarioLines(t, 5)...))
+		h.stop(t)
+		assert.Len(t, srv.Docs("logs-cairn.events-default"), 5)
+		assert.Positive(t, gets.Load(), "detection and bootstrap read with GET")
+		assert.Zero(t, bad.Load(), "GET or HEAD requests with a body")
+	}
+}
+
+// TestRedirects: a redirect to another host is refused with an error that
+// says why, and that host receives nothing (so never the credentials);
+// a redirect within the endpoint's host is followed with them. The
+// Elasticsearch client never follows redirects.
+func TestRedirects(t *testing.T) {
+	other, otherSeen := recorder(t, nil)
+	t.Run("plain client, other host", func(t *testing.T) {
+		first, _ := recorder(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+		})
+		cfg := testConfig(first.URL)
+		cfg.APIKey = "s3cret"
+		cfg.BackOffConfig.Enabled = false
+		h := startExporter(t, cfg, nil)
+		err := h.exp.ConsumeLogs(t.Context(), logsOf(t, scenarioLines(t, 2)...))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "refusing to follow a redirect to another host")
+		h.stop(t)
+		assert.Empty(t, otherSeen(), "the other host received no request")
+	})
+	t.Run("elasticsearch client, other host", func(t *testing.T) {
+		first, _ := recorder(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/" {
+				w.Header().Set("X-Elastic-Product", "Elasticsearch")
+				_, _ = io.WriteString(w, `{"version":{"number":"8.17.1"}}`)
+				return
+			}
+			w.Header().Set("X-Elastic-Product", "Elasticsearch")
+			http.Redirect(w, r, other.URL+r.URL.Path, http.StatusPermanentRedirect)
+		})
+		cfg := testConfig(first.URL)
+		cfg.APIKey = "s3cret"
+		cfg.BackOffConfig.Enabled = false
+		h := startExporter(t, cfg, nil)
+		err := h.exp.ConsumeLogs(t.Context(), logsOf(t, scenarioLines(t, 2)...))
+		require.Error(t, err, "bootstrap gets a 308 answer, not the other host's")
+		h.stop(t)
+		assert.Empty(t, otherSeen(), "the other host received no request")
+	})
+	t.Run("same host", func(t *testing.T) {
+		var srvURL string
+		srv, seen := recorder(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/old" {
+				http.Redirect(w, r, srvURL+"/new", http.StatusTemporaryRedirect)
+				return
+			}
+			_, _ = io.WriteString(w, `{}`)
+		})
+		srvURL = srv.URL
+		hc := &http.Client{Transport: &credentials{next: http.DefaultTransport, value: "ApiKey s3cret"}, CheckRedirect: checkRedirect}
+		res, err := (&plainClient{base: srv.URL, client: hc}).do(t.Context(), "GET", "/old", nil)
+		require.NoError(t, err)
+		assert.Equal(t, 200, res.status)
+		reqs := seen()
+		require.Len(t, reqs, 2)
+		assert.Equal(t, "/new", reqs[1].path)
+		assert.Equal(t, "ApiKey s3cret", reqs[1].auth, "credentials kept within the host")
+	})
+	t.Run("rules", func(t *testing.T) {
+		req := func(u string) *http.Request { r, _ := http.NewRequest("GET", u, nil); return r }
+		assert.NoError(t, checkRedirect(req("https://es.example.com:9200/b"), []*http.Request{req("https://es.example.com:9200/a")}))
+		assert.NoError(t, checkRedirect(req("https://ES.example.com:9200/b"), []*http.Request{req("http://es.example.com:9200/a")}), "upgrade to https")
+		assert.ErrorIs(t, checkRedirect(req("https://es.example.com:9201/b"), []*http.Request{req("https://es.example.com:9200/a")}), errCrossHostRedirect, "another port")
+		assert.ErrorIs(t, checkRedirect(req("https://evil.example.com:9200/b"), []*http.Request{req("https://es.example.com:9200/a")}), errCrossHostRedirect)
+		assert.ErrorContains(t, checkRedirect(req("http://es.example.com:9200/b"), []*http.Request{req("https://es.example.com:9200/a")}), "from https to http")
+	})
+}
+
+// TestPlainHTTPCredentialsWarning: credentials configured with an
+// http:// endpoint are warned about at start (naming which, never their
+// value); https, or no credentials, gives no warning.
+func TestPlainHTTPCredentialsWarning(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		endpoint string
+		set      func(*Config)
+		want     []string
+	}{
+		{"api_key", "http://127.0.0.1:1", func(c *Config) { c.APIKey = "s3cret" }, []string{"api_key"}},
+		{"basic", "http://127.0.0.1:1", func(c *Config) { c.User, c.Password = "cairn", "s3cret" }, []string{"user/password"}},
+		{"bearer", "http://127.0.0.1:1", func(c *Config) { c.BearerToken = "s3cret" }, []string{"bearer_token"}},
+		{"header", "http://127.0.0.1:1", func(c *Config) {
+			c.Headers = configopaque.MapList{{Name: "authorization", Value: "Basic s3cret"}}
+		}, []string{"headers::authorization"}},
+		{"none", "http://127.0.0.1:1", func(*Config) {}, nil},
+		{"https", "https://127.0.0.1:1", func(c *Config) { c.APIKey = "s3cret" }, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := withSpool(testConfig(tc.endpoint), t.TempDir())
+			tc.set(cfg)
+			h := startExporter(t, cfg, nil)
+			h.stop(t)
+			warned := h.logs.FilterMessageSnippet("plain http:// endpoint").All()
+			if tc.want == nil {
+				assert.Empty(t, warned)
+				return
+			}
+			require.Len(t, warned, 1)
+			assert.Equal(t, fmt.Sprint(tc.want), fmt.Sprint(warned[0].ContextMap()["credentials"]))
+			for _, e := range h.logs.All() {
+				assert.NotContains(t, e.Message+fmt.Sprint(e.ContextMap()), "s3cret")
+			}
+		})
+	}
 }

@@ -1,5 +1,5 @@
 // Package e2etest runs the real Cairn collector binary (bin/otelcol-cairn,
-// built by `make build`) end to end: ECS NDJSON in through the filelog
+// built by `make build`) end to end: ECS NDJSON in through the cairn_file
 // receiver, the logs pipeline of deploy/cairn.yaml, and OTLP/HTTP out to a
 // server inside the test.
 //
@@ -299,6 +299,11 @@ func startCollector(t *testing.T, name, bin, stateDir, events string) *collector
 
 	overlay := filepath.Join(t.TempDir(), "e2e.yaml")
 	cfg := fmt.Sprintf(`# Test overlay, merged over deploy/cairn.yaml.
+receivers:
+  cairn_file:
+    # The raw line rides along, so that each record can be matched with
+    # its input line.
+    event_original: true
 processors:
   firstseen:
     # Number every event here, so the OTLP output can be checked for ids.
@@ -312,7 +317,7 @@ service:
       level: none
   pipelines:
     logs:
-      receivers: [file_log]
+      receivers: [cairn_file]
       exporters: [otlp_http/e2e]
 `, srv.url)
 	if err := os.WriteFile(overlay, []byte(cfg), 0o600); err != nil {
@@ -323,7 +328,7 @@ service:
 }
 
 // launch starts the collector binary with the given config files, the
-// scenario's intel feed, state in stateDir, events as its file_log input and
+// scenario's intel feed, state in stateDir, events as its cairn_file input and
 // env added to its environment; it is killed at the end of the test if
 // still running.
 func launch(t *testing.T, name, bin string, configs []string, stateDir, events string, s *sink, env ...string) *collector {
@@ -394,8 +399,8 @@ func (c *collector) terminate(t *testing.T) {
 
 // ---- OTLP/HTTP server ----
 
-// record is one received log record: its body (the input line, as filelog
-// keeps it) and its attributes as plain Go values.
+// record is one received log record: its input line (event.original, or
+// the body) and its attributes as plain Go values.
 type record struct {
 	body  string
 	attrs map[string]any
@@ -496,9 +501,12 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
 				lr := lrs.At(k)
-				b := lr.Body()
-				body := b.AsString()
-				if b.Type() != pcommon.ValueTypeStr {
+				// The input line: event.original (the overlay keeps
+				// it), else a string body.
+				body := lr.Body().AsString()
+				if v, ok := testkit.Get(lr.Attributes(), "event.original"); ok {
+					body = v.Str()
+				} else if lr.Body().Type() != pcommon.ValueTypeStr {
 					body = "<non-string body> " + body
 				}
 				recs = append(recs, record{body: body, attrs: lr.Attributes().AsRaw()})

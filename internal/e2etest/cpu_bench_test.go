@@ -22,7 +22,7 @@ import (
 )
 
 // BenchmarkCollectorCPU runs the real collector on the same generated input
-// (300k scenario events through file_log) twice over: with the reference
+// (300k scenario events through cairn_file) twice over: with the reference
 // pipeline of deploy/cairn.yaml (firstseen, intel and correlate), and with the same
 // pipeline minus Cairn's processors. It reports the CPU seconds (user+system, from the kernel) of
 // each, median of three interleaved runs, and their ratio.
@@ -73,7 +73,7 @@ func median(v []float64) float64 {
 	return s[len(s)/2]
 }
 
-func freePort(b *testing.B) int {
+func freePort(b testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -104,7 +104,7 @@ service:
                 port: %d
   pipelines:
     logs:
-      receivers: [file_log]
+      receivers: [cairn_file]
       processors: %s
       exporters: [debug]
 `, port, processors)

@@ -116,31 +116,6 @@ func generateFleet(b *testing.B, path string, n int) scenario.Stats {
 	return st
 }
 
-// telemetryOverlay serves the collector's own metrics on a free port, so
-// the benchmark can tell when every event went out; it changes nothing of
-// the pipeline.
-func telemetryOverlay(b *testing.B, dir string) (path, url string) {
-	port := freePort(b)
-	path = filepath.Join(dir, "telemetry.yaml")
-	cfg := fmt.Sprintf(`service:
-  telemetry:
-    logs:
-      level: warn
-    metrics:
-      level: basic
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: %d
-`, port)
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	return path, fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
-}
-
 // runStock runs filelog(json_parser) → batch → debug on input.
 func runStock(b *testing.B, bin, input string, events int, dir string) float64 {
 	if err := os.MkdirAll(dir, 0o750); err != nil {

@@ -1,7 +1,6 @@
 package e2etest
 
 import (
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -48,32 +47,29 @@ func TestCollectorShipsToElasticsearch(t *testing.T) {
 	if _, err := os.ReadFile(base); err != nil {
 		t.Fatal(err)
 	}
+	// deploy/cairn-es.yaml as shipped (spool under the state directory),
+	// with shorter retry intervals for the test.
+	esOverlay := filepath.Join(root, "deploy", "cairn-es.yaml")
 	overlay := filepath.Join(t.TempDir(), "search.yaml")
-	cfg := fmt.Sprintf(`# Test overlay, merged over deploy/cairn.yaml.
+	cfg := `# Test overlay, merged over deploy/cairn.yaml and deploy/cairn-es.yaml.
 exporters:
   cairn_search:
-    endpoint: %s
-    offline:
-      directory: ""
     retry_on_failure:
       initial_interval: 10ms
       max_interval: 100ms
-    sending_queue:
-      batch:
-        flush_timeout: 100ms
 service:
   telemetry:
     metrics:
       level: none
   pipelines:
     logs:
-      receivers: [file_log]
+      receivers: [cairn_file]
       exporters: [cairn_search]
-`, srv.URL)
+`
 	if err := os.WriteFile(overlay, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := launch(t, "collector (cairn_search)", bin, []string{base, overlay}, t.TempDir(), input, nil)
+	c := launch(t, "collector (cairn_search)", bin, []string{base, esOverlay, overlay}, t.TempDir(), input, nil, "CAIRN_ES_URL="+srv.URL)
 
 	deadline := time.Now().Add(recordsTimeout)
 	for len(srv.Docs("logs-cairn.events-default")) < len(events) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -80,16 +81,9 @@ func (s *Server) apply(op string, a bulkAction, source []byte) map[string]any {
 	}
 	ix := s.indices[a.Index]
 	if ix == nil {
-		tmpl := s.templateFor(a.Index)
-		ix = &index{name: a.Index, types: map[string]string{}, docs: map[string]*Doc{}}
-		if tmpl != nil {
-			ix.dataStream = tmpl.dataStream
-			ix.types = s.resolveTypes(tmpl)
-			ix.keywordStrings = s.dynamicStringsKeyword(tmpl)
-		}
 		// The products create the index (or data stream) before the
 		// item runs, so it exists even when the item fails.
-		s.indices[a.Index] = ix
+		ix = s.createIndex(a.Index)
 	}
 	if ix.dataStream && op != "create" {
 		return itemError(a.Index, a.ID, 400, "illegal_argument_exception", "only write ops with an op_type of create are allowed in data streams", nil)
@@ -113,11 +107,11 @@ func (s *Server) apply(op string, a bulkAction, source []byte) map[string]any {
 		}
 	}
 	// Check against a copy of the mappings: a refused document maps nothing.
-	types := make(map[string]string, len(ix.types))
+	c := &docChecker{types: make(map[string]string, len(ix.types)), dynamic: ix.dynamic, ignoreMalformed: ix.ignoreMalformed}
 	for k, v := range ix.types {
-		types[k] = v
+		c.types[k] = v
 	}
-	if msg, cause := checkDoc(src, "", types, ix.keywordStrings); msg != "" {
+	if msg, cause := c.object(src, ""); msg != "" {
 		reason := fmt.Sprintf("%s in document with id '%s'", msg, a.ID)
 		return itemError(a.Index, a.ID, 400, parseErr, reason, cause)
 	}
@@ -136,11 +130,11 @@ func (s *Server) apply(op string, a bulkAction, source []byte) map[string]any {
 	case prev != nil:
 		version = prev.Version + 1
 	}
-	ix.types = types
+	ix.types = c.types
 	ix.seq++
 	var plain map[string]any
 	_ = json.Unmarshal(source, &plain)
-	ix.docs[a.ID] = &Doc{Index: a.Index, ID: a.ID, Source: plain, Raw: append([]byte(nil), source...), Version: version}
+	ix.docs[a.ID] = &Doc{Index: a.Index, ID: a.ID, Source: plain, Raw: append([]byte(nil), source...), Version: version, Ignored: c.ignored}
 	s.stores[a.Index+"/"+a.ID]++
 	result, status := "created", 201
 	if prev != nil {
@@ -157,28 +151,46 @@ func (s *Server) apply(op string, a bulkAction, source []byte) map[string]any {
 		"_shards": map[string]any{"total": 2, "successful": 1, "failed": 0}, "_seq_no": ix.seq - 1, "_primary_term": 1, "status": status}
 }
 
-// checkDoc validates obj against types (dotted path -> type) and maps new
-// fields; it returns the failure's reason and cause.
-func checkDoc(obj map[string]any, prefix string, types map[string]string, keywordStrings bool) (string, map[string]any) {
+// docChecker validates a document against an index's mappings and maps
+// the new fields it brings (dynamic templates first, then the products'
+// defaults).
+type docChecker struct {
+	types   map[string]string // dotted path -> type; new fields are added
+	dynamic []dynamicTemplate
+	// ignoreMalformed: a value the field's type cannot parse leaves the
+	// field out of the index instead of failing the document (only for
+	// the types that support it, never for an object given to a leaf):
+	// https://www.elastic.co/docs/reference/elasticsearch/mapping-reference/ignore-malformed
+	ignoreMalformed bool
+	ignored         []string // the fields left out, as _ignored lists them
+}
+
+// malformable are the types ignore_malformed applies to.
+var malformable = map[string]bool{"ip": true, "date": true, "date_nanos": true, "long": true, "integer": true, "short": true, "byte": true,
+	"float": true, "double": true, "half_float": true, "scaled_float": true, "boolean": true}
+
+// object checks obj (the fields under prefix); it returns the failure's
+// reason and cause.
+func (c *docChecker) object(obj map[string]any, prefix string) (string, map[string]any) {
 	for k, v := range obj {
 		if k == "" || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".") || strings.Contains(k, "..") {
 			return fmt.Sprintf("field name cannot be an empty string [%s%s]", prefix, k), nil
 		}
-		if msg, cause := checkValue(prefix+k, v, types, keywordStrings); msg != "" {
+		if msg, cause := c.value(prefix+k, v); msg != "" {
 			return msg, cause
 		}
 	}
 	return "", nil
 }
 
-func checkValue(path string, v any, types map[string]string, keywordStrings bool) (string, map[string]any) {
-	typ := types[path]
+func (c *docChecker) value(path string, v any) (string, map[string]any) {
+	typ := c.types[path]
 	switch x := v.(type) {
 	case nil:
 		return "", nil
 	case []any:
 		for _, e := range x {
-			if msg, cause := checkValue(path, e, types, keywordStrings); msg != "" {
+			if msg, cause := c.value(path, e); msg != "" {
 				return msg, cause
 			}
 		}
@@ -186,36 +198,51 @@ func checkValue(path string, v any, types map[string]string, keywordStrings bool
 	case map[string]any:
 		switch typ {
 		case "":
-			types[path] = "object"
+			c.types[path] = "object"
 		case "object", "nested":
+		case "flattened":
+			return "", nil
 		default:
 			return fmt.Sprintf("failed to parse field [%s] of type [%s]", path, typ),
 				map[string]any{"type": "illegal_state_exception", "reason": "Can't get text on a START_OBJECT"}
 		}
-		return checkDoc(x, path+".", types, keywordStrings)
+		return c.object(x, path+".")
 	}
 	if typ == "object" || typ == "nested" {
 		return fmt.Sprintf("object mapping for [%s] tried to parse field [%s] as object, but found a concrete value", path, path), nil
 	}
 	if typ == "" {
+		jsonType := ""
 		switch x := v.(type) {
 		case string:
-			if keywordStrings {
-				types[path] = "keyword"
-			} else {
-				types[path] = "text"
-			}
+			jsonType = "string"
 		case json.Number:
+			jsonType = "double"
 			if _, err := x.Int64(); err == nil {
-				types[path] = "long"
-			} else {
-				types[path] = "float"
+				jsonType = "long"
 			}
 		case bool:
-			types[path] = "boolean"
+			jsonType = "boolean"
+		}
+		if jsonType == "" {
+			return "", nil
+		}
+		typ = dynamicType(c.dynamic, path, jsonType)
+		c.types[path] = typ
+	}
+	msg, cause := checkLeaf(path, typ, v)
+	if msg != "" && c.ignoreMalformed && malformable[typ] {
+		if !contains(c.ignored, path) {
+			c.ignored = append(c.ignored, path)
+			sort.Strings(c.ignored)
 		}
 		return "", nil
 	}
+	return msg, cause
+}
+
+// checkLeaf parses a value as the type typ does.
+func checkLeaf(path, typ string, v any) (string, map[string]any) {
 	preview := fmt.Sprint(v)
 	fail := func(cause string) (string, map[string]any) {
 		return fmt.Sprintf("failed to parse field [%s] of type [%s]. Preview of field's value: '%s'", path, typ, preview),
@@ -240,7 +267,7 @@ func checkValue(path string, v any, types map[string]string, keywordStrings bool
 		default:
 			return fail("failed to parse date")
 		}
-	case "long", "integer":
+	case "long", "integer", "short", "byte":
 		switch x := v.(type) {
 		case json.Number:
 			if _, err := strconv.ParseFloat(string(x), 64); err != nil {
@@ -253,7 +280,7 @@ func checkValue(path string, v any, types map[string]string, keywordStrings bool
 		default:
 			return fail("Current token (VALUE_" + strings.ToUpper(fmt.Sprintf("%T", v)) + ") not numeric")
 		}
-	case "float", "double":
+	case "float", "double", "half_float", "scaled_float":
 		switch x := v.(type) {
 		case json.Number:
 		case string:

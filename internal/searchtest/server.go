@@ -11,6 +11,21 @@
 //     highest priority template wins; Elasticsearch has its built-in
 //     logs-*-* data stream template at priority 100) becomes a data
 //     stream, which accepts only "create" and needs @timestamp;
+//   - a new index gets the composition of its template (compose.go):
+//     component templates in composed_of order, later ones winning, the
+//     index template's own template last; Elasticsearch 8.7+ accepts
+//     ignore_missing_component_templates, OpenSearch does not (its index
+//     template parser refuses unknown fields), and PUT ?create=true of an
+//     existing component template is refused;
+//   - Elasticsearch: a new data stream matching logs-*-* whose templates
+//     set no index.mode gets index.mode logsdb when LogsDBDefault is on
+//     (the default from 9.0), with logsdb's defaults, of which Cairn
+//     depends on index.mapping.ignore_malformed: a malformed ip, date,
+//     number or boolean no longer fails the document, the field is left
+//     out of the index and named in _ignored (Doc.Ignored); custom _id
+//     values keep working (create of an existing _id answers 409);
+//   - OpenSearch attaches an ISM policy to a new index whose name matches
+//     the policy's ism_template (IndexPolicy);
 //   - create of an existing _id answers 409; index with version_type
 //     external_gte answers 409 when the stored version is higher;
 //   - documents are checked against the mappings of the matching
@@ -18,8 +33,8 @@
 //     unmapped fields are mapped on first sight and must keep their type;
 //     a failure answers 400 document_parsing_exception (Elasticsearch) or
 //     mapper_parsing_exception (OpenSearch) for that item;
-//   - OpenSearch refuses Elasticsearch-only settings (index.lifecycle.*)
-//     and has neither ILM nor the built-in logs template;
+//   - OpenSearch refuses Elasticsearch-only settings (index.lifecycle.*,
+//     index.mode) and has neither ILM nor the built-in logs template;
 //   - a body above MaxContentLength answers 413, gzip bodies are accepted.
 //
 // Faults are injected per request (Hook), per item (ItemFault), by delay,
@@ -27,7 +42,6 @@
 package searchtest
 
 import (
-	"bytes"
 	"compress/gzip"
 	"crypto/tls"
 	"encoding/json"
@@ -57,6 +71,10 @@ type Doc struct {
 	Source  map[string]any
 	Raw     []byte
 	Version int64
+	// Ignored lists the fields left out of the index because their value
+	// was malformed and ignore_malformed was on (the _ignored metadata
+	// field of both products).
+	Ignored []string
 }
 
 // Server is the fake cluster.
@@ -81,6 +99,12 @@ type Server struct {
 	// ItemFault, when set, may fail a bulk item (status != 0) before it
 	// is applied; attempt counts the tries of that _index/_id from 1.
 	ItemFault func(index, id string, attempt int) (status int, errType, reason string)
+	// LogsDBDefault is Elasticsearch's cluster.logsdb.enabled: new
+	// logs-*-* data streams without an explicit index.mode become logsdb.
+	// New sets it for 9.x, where it is on for new clusters (and for
+	// clusters upgraded from 8.x that had no logs-*-* data stream):
+	// https://www.elastic.co/docs/manage-data/data-store/data-streams/logs-data-stream
+	LogsDBDefault bool
 
 	mu         sync.Mutex
 	ln         net.Listener
@@ -99,24 +123,28 @@ type Server struct {
 }
 
 type indexTemplate struct {
-	name       string
-	patterns   []string
-	priority   int
-	dataStream bool
-	composedOf []string
-	template   map[string]any
-	builtin    bool
+	name          string
+	patterns      []string
+	priority      int
+	dataStream    bool
+	composedOf    []string
+	ignoreMissing []string
+	template      map[string]any
+	builtin       bool
 }
 
 type index struct {
 	name       string
 	dataStream bool
 	types      map[string]string // dotted path -> type (nested/object included)
-	docs       map[string]*Doc
-	seq        int64
-	// keywordStrings: new string fields are keyword (a dynamic template
-	// says so), else text.
-	keywordStrings bool
+	dynamic    []dynamicTemplate
+	settings   map[string]any // normalised: "index.number_of_replicas", ...
+	mode       string         // Elasticsearch index.mode; "" on OpenSearch
+	// ignoreMalformed: index.mapping.ignore_malformed (logsdb's default).
+	ignoreMalformed bool
+	ismPolicy       string // OpenSearch: the policy attached by ism_template
+	docs            map[string]*Doc
+	seq             int64
 }
 
 // New starts a fake of the given flavour and version on 127.0.0.1.
@@ -142,8 +170,8 @@ func NewTLS(t testing.TB, f Flavour, version string, tlsCfg *tls.Config) *Server
 	}
 	if f == Elasticsearch {
 		// The built-in template that makes every logs-*-* a data stream.
-		s.templates["logs"] = &indexTemplate{name: "logs", patterns: []string{"logs-*-*"}, priority: 100, dataStream: true, builtin: true,
-			template: map[string]any{"mappings": map[string]any{"properties": map[string]any{"@timestamp": map[string]any{"type": "date"}}}}}
+		s.templates["logs"] = builtinLogsTemplate()
+		s.LogsDBDefault = s.atLeast(9, 0)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -165,8 +193,11 @@ func (s *Server) serve(ln net.Listener) {
 		ln = tls.NewListener(ln, s.tls)
 	}
 	s.ln = ln
-	s.srv = &http.Server{Handler: http.HandlerFunc(s.handle), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.srv.Serve(ln) }()
+	srv := &http.Server{Handler: http.HandlerFunc(s.handle), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = srv
+	// The goroutine gets its own copy: Down/Close may replace s.srv
+	// before it runs.
+	go func() { _ = srv.Serve(ln) }()
 }
 
 // Down closes the listener and every connection: clients get "connection
@@ -287,7 +318,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 	case p == "/_bulk" && (r.Method == http.MethodPost || r.Method == http.MethodPut):
 		s.bulk(w, body)
 	case strings.HasPrefix(p, "/_component_template/"):
-		s.component(w, r.Method, strings.TrimPrefix(p, "/_component_template/"), body)
+		s.component(w, r.Method, strings.TrimPrefix(p, "/_component_template/"), r.URL.Query().Get("create") == "true", body)
 	case strings.HasPrefix(p, "/_index_template/"):
 		s.indexTemplate(w, r.Method, strings.TrimPrefix(p, "/_index_template/"), body)
 	case strings.HasPrefix(p, "/_ilm/policy/") && s.Flavour == Elasticsearch:
@@ -324,7 +355,7 @@ func (s *Server) root(w http.ResponseWriter) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-func (s *Server) component(w http.ResponseWriter, method, name string, body []byte) {
+func (s *Server) component(w http.ResponseWriter, method, name string, create bool, body []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch method {
@@ -346,6 +377,10 @@ func (s *Server) component(w http.ResponseWriter, method, name string, body []by
 			s.writeError(w, 400, "action_request_validation_exception", "Validation Failed: 1: template is missing;")
 			return
 		}
+		if _, exists := s.components[name]; exists && create {
+			s.writeError(w, 400, "illegal_argument_exception", "component template ["+name+"] already exists")
+			return
+		}
 		if err := s.checkSettings(tmpl); err != "" {
 			s.writeError(w, 400, "illegal_argument_exception", err)
 			return
@@ -354,26 +389,58 @@ func (s *Server) component(w http.ResponseWriter, method, name string, body []by
 			s.writeError(w, 400, "mapper_parsing_exception", err)
 			return
 		}
+		// Both products validate every index template that uses the
+		// component with the new version of it.
+		old, had := s.components[name]
 		s.components[name] = c
+		for _, t := range s.templates {
+			if !contains(t.composedOf, name) {
+				continue
+			}
+			if err := s.checkComposed(t); err != "" {
+				if had {
+					s.components[name] = old
+				} else {
+					delete(s.components, name)
+				}
+				s.writeError(w, 400, "illegal_argument_exception",
+					fmt.Sprintf("updating component template [%s] results in invalid composable template [%s] after templates are merged: %s", name, t.name, err))
+				return
+			}
+		}
 		_, _ = io.WriteString(w, `{"acknowledged":true}`)
 	default:
 		w.WriteHeader(405)
 	}
 }
 
-// checkSettings refuses settings the flavour does not know.
+// checkSettings refuses settings the flavour does not know: OpenSearch has
+// neither ILM (index.lifecycle.*) nor index modes (index.mode);
+// Elasticsearch knows the modes listed in indexModes (index.mode is
+// registered since 8.5, when time series data streams left the feature
+// flag).
 func (s *Server) checkSettings(tmpl map[string]any) string {
 	settings, _ := tmpl["settings"].(map[string]any)
-	for k := range flatten(settings, "") {
-		if s.Flavour == OpenSearch && strings.HasPrefix(k, "index.lifecycle.") {
-			return "unknown setting [" + k + "] please check that any required plugins are installed, or check the breaking changes documentation for removed settings"
+	for k, v := range normalizeSettings(settings) {
+		unknown := "unknown setting [" + k + "] please check that any required plugins are installed, or check the breaking changes documentation for removed settings"
+		switch {
+		case s.Flavour == OpenSearch && (strings.HasPrefix(k, "index.lifecycle.") || k == "index.mode"):
+			return unknown
+		case s.Flavour == Elasticsearch && k == "index.mode":
+			if !s.atLeast(8, 5) {
+				return unknown
+			}
+			if mode, _ := v.(string); !indexModes[mode] {
+				return fmt.Sprintf("[%v] is an invalid index mode, valid modes are: [standard, time_series, logsdb, lookup]", v)
+			}
 		}
 	}
 	return ""
 }
 
-var knownTypes = map[string]bool{"keyword": true, "text": true, "ip": true, "long": true, "integer": true, "float": true, "double": true,
-	"date": true, "boolean": true, "nested": true, "object": true, "constant_keyword": true, "date_nanos": true}
+var knownTypes = map[string]bool{"keyword": true, "text": true, "match_only_text": true, "wildcard": true, "ip": true,
+	"long": true, "integer": true, "short": true, "byte": true, "float": true, "double": true, "half_float": true, "scaled_float": true,
+	"date": true, "boolean": true, "nested": true, "object": true, "constant_keyword": true, "date_nanos": true, "flattened": true, "geo_point": true}
 
 // checkMappings refuses unknown field types.
 func checkMappings(tmpl map[string]any) string {
@@ -412,6 +479,15 @@ func collectTypes(m map[string]any, prefix string, out map[string]string) string
 	return ""
 }
 
+// Body fields of a composable index template each product's parser
+// accepts; any other field is refused. ignore_missing_component_templates
+// came with Elasticsearch 8.7 (elastic/elasticsearch#92436); OpenSearch
+// never added it.
+var indexTemplateFields = map[Flavour][]string{
+	Elasticsearch: {"index_patterns", "composed_of", "template", "data_stream", "priority", "version", "_meta", "allow_auto_create", "deprecated"},
+	OpenSearch:    {"index_patterns", "composed_of", "template", "data_stream", "priority", "version", "_meta", "context"},
+}
+
 func (s *Server) indexTemplate(w http.ResponseWriter, method, name string, body []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -422,13 +498,38 @@ func (s *Server) indexTemplate(w http.ResponseWriter, method, name string, body 
 			s.writeError(w, 404, "resource_not_found_exception", "index template matching ["+name+"] not found")
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"index_templates": []any{map[string]any{"name": name, "index_template": map[string]any{
-			"index_patterns": t.patterns, "priority": t.priority, "composed_of": t.composedOf}}}})
+		it := map[string]any{"index_patterns": t.patterns, "priority": t.priority, "composed_of": t.composedOf}
+		if t.ignoreMissing != nil {
+			it["ignore_missing_component_templates"] = t.ignoreMissing
+		}
+		if t.template != nil {
+			it["template"] = t.template
+		}
+		if t.dataStream {
+			it["data_stream"] = map[string]any{}
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"index_templates": []any{map[string]any{"name": name, "index_template": it}}})
 	case http.MethodPut:
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(body, &fields); err != nil {
+			s.writeError(w, 400, "x_content_parse_exception", err.Error())
+			return
+		}
+		known := append([]string{}, indexTemplateFields[s.Flavour]...)
+		if s.Flavour == Elasticsearch && s.atLeast(8, 7) {
+			known = append(known, "ignore_missing_component_templates")
+		}
+		for k := range fields {
+			if !contains(known, k) {
+				s.writeError(w, 400, "x_content_parse_exception", "[1:2] [index_template] unknown field ["+k+"]")
+				return
+			}
+		}
 		var raw struct {
 			IndexPatterns []string       `json:"index_patterns"`
 			Priority      int            `json:"priority"`
 			ComposedOf    []string       `json:"composed_of"`
+			IgnoreMissing []string       `json:"ignore_missing_component_templates"`
 			DataStream    map[string]any `json:"data_stream"`
 			Template      map[string]any `json:"template"`
 		}
@@ -442,7 +543,7 @@ func (s *Server) indexTemplate(w http.ResponseWriter, method, name string, body 
 		}
 		var missing []string
 		for _, c := range raw.ComposedOf {
-			if _, ok := s.components[c]; !ok {
+			if _, ok := s.components[c]; !ok && !contains(raw.IgnoreMissing, c) {
 				missing = append(missing, c)
 			}
 		}
@@ -465,19 +566,37 @@ func (s *Server) indexTemplate(w http.ResponseWriter, method, name string, body 
 				s.writeError(w, 400, "illegal_argument_exception", err)
 				return
 			}
-		}
-		t := &indexTemplate{name: name, patterns: raw.IndexPatterns, priority: raw.Priority, dataStream: raw.DataStream != nil, composedOf: raw.ComposedOf, template: raw.Template}
-		if t.dataStream {
-			if typ := s.resolveTypes(t)["@timestamp"]; typ != "date" && typ != "date_nanos" {
-				s.writeError(w, 400, "illegal_argument_exception", "data stream timestamp field [@timestamp] of type ["+typ+"] is not date or date_nanos")
+			if err := checkMappings(raw.Template); err != "" {
+				s.writeError(w, 400, "mapper_parsing_exception", err)
 				return
 			}
+		}
+		t := &indexTemplate{name: name, patterns: raw.IndexPatterns, priority: raw.Priority, dataStream: raw.DataStream != nil,
+			composedOf: raw.ComposedOf, ignoreMissing: raw.IgnoreMissing, template: raw.Template}
+		if err := s.checkComposed(t); err != "" {
+			s.writeError(w, 400, "illegal_argument_exception", err)
+			return
 		}
 		s.templates[name] = t
 		_, _ = io.WriteString(w, `{"acknowledged":true}`)
 	default:
 		w.WriteHeader(405)
 	}
+}
+
+// checkComposed validates what an index template composes to: a data
+// stream needs @timestamp mapped as a date.
+func (s *Server) checkComposed(t *indexTemplate) string {
+	if !t.dataStream {
+		return ""
+	}
+	_, mappings := s.compose(t)
+	types := map[string]string{}
+	collectTypes(mappings, "", types)
+	if typ := types["@timestamp"]; typ != "date" && typ != "date_nanos" {
+		return "data stream timestamp field [@timestamp] of type [" + typ + "] is not date or date_nanos"
+	}
+	return ""
 }
 
 // overlaps is the products' rough test: a pattern of one matches a pattern
@@ -549,36 +668,92 @@ func (s *Server) policy(w http.ResponseWriter, method, name string, body []byte,
 	}
 }
 
-// resolveTypes merges the mappings of a template's components and its own.
-func (s *Server) resolveTypes(t *indexTemplate) map[string]string {
-	types := map[string]string{}
-	for _, c := range t.composedOf {
-		if tmpl, ok := s.components[c]["template"].(map[string]any); ok {
-			m, _ := tmpl["mappings"].(map[string]any)
-			collectTypes(m, "", types)
+// createIndex makes the index (or data stream) name from its matching
+// template, as the first write to a missing index does (under s.mu).
+func (s *Server) createIndex(name string) *index {
+	ix := &index{name: name, types: map[string]string{}, settings: map[string]any{}, docs: map[string]*Doc{}}
+	if tmpl := s.templateFor(name); tmpl != nil {
+		settings, mappings := s.compose(tmpl)
+		ix.dataStream = tmpl.dataStream
+		ix.settings = settings
+		collectTypes(mappings, "", ix.types)
+		ix.dynamic = dynamicTemplates(mappings)
+	}
+	if s.Flavour == Elasticsearch {
+		ix.mode, _ = ix.settings["index.mode"].(string)
+		if ix.mode == "" {
+			// Elasticsearch's logsdb settings provider: only for data
+			// streams named logs-*-*, only when nothing set a mode.
+			ix.mode = "standard"
+			if ix.dataStream && s.LogsDBDefault && match("logs-*-*", name) {
+				ix.mode = "logsdb"
+			}
+			ix.settings["index.mode"] = ix.mode
 		}
+		if ix.mode == "logsdb" {
+			for k, v := range logsdbDefaults {
+				if _, set := ix.settings[k]; !set {
+					ix.settings[k] = v
+				}
+			}
+			// logsdb sorts on host.name and @timestamp and maps them when
+			// the templates do not.
+			if _, ok := ix.types["@timestamp"]; !ok {
+				ix.types["@timestamp"] = "date"
+			}
+			if _, ok := ix.types["host.name"]; !ok {
+				if t, ok := ix.types["host"]; !ok || t == "object" {
+					ix.types["host"] = "object"
+					ix.types["host.name"] = "keyword"
+				}
+			}
+		}
+	} else {
+		ix.ismPolicy = s.ismPolicyFor(name, ix.dataStream)
 	}
-	if t.template != nil {
-		m, _ := t.template["mappings"].(map[string]any)
-		collectTypes(m, "", types)
-	}
-	return types
+	ix.ignoreMalformed = truthy(ix.settings["index.mapping.ignore_malformed"])
+	s.indices[name] = ix
+	return ix
 }
 
-// dynamicStringsKeyword says whether the template maps new strings as
-// keyword (a dynamic template with match_mapping_type string).
-func (s *Server) dynamicStringsKeyword(t *indexTemplate) bool {
-	for _, c := range t.composedOf {
-		if tmpl, ok := s.components[c]["template"].(map[string]any); ok {
-			if m, ok := tmpl["mappings"].(map[string]any); ok {
-				b, _ := json.Marshal(m["dynamic_templates"])
-				if bytes.Contains(b, []byte(`"match_mapping_type":"string"`)) {
-					return true
+// ismPolicyFor returns the ISM policy whose ism_template matches a new
+// index (the highest priority wins). For a data stream both its name and
+// its first backing index's name are tried.
+func (s *Server) ismPolicyFor(name string, dataStream bool) string {
+	names := []string{name}
+	if dataStream {
+		names = append(names, ".ds-"+name+"-000001")
+	}
+	best, bestPriority := "", -1
+	for id, raw := range s.ism {
+		var p struct {
+			ISMTemplate json.RawMessage `json:"ism_template"`
+		}
+		_ = json.Unmarshal(raw, &p)
+		var list []struct {
+			IndexPatterns []string `json:"index_patterns"`
+			Priority      int      `json:"priority"`
+		}
+		if err := json.Unmarshal(p.ISMTemplate, &list); err != nil {
+			// ism_template may be one object instead of a list.
+			var one struct {
+				IndexPatterns []string `json:"index_patterns"`
+				Priority      int      `json:"priority"`
+			}
+			if json.Unmarshal(p.ISMTemplate, &one) != nil {
+				continue
+			}
+			list = append(list, one)
+		}
+		for _, t := range list {
+			for _, n := range names {
+				if anyMatch(t.IndexPatterns, n) && t.Priority > bestPriority {
+					best, bestPriority = id, t.Priority
 				}
 			}
 		}
 	}
-	return false
+	return best
 }
 
 // templateFor returns the highest-priority template matching name.
@@ -627,6 +802,86 @@ func (s *Server) IsDataStream(name string) bool {
 	defer s.mu.Unlock()
 	ix, ok := s.indices[name]
 	return ok && ix.dataStream
+}
+
+// IndexMode returns the index.mode an existing index or data stream got
+// ("standard", "logsdb", ...; "" on OpenSearch or when name is missing).
+func (s *Server) IndexMode(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ix, ok := s.indices[name]; ok {
+		return ix.mode
+	}
+	return ""
+}
+
+// IndexSetting returns a setting of an existing index or data stream as
+// its templates composed it; key may omit the "index." prefix.
+func (s *Server) IndexSetting(name, key string) (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ix, ok := s.indices[name]
+	if !ok {
+		return nil, false
+	}
+	if !strings.HasPrefix(key, "index.") {
+		key = "index." + key
+	}
+	v, ok := ix.settings[key]
+	return v, ok
+}
+
+// FieldType returns the mapped type of a dotted path in an existing index
+// or data stream ("" when unmapped).
+func (s *Server) FieldType(name, path string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ix, ok := s.indices[name]; ok {
+		return ix.types[path]
+	}
+	return ""
+}
+
+// IndexPolicy returns the lifecycle policy managing an existing index or
+// data stream: index.lifecycle.name on Elasticsearch, the ISM policy its
+// name matched on OpenSearch ("" for none).
+func (s *Server) IndexPolicy(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ix, ok := s.indices[name]
+	if !ok {
+		return ""
+	}
+	if s.Flavour == OpenSearch {
+		return ix.ismPolicy
+	}
+	p, _ := ix.settings["index.lifecycle.name"].(string)
+	return p
+}
+
+// Request sends one request to the fake as a user or a script would (for
+// tests that change templates by hand); it returns the status and body.
+func (s *Server) Request(t testing.TB, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if s.Auth != "" {
+		req.Header.Set("Authorization", s.Auth)
+	}
+	client := http.DefaultClient
+	if s.tls != nil {
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // a test's own server
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
 }
 
 // Docs returns the documents of every index or data stream whose name

@@ -4,9 +4,12 @@
 package metadata
 
 import (
+	"context"
 	"errors"
+	"sync"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
 	"go.opentelemetry.io/otel/trace"
 
 	"go.opentelemetry.io/collector/component"
@@ -24,12 +27,65 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
 	meter                               metric.Meter
+	mu                                  sync.Mutex
+	registrations                       []metric.Registration
 	ExporterCairnSearchDocsSent         metric.Int64Counter
 	ExporterCairnSearchDocsDelivered    metric.Int64Counter
 	ExporterCairnSearchDocsRetried      metric.Int64Counter
 	ExporterCairnSearchDocsDeadLettered metric.Int64Counter
 	ExporterCairnSearchDocsDropped      metric.Int64Counter
 	ExporterCairnSearchBulkLatency      metric.Float64Histogram
+	ExporterCairnSearchSpoolBytes       metric.Int64ObservableGauge
+	ExporterCairnSearchSpoolRecords     metric.Int64ObservableGauge
+	ExporterCairnSearchSpoolOldestAge   metric.Float64ObservableGauge
+	ExporterCairnSearchSpoolFull        metric.Int64Counter
+	ExporterCairnSearchSpoolReplayed    metric.Int64Counter
+}
+
+// Observers hands the callback of RegisterCallback one observer per
+// asynchronous instrument.
+type Observers struct {
+	SpoolBytes, SpoolRecords metric.Int64Observer
+	SpoolOldestAge           metric.Float64Observer
+}
+
+// RegisterCallback sets one callback observing every asynchronous
+// instrument, since they all read the same state (the spool's).
+func (builder *TelemetryBuilder) RegisterCallback(cb func(ctx context.Context, o Observers) error) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		return cb(ctx, Observers{
+			SpoolBytes:     &observerInt64{inst: builder.ExporterCairnSearchSpoolBytes, obs: o},
+			SpoolRecords:   &observerInt64{inst: builder.ExporterCairnSearchSpoolRecords, obs: o},
+			SpoolOldestAge: &observerFloat64{inst: builder.ExporterCairnSearchSpoolOldestAge, obs: o},
+		})
+	}, builder.ExporterCairnSearchSpoolBytes, builder.ExporterCairnSearchSpoolRecords, builder.ExporterCairnSearchSpoolOldestAge)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+type observerInt64 struct {
+	embedded.Int64Observer
+	inst metric.Int64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerInt64) Observe(value int64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveInt64(oi.inst, value, opts...)
+}
+
+type observerFloat64 struct {
+	embedded.Float64Observer
+	inst metric.Float64Observable
+	obs  metric.Observer
+}
+
+func (of *observerFloat64) Observe(value float64, opts ...metric.ObserveOption) {
+	of.obs.ObserveFloat64(of.inst, value, opts...)
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -44,7 +100,14 @@ func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 }
 
 // Shutdown unregister all registered callbacks for async instruments.
-func (builder *TelemetryBuilder) Shutdown() {}
+func (builder *TelemetryBuilder) Shutdown() {
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	for _, reg := range builder.registrations {
+		_ = reg.Unregister()
+	}
+	builder.registrations = nil
+}
 
 // NewTelemetryBuilder provides a struct with methods to update all internal telemetry
 // for a component
@@ -90,6 +153,36 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithDescription("Duration of _bulk requests (or offline file writes), per outcome. [Alpha]"),
 		metric.WithUnit("ms"),
 		metric.WithExplicitBucketBoundaries([]float64{1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000}...),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterCairnSearchSpoolBytes, err = builder.meter.Int64ObservableGauge(
+		"otelcol_exporter_cairn_search_spool_bytes",
+		metric.WithDescription("Size of the spool's segment files. [Alpha]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterCairnSearchSpoolRecords, err = builder.meter.Int64ObservableGauge(
+		"otelcol_exporter_cairn_search_spool_records",
+		metric.WithDescription("Number of batches (records) in the spool not yet acknowledged: written, and not every document of them delivered, dead-lettered or given up on. [Alpha]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterCairnSearchSpoolOldestAge, err = builder.meter.Float64ObservableGauge(
+		"otelcol_exporter_cairn_search_spool_oldest_age",
+		metric.WithDescription("Age of the oldest batch in the spool not yet acknowledged (0 when none is pending). [Alpha]"),
+		metric.WithUnit("s"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterCairnSearchSpoolFull, err = builder.meter.Int64Counter(
+		"otelcol_exporter_cairn_search_spool_full",
+		metric.WithDescription("Number of batches that found the spool full, per outcome: waited (written once space was freed), refused (the caller's context ended first: a retryable error was returned). [Alpha]"),
+		metric.WithUnit("{batch}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterCairnSearchSpoolReplayed, err = builder.meter.Int64Counter(
+		"otelcol_exporter_cairn_search_spool_replayed",
+		metric.WithDescription("Number of batches (records) found not yet acknowledged in the spool at start-up, to be sent again. [Alpha]"),
+		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -48,6 +48,7 @@ var Fields = []Field{
 	{"span.id", tKeyword},
 
 	{"agent.id", tKeyword},
+	{"agent.ephemeral_id", tKeyword},
 	{"agent.name", tKeyword},
 	{"agent.type", tKeyword},
 	{"agent.version", tKeyword},
@@ -113,6 +114,32 @@ var Fields = []Field{
 	{"process.parent.command_line", tKeyword},
 	{"process.parent.entity_id", tKeyword},
 	{"process.parent.hash.sha256", tKeyword},
+	{"process.parent.start", tDate},
+	// The session, group and entry leaders the host receiver writes, with
+	// ECS's types: their start is a date (a dynamic mapping would make the
+	// string a keyword), pid a long, same_as_process a boolean.
+	{"process.session_leader.pid", tLong},
+	{"process.session_leader.entity_id", tKeyword},
+	{"process.session_leader.start", tDate},
+	{"process.session_leader.name", tKeyword},
+	{"process.session_leader.executable", tKeyword},
+	{"process.session_leader.same_as_process", tBool},
+	{"process.group_leader.pid", tLong},
+	{"process.group_leader.entity_id", tKeyword},
+	{"process.group_leader.start", tDate},
+	{"process.group_leader.name", tKeyword},
+	{"process.group_leader.executable", tKeyword},
+	{"process.group_leader.same_as_process", tBool},
+	{"process.entry_leader.pid", tLong},
+	{"process.entry_leader.entity_id", tKeyword},
+	{"process.entry_leader.start", tDate},
+	{"process.entry_leader.name", tKeyword},
+	{"process.entry_leader.executable", tKeyword},
+	{"process.entry_leader.same_as_process", tBool},
+	{"process.entry_leader.entry_meta.type", tKeyword},
+	{"process.entry_leader.entry_meta.source.ip", tIP},
+	{"process.tty.char_device.major", tLong},
+	{"process.tty.char_device.minor", tLong},
 	{"process.user.id", tKeyword},
 	{"process.user.name", tKeyword},
 	{"process.group.id", tKeyword},
@@ -141,6 +168,27 @@ var Fields = []Field{
 	{"destination.mac", tKeyword},
 	{"destination.bytes", tLong},
 	{"destination.packets", tLong},
+	// OpenTelemetry's client.*/server.* attributes, which Cairn reads as
+	// aliases of source.*/destination.*, stay in the documents as they
+	// came; ECS types them the same way.
+	{"client.ip", tIP},
+	{"client.port", tLong},
+	{"client.address", tKeyword},
+	{"server.ip", tIP},
+	{"server.port", tLong},
+	{"server.address", tKeyword},
+	// The remaining ECS fields of type ip (every one is mapped ip, so that
+	// a document carrying one is searchable by address and CIDR whatever
+	// wrote it; ecs_test.go checks the list against ECS).
+	{"client.nat.ip", tIP},
+	{"server.nat.ip", tIP},
+	{"source.nat.ip", tIP},
+	{"destination.nat.ip", tIP},
+	{"host.target.ip", tIP},
+	{"network.forwarded_ip", tIP},
+	{"observer.ip", tIP},
+	{"orchestrator.resource.ip", tIP},
+	{"threat.indicator.ip", tIP},
 
 	{"network.transport", tKeyword},
 	{"network.protocol", tKeyword},
@@ -242,6 +290,19 @@ var Fields = []Field{
 	{"cairn.alert.contributions.event.id", tKeyword},
 	{"cairn.alert.contributions.time", tDate},
 	{"cairn.alert.contributions.summary", tText},
+	{"cairn.alert.omitted_contributions", tLong},
+	{"cairn.alert.omitted_enrichments", tLong},
+	{"cairn.first_seen.degraded", tBool},
+	// cairn_host's own fields (receiver/hostreceiver/README.md).
+	{"cairn.process.partial", tBool},
+	{"cairn.process.missing", tKeyword},
+	{"cairn.process.exe_deleted", tBool},
+	{"cairn.process.exe_memfd", tBool},
+	{"cairn.process.hash_status", tKeyword},
+	{"cairn.process.args_truncated", tBool},
+	{"cairn.process.exit_signal", tLong},
+	{"cairn.process.core_dumped", tBool},
+	{"cairn.network.unattributed", tBool},
 	// The default trackers' flags; other trackers' flags are booleans by
 	// the dynamic template.
 	{"cairn.first_seen.new_binary_on_host", tBool},
