@@ -141,7 +141,11 @@ func (d *Decoder) fillObject(m pcommon.Map, o *fastjson.Object, lvl level, depth
 	ex := d.existing(m, depth)
 	pos, reusing := 0, len(ex) > 0
 	if !reusing {
-		m.EnsureCapacity(o.Len())
+		n := o.Len()
+		if lvl == levelEvent {
+			n++ // room for the event.id a decoded event gets
+		}
+		m.EnsureCapacity(n)
 	}
 	summing := d.withID
 	members := 0
