@@ -140,13 +140,7 @@ type Decoder struct {
 	scratch plog.LogRecord
 	view    *event.View
 	noRes   pcommon.Resource
-	// spares are records of batches that their last reader is done with
-	// (Recycle), decoded into again before new ones are made.
-	spares []plog.LogRecord
 }
-
-// maxSpares bounds the records kept for reuse, and so the memory they hold.
-const maxSpares = 8192
 
 // NewDecoder returns a decoder with validated options.
 func NewDecoder(o Options) *Decoder {
@@ -168,16 +162,10 @@ func (d *Decoder) Line(line []byte, recs plog.LogRecordSlice) (Result, error) {
 		d.malformed(body, err, recs)
 		return Malformed, err
 	}
-	rec, spare := d.scratch, false
-	if n := len(d.spares); n > 0 {
-		rec, spare = d.spares[n-1], true
-		d.spares = d.spares[:n-1]
-	}
+	rec := d.scratch
 	idr, derr := d.ecs.DecodeID(body, rec)
 	if derr != nil {
-		if !spare {
-			d.scratch = plog.NewLogRecord() // drop what a failed decode left
-		}
+		d.scratch = plog.NewLogRecord() // drop what a failed decode left
 		err := lineError(derr)
 		d.malformed(body, err, recs)
 		return Malformed, err
@@ -199,38 +187,6 @@ func (d *Decoder) Line(line []byte, recs plog.LogRecordSlice) (Result, error) {
 	}
 	rec.MoveTo(recs.AppendEmpty())
 	return Decoded, nil
-}
-
-// Recycle hands the decoder the records of a batch that nothing reads any
-// more: their values are decoded into again (internal/ecs reuses what they
-// hold), which spares most of the allocations of building records. Only the
-// batch's last reader may call it, once it is done with every record; a
-// record that anything else still holds must not be recycled. Records with
-// a body are left alone (pdata cannot empty a body again).
-func (d *Decoder) Recycle(ld plog.Logs) {
-	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
-		sls := rls.At(i).ScopeLogs()
-		for j := 0; j < sls.Len(); j++ {
-			recs := sls.At(j).LogRecords()
-			for k := 0; k < recs.Len() && len(d.spares) < maxSpares; k++ {
-				rec := recs.At(k)
-				if rec.Body().Type() != pcommon.ValueTypeEmpty {
-					continue
-				}
-				// What a decoded record does not set must be as new.
-				rec.SetObservedTimestamp(0)
-				rec.SetSeverityNumber(0)
-				rec.SetSeverityText("")
-				rec.SetFlags(0)
-				rec.SetTraceID(pcommon.TraceID{})
-				rec.SetSpanID(pcommon.SpanID{})
-				rec.SetDroppedAttributesCount(0)
-				rec.SetEventName("")
-				d.spares = append(d.spares, rec)
-			}
-		}
-	}
 }
 
 // TooLong reports a line the reader cut because it exceeded MaxLineBytes;

@@ -156,12 +156,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 
 	sum := newSummary()
-	// Batches the sink has written go back to the decoder, whose records
-	// are decoded into again: replay is the one place where the end of
-	// the pipeline is known (the collector cannot tell when its exporters
-	// are done with a batch).
-	done := make(chan plog.Logs, 8)
-	sink := &encoderSink{w: bufio.NewWriterSize(out, 1<<20), sum: sum, done: done}
+	sink := &encoderSink{w: bufio.NewWriterSize(out, 1<<20), sum: sum}
 	chain, procs, notes, err := buildChain(ctx, cc, o, tel, build, sink)
 	if err != nil {
 		h.shutdown(ctx)
@@ -186,7 +181,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 
 	start := time.Now()
-	runErr := feed(ctx, in, chain, o, sum, start, done)
+	runErr := feed(ctx, in, chain, o, sum, start)
 	var errs []error
 	if runErr != nil {
 		errs = append(errs, runErr)
@@ -358,14 +353,14 @@ func factoryNames(m map[component.Type]processor.Factory) string {
 // processors. Decoding runs in its own goroutine, a few batches ahead, so on
 // a machine with two or more cores it overlaps with processing and encoding;
 // on one core the result is the same, only serial.
-func feed(ctx context.Context, in io.Reader, chain consumer.Logs, o Options, sum *Summary, start time.Time, done <-chan plog.Logs) error {
+func feed(ctx context.Context, in io.Reader, chain consumer.Logs, o Options, sum *Summary, start time.Time) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan plog.Logs, 4)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		readErr <- decodeAll(ctx, in, o, sum, start, batches, done)
+		readErr <- decodeAll(ctx, in, o, sum, start, batches)
 	}()
 	var consumeErr error
 	for ld := range batches {
@@ -386,7 +381,7 @@ func feed(ctx context.Context, in io.Reader, chain consumer.Logs, o Options, sum
 	return ctx.Err()
 }
 
-func decodeAll(ctx context.Context, in io.Reader, o Options, sum *Summary, start time.Time, out chan<- plog.Logs, done <-chan plog.Logs) error {
+func decodeAll(ctx context.Context, in io.Reader, o Options, sum *Summary, start time.Time, out chan<- plog.Logs) error {
 	r := bufio.NewReaderSize(in, 1<<20)
 	// The collector's file input decodes with the same decoder and
 	// options (see decoderOptions), so both paths make the same records.
@@ -396,14 +391,6 @@ func decodeAll(ctx context.Context, in io.Reader, o Options, sum *Summary, start
 	var ld plog.Logs
 	var recs plog.LogRecordSlice
 	newBatch := func() {
-		for recycled := true; recycled; {
-			select {
-			case old := <-done:
-				dec.Recycle(old)
-			default:
-				recycled = false
-			}
-		}
 		ld = plog.NewLogs()
 		recs = ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
 		recs.EnsureCapacity(o.BatchSize)

@@ -206,9 +206,6 @@ type encoderSink struct {
 	sum *Summary
 	err error
 	mu  sync.Mutex
-	// done takes the batches written, for the decoder to reuse; a full
-	// channel drops them (to the garbage collector).
-	done chan<- plog.Logs
 }
 
 func (s *encoderSink) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
@@ -233,12 +230,6 @@ func (s *encoderSink) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 		}
 	})
 	s.v.Release()
-	if s.done != nil {
-		select {
-		case s.done <- ld:
-		default:
-		}
-	}
 	return s.err
 }
 
