@@ -26,6 +26,10 @@ type Config struct {
 	// Fields are the event fields checked, per indicator kind.
 	Fields FieldsConfig `mapstructure:"fields"`
 
+	// Limits bound what feed files may cost: they are read as untrusted
+	// input.
+	Limits LimitsConfig `mapstructure:"limits"`
+
 	// Online configures the optional VirusTotal-compatible lookup of hashes.
 	Online OnlineConfig `mapstructure:"online"`
 
@@ -44,6 +48,36 @@ type FieldsConfig struct {
 
 	_ struct{}
 }
+
+// LimitsConfig bounds the feed files. A file over a limit is refused as a
+// whole (logged, counted in otelcol_processor_intel_feed_refused) and the
+// contents it had before, if any, stay in force.
+type LimitsConfig struct {
+	// MaxFileSizeMiB bounds the size of one feed file.
+	MaxFileSizeMiB int64 `mapstructure:"max_file_size_mib"`
+	// MaxIndicatorsPerFile bounds the indicators of one file.
+	MaxIndicatorsPerFile int `mapstructure:"max_indicators_per_file"`
+	// MaxIndicators bounds the indicators of all files together; a file
+	// that would take the total over it is refused (files are loaded in
+	// the order of their paths).
+	MaxIndicators int `mapstructure:"max_indicators"`
+	// MaxFiles bounds the feed files: every event is looked up in every
+	// file's index. Files beyond it, in the order of their paths, are
+	// ignored.
+	MaxFiles int `mapstructure:"max_files"`
+
+	_ struct{}
+}
+
+// maxFileSizeMiB keeps max_file_size_mib*MiB within an int64.
+const maxFileSizeMiB = 1 << 40
+
+// maxCount keeps counts within a 32-bit int and the store's row numbers.
+const maxCount = 1<<31 - 1
+
+// maxCorroborating bounds the hosts remembered per hash; far above any
+// sensible setting.
+const maxCorroborating = 16
 
 // OnlineConfig configures lookups of binary hashes in a VirusTotal API v3
 // compatible service.
@@ -67,6 +101,24 @@ type OnlineConfig struct {
 	// 0 passes events on at once (answers then reach later sightings and a
 	// standalone enrichment record).
 	WaitBudget time.Duration `mapstructure:"wait_budget"`
+
+	// The fairness policy (see the README): whoever can run binaries, or
+	// send events, can ask about any number of made-up hashes, and without
+	// it they would fill the queue and spend the daily quota.
+
+	// HostQueueSize bounds the lookups waiting for one host (host.name);
+	// the queue serves hosts in turn.
+	HostQueueSize int `mapstructure:"host_queue_size"`
+	// HostRequestsPerDay bounds the requests made per UTC day for the
+	// hashes of one host; negative disables it.
+	HostRequestsPerDay int `mapstructure:"host_requests_per_day"`
+	// CorroboratingHosts: a hash asked about by this many distinct hosts
+	// is looked up before the hashes of single hosts; 0 disables it.
+	CorroboratingHosts int `mapstructure:"corroborating_hosts"`
+	// PrioritySignals: a hash whose event carries one of these signals (of
+	// an earlier stage, in cairn.signals) goes before the host's other
+	// hashes.
+	PrioritySignals []string `mapstructure:"priority_signals"`
 
 	_ struct{}
 }
@@ -100,6 +152,7 @@ func (cfg *Config) Validate() error {
 			}
 		}
 	}
+	errs = errors.Join(errs, cfg.Limits.validate())
 	if o := cfg.Online; o.Enabled {
 		if o.Endpoint == "" {
 			errs = errors.Join(errs, errors.New("online.endpoint is required"))
@@ -130,6 +183,42 @@ func (cfg *Config) Validate() error {
 		if o.WaitBudget < 0 {
 			errs = errors.Join(errs, errors.New("online.wait_budget must not be negative"))
 		}
+		if o.HostQueueSize <= 0 || o.HostQueueSize > o.QueueSize {
+			errs = errors.Join(errs, fmt.Errorf("online.host_queue_size (%d) must be positive and at most online.queue_size (%d)", o.HostQueueSize, o.QueueSize))
+		}
+		switch {
+		case o.HostRequestsPerDay == 0:
+			errs = errors.Join(errs, errors.New("online.host_requests_per_day must be positive, or negative for no per-host cap"))
+		case o.HostRequestsPerDay > 0 && o.RequestsPerDay > 0 && o.HostRequestsPerDay > o.RequestsPerDay:
+			errs = errors.Join(errs, fmt.Errorf("online.host_requests_per_day (%d) must not exceed online.requests_per_day (%d)", o.HostRequestsPerDay, o.RequestsPerDay))
+		}
+		if o.CorroboratingHosts < 0 || o.CorroboratingHosts == 1 || o.CorroboratingHosts > maxCorroborating {
+			errs = errors.Join(errs, fmt.Errorf("online.corroborating_hosts (%d) must be 0 (off) or from 2 to %d", o.CorroboratingHosts, maxCorroborating))
+		}
+		for i, s := range o.PrioritySignals {
+			if s == "" {
+				errs = errors.Join(errs, fmt.Errorf("online.priority_signals[%d]: empty signal name", i))
+			}
+		}
+	}
+	return errs
+}
+
+func (l LimitsConfig) validate() error {
+	var errs error
+	if l.MaxFileSizeMiB <= 0 || l.MaxFileSizeMiB > maxFileSizeMiB {
+		errs = errors.Join(errs, fmt.Errorf("limits.max_file_size_mib (%d) must be from 1 to %d", l.MaxFileSizeMiB, int64(maxFileSizeMiB)))
+	}
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"max_indicators_per_file", l.MaxIndicatorsPerFile}, {"max_indicators", l.MaxIndicators}, {"max_files", l.MaxFiles}} {
+		if c.v <= 0 || c.v > maxCount {
+			errs = errors.Join(errs, fmt.Errorf("limits.%s (%d) must be from 1 to %d", c.name, c.v, maxCount))
+		}
+	}
+	if l.MaxIndicatorsPerFile > l.MaxIndicators && l.MaxIndicators > 0 {
+		errs = errors.Join(errs, fmt.Errorf("limits.max_indicators_per_file (%d) must not exceed limits.max_indicators (%d)", l.MaxIndicatorsPerFile, l.MaxIndicators))
 	}
 	return errs
 }

@@ -34,6 +34,7 @@ func TestConfigs(t *testing.T) {
 	assert.Equal(t, 2*time.Second, cfg.Settle)
 	assert.Equal(t, []string{"process.hash.sha256"}, cfg.Fields.Hashes)
 	assert.Equal(t, []string{"destination.ip", "source.ip"}, cfg.Fields.IPs)
+	assert.Equal(t, LimitsConfig{MaxFileSizeMiB: 64, MaxIndicatorsPerFile: 1000, MaxIndicators: 5000, MaxFiles: 10}, cfg.Limits)
 
 	cfg, err = loadConfig(t, "online")
 	require.NoError(t, err)
@@ -41,6 +42,66 @@ func TestConfigs(t *testing.T) {
 	assert.Equal(t, 60, cfg.Online.RequestsPerMinute)
 	assert.Equal(t, 50*time.Millisecond, cfg.Online.WaitBudget)
 	assert.Equal(t, 24*time.Hour, cfg.Online.PositiveTTL)
+	assert.Equal(t, 10, cfg.Online.HostQueueSize)
+	assert.Equal(t, 25, cfg.Online.HostRequestsPerDay)
+	assert.Equal(t, 3, cfg.Online.CorroboratingHosts)
+	assert.Equal(t, []string{"new_binary_in_environment"}, cfg.Online.PrioritySignals)
+
+	cfg = createDefaultConfig().(*Config)
+	assert.Equal(t, LimitsConfig{MaxFileSizeMiB: 1024, MaxIndicatorsPerFile: 10_000_000, MaxIndicators: 20_000_000, MaxFiles: 1000}, cfg.Limits)
+	assert.Equal(t, 20, cfg.Online.HostQueueSize)
+	assert.Equal(t, 50, cfg.Online.HostRequestsPerDay)
+	assert.Equal(t, 2, cfg.Online.CorroboratingHosts)
+	assert.Empty(t, cfg.Online.PrioritySignals)
+}
+
+func TestInvalidLimitsAndFairness(t *testing.T) {
+	// Out-of-range numbers are errors that name the option, never a panic
+	// or an overflow.
+	_, err := loadConfig(t, "huge_limits")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "limits.max_file_size_mib (9223372036854775807) must be from 1 to 1099511627776")
+	assert.Contains(t, err.Error(), "limits.max_indicators (2000000000000) must be from 1 to 2147483647")
+
+	for name, tc := range map[string]struct {
+		change func(*Config)
+		want   string
+	}{
+		"zero file size":         {func(c *Config) { c.Limits.MaxFileSizeMiB = 0 }, "limits.max_file_size_mib (0) must be from 1"},
+		"negative per file":      {func(c *Config) { c.Limits.MaxIndicatorsPerFile = -1 }, "limits.max_indicators_per_file (-1) must be from 1"},
+		"per file over total":    {func(c *Config) { c.Limits.MaxIndicatorsPerFile = 30_000_000 }, "limits.max_indicators_per_file (30000000) must not exceed limits.max_indicators (20000000)"},
+		"no files":               {func(c *Config) { c.Limits.MaxFiles = 0 }, "limits.max_files (0) must be from 1"},
+		"host queue zero":        {func(c *Config) { c.Online.HostQueueSize = 0 }, "online.host_queue_size (0) must be positive and at most online.queue_size (1000)"},
+		"host queue over queue":  {func(c *Config) { c.Online.HostQueueSize = 1001 }, "online.host_queue_size (1001) must be positive and at most online.queue_size (1000)"},
+		"host cap zero":          {func(c *Config) { c.Online.HostRequestsPerDay = 0 }, "online.host_requests_per_day must be positive, or negative for no per-host cap"},
+		"host cap over day cap":  {func(c *Config) { c.Online.HostRequestsPerDay = 501 }, "online.host_requests_per_day (501) must not exceed online.requests_per_day (500)"},
+		"corroborating one":      {func(c *Config) { c.Online.CorroboratingHosts = 1 }, "online.corroborating_hosts (1) must be 0 (off) or from 2 to 16"},
+		"corroborating too many": {func(c *Config) { c.Online.CorroboratingHosts = 17 }, "online.corroborating_hosts (17)"},
+		"empty signal":           {func(c *Config) { c.Online.PrioritySignals = []string{"x", ""} }, "online.priority_signals[1]: empty signal name"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("CAIRN_TEST_VT_KEY", "k")
+			cfg := createDefaultConfig().(*Config)
+			cfg.FeedsDir = "./feeds"
+			cfg.Online.Enabled = true
+			cfg.Online.APIKeyEnv = "CAIRN_TEST_VT_KEY"
+			require.NoError(t, cfg.Validate())
+			tc.change(cfg)
+			err := cfg.Validate()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	// Without a daily cap, any per-host cap is fine; 0 corroborating hosts
+	// turns corroboration off.
+	t.Setenv("CAIRN_TEST_VT_KEY", "k")
+	cfg := createDefaultConfig().(*Config)
+	cfg.Online.Enabled = true
+	cfg.Online.APIKeyEnv = "CAIRN_TEST_VT_KEY"
+	cfg.Online.RequestsPerDay = -1
+	cfg.Online.HostRequestsPerDay = 10_000
+	cfg.Online.CorroboratingHosts = 0
+	assert.NoError(t, cfg.Validate())
 }
 
 func TestInvalidConfigs(t *testing.T) {

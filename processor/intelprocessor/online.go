@@ -45,8 +45,10 @@ type asker struct {
 // asked, so correlation still sees them, and serve later sightings from the
 // cache.
 type onlineLookup struct {
-	client    *online.Client
-	budget    time.Duration
+	client *online.Client
+	budget time.Duration
+	// priority are the signals that put a hash before its host's others.
+	priority  []string
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
 	next      consumer.Logs
@@ -68,18 +70,21 @@ func newOnlineLookup(cfg *OnlineConfig, logger *zap.Logger, tb *metadata.Telemet
 	if err != nil {
 		return nil, err
 	}
-	o := &onlineLookup{budget: cfg.WaitBudget, logger: logger, telemetry: tb, next: next, askers: askers,
+	o := &onlineLookup{budget: cfg.WaitBudget, priority: cfg.PrioritySignals, logger: logger, telemetry: tb, next: next, askers: askers,
 		late: make(chan online.Result, lateQueue), stop: make(chan struct{}), done: make(chan struct{})}
 	o.client, err = online.New(online.Config{
-		Endpoint:          cfg.Endpoint,
-		APIKey:            key,
-		RequestsPerMinute: cfg.RequestsPerMinute,
-		RequestsPerDay:    cfg.RequestsPerDay,
-		Timeout:           cfg.Timeout,
-		QueueSize:         cfg.QueueSize,
-		CacheSize:         cfg.CacheSize,
-		PositiveTTL:       cfg.PositiveTTL,
-		NegativeTTL:       cfg.NegativeTTL,
+		Endpoint:           cfg.Endpoint,
+		APIKey:             key,
+		RequestsPerMinute:  cfg.RequestsPerMinute,
+		RequestsPerDay:     cfg.RequestsPerDay,
+		Timeout:            cfg.Timeout,
+		QueueSize:          cfg.QueueSize,
+		CacheSize:          cfg.CacheSize,
+		PositiveTTL:        cfg.PositiveTTL,
+		NegativeTTL:        cfg.NegativeTTL,
+		HostQueueSize:      cfg.HostQueueSize,
+		HostRequestsPerDay: cfg.HostRequestsPerDay,
+		CorroboratingHosts: corroborating(cfg.CorroboratingHosts),
 	}, logger, o.onLate)
 	if err != nil {
 		return nil, err
@@ -92,7 +97,8 @@ func newOnlineLookup(cfg *OnlineConfig, logger *zap.Logger, tb *metadata.Telemet
 		}{
 			{"cache_hit", st.CacheHits}, {"cache_miss", st.CacheMisses}, {"found", st.Found}, {"not_found", st.NotFound},
 			{"quota_error", st.QuotaErrors}, {"auth_error", st.AuthErrors}, {"outage_error", st.OutageErrors},
-			{"rejected_error", st.RejectedErrors}, {"dropped", st.Dropped}, {"backoff", st.Backoffs},
+			{"rejected_error", st.RejectedErrors}, {"dropped", st.Dropped + st.HostQueueFull + st.HostDailyCap + st.Evicted},
+			{"backoff", st.Backoffs},
 		} {
 			obs.Observe(int64(c.n), metric.WithAttributes(attribute.String("outcome", c.outcome)))
 		}
@@ -101,7 +107,32 @@ func newOnlineLookup(cfg *OnlineConfig, logger *zap.Logger, tb *metadata.Telemet
 	if err != nil {
 		return nil, err
 	}
+	err = tb.RegisterProcessorIntelOnlineRefusedCallback(func(_ context.Context, obs metric.Int64Observer) error {
+		st := o.client.Stats()
+		for _, c := range []struct {
+			reason string
+			n      uint64
+		}{
+			{"queue_full", st.Dropped}, {"host_queue_full", st.HostQueueFull},
+			{"host_daily_cap", st.HostDailyCap}, {"evicted", st.Evicted},
+		} {
+			obs.Observe(int64(c.n), metric.WithAttributes(attribute.String("reason", c.reason)))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	return o, nil
+}
+
+// corroborating maps the option (0: off) to the client's setting (zero
+// takes the default, negative is off).
+func corroborating(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func (o *onlineLookup) start() error {
@@ -124,17 +155,31 @@ func (o *onlineLookup) shutdown(ctx context.Context) error {
 func (o *onlineLookup) lookup(v *event.View, cf *checkedField, value string, at time.Time) (store.Meta, bool) {
 	res, ok := o.client.Cached(value)
 	if !ok {
+		// Only a miss needs to know who asks: the fairness policy charges
+		// the lookup to the event's host.
+		host, _ := v.Str(event.HostName)
+		origin := online.Origin{Host: host, Priority: o.prioritised(v)}
 		if o.budget > 0 {
-			res, ok = o.client.Wait(context.Background(), value, o.budget)
+			res, ok = o.client.WaitFrom(context.Background(), value, origin, o.budget)
 		} else {
-			o.client.Request(value)
+			o.client.RequestFrom(value, origin)
 		}
 		if !ok {
-			o.remember(value, v, cf, at)
+			o.remember(value, host, cf, at)
 			return store.Meta{}, false
 		}
 	}
 	return metaOf(res)
+}
+
+// prioritised reports whether the event carries a priority signal.
+func (o *onlineLookup) prioritised(v *event.View) bool {
+	for _, s := range o.priority {
+		if v.HasSignal(s) {
+			return true
+		}
+	}
+	return false
 }
 
 func metaOf(res online.Result) (store.Meta, bool) {
@@ -148,8 +193,7 @@ func metaOf(res online.Result) (store.Meta, bool) {
 	return store.Meta{Verdict: res.Verdict, Provider: onlineProvider, Name: res.Name, Confidence: conf, FirstSeen: res.FirstSeen}, true
 }
 
-func (o *onlineLookup) remember(hash string, v *event.View, cf *checkedField, at time.Time) {
-	host, _ := v.Str(event.HostName)
+func (o *onlineLookup) remember(hash, host string, cf *checkedField, at time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	list, _ := o.askers.Get(hash)

@@ -12,8 +12,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/internal/testkit"
 )
 
@@ -147,4 +149,61 @@ func TestOnlineKeyErrors(t *testing.T) {
 	_, err := newIntel(processorSettings(), cfg, nil)
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "secret")
+}
+
+func procStartOn(host, hash string) map[string]any {
+	e := procStart(hash)
+	e["host"] = map[string]any{"name": host}
+	return e
+}
+
+// TestOnlineFloodFromOneHostDoesNotStarveAnother: a host running thousands
+// of random binaries filled the lookup queue, so the next host's real
+// hash was dropped and never looked up.
+func TestOnlineFloodFromOneHostDoesNotStarveAnother(t *testing.T) {
+	srv, _ := vtServer(t, "secret-test-key")
+	f := newFixture(t, onlineConfig(t, srv.URL, 0))
+	var flood []map[string]any
+	for i := range 3000 {
+		flood = append(flood, procStartOn("compromised-01", fmt.Sprintf("%064x", 0xf100d000+i)))
+	}
+	f.send(t, flood...)
+	f.send(t, procStart(gsNetcat)) // from web-03
+	require.Eventually(t, func() bool {
+		for _, ld := range f.sink.AllLogs() {
+			recs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+			for i := 0; i < recs.Len(); i++ {
+				a := recs.At(i).Attributes()
+				if h, ok := a.Get("host.name"); ok && h.Str() == "web-03" && len(testkit.Signals(a)) == 1 {
+					return true
+				}
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond, "the other host's hash was not looked up")
+	refused := func(reason string) int64 {
+		return testkit.Sum(t, f.tel, "otelcol_processor_intel_online_refused", map[string]string{"reason": reason})
+	}
+	// At most host_queue_size wait and host_requests_per_day are made; the
+	// rest is refused, for a full host queue or, once the day's share is
+	// spent, for the host's cap.
+	hostRefused := refused("host_queue_full") + refused("host_daily_cap")
+	assert.GreaterOrEqual(t, hostRefused, int64(3000-20-50), "the flood beyond the host's share")
+	assert.Positive(t, refused("host_queue_full"))
+	assert.Zero(t, refused("queue_full"))
+	lookups := testkit.Sum(t, f.tel, "otelcol_processor_intel_online_lookups", map[string]string{"outcome": "dropped"})
+	assert.GreaterOrEqual(t, lookups, hostRefused, "dropped sums up every refusal")
+}
+
+func TestOnlinePrioritySignals(t *testing.T) {
+	o := &onlineLookup{priority: []string{"new_binary_in_environment"}}
+	v := event.NewView()
+	ld := plog.NewLogs()
+	rec := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	v.Reset(ld.ResourceLogs().At(0).Resource(), rec)
+	assert.False(t, o.prioritised(v))
+	v.AddSignal("new_binary_on_host")
+	assert.False(t, o.prioritised(v))
+	v.AddSignal("new_binary_in_environment")
+	assert.True(t, o.prioritised(v))
 }

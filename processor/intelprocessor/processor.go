@@ -102,6 +102,17 @@ func newIntel(set processor.Settings, cfg *Config, next consumer.Logs) (*intel, 
 	p.feeds.onError = func(string, error) {
 		tb.ProcessorIntelFeedErrors.Add(context.Background(), 1)
 	}
+	p.feeds.onRefused = func(_, reason string) {
+		tb.ProcessorIntelFeedRefused.Add(context.Background(), 1, metric.WithAttributes(attribute.String("reason", reason)))
+	}
+	p.feeds.onSkipped = func(malformed, limited int) {
+		if malformed > 0 {
+			tb.ProcessorIntelFeedEntriesSkipped.Add(context.Background(), int64(malformed), metric.WithAttributes(attribute.String("reason", "malformed")))
+		}
+		if limited > 0 {
+			tb.ProcessorIntelFeedEntriesSkipped.Add(context.Background(), int64(limited), metric.WithAttributes(attribute.String("reason", "limit")))
+		}
+	}
 	err = tb.RegisterProcessorIntelIndicatorsCallback(func(_ context.Context, o metric.Int64Observer) error {
 		o.Observe(int64(p.feeds.snapshot().total))
 		return nil

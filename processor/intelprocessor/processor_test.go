@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.uber.org/zap"
 
 	"github.com/cairnsec/cairn/internal/testkit"
 	"github.com/cairnsec/cairn/processor/intelprocessor/internal/metadata"
@@ -37,10 +38,16 @@ type fixture struct {
 
 func newFixture(t *testing.T, cfg *Config) *fixture {
 	t.Helper()
+	return newFixtureLogger(t, cfg, zap.NewNop())
+}
+
+func newFixtureLogger(t *testing.T, cfg *Config, logger *zap.Logger) *fixture {
+	t.Helper()
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 	set := processortest.NewNopSettings(metadata.Type)
 	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set.Logger = logger
 	sink := new(consumertest.LogsSink)
 	pl, p, err := newLogsProcessor(context.Background(), set, cfg, sink)
 	require.NoError(t, err)

@@ -82,7 +82,7 @@ func (c *csvRows) run(r io.Reader) error {
 			return fmt.Errorf("feed: %s: read: %w", c.format, err)
 		}
 		if tooLong {
-			c.st.skip(lr.n, "line longer than %d bytes", maxLine)
+			c.st.refuse(lr.n, "line longer than %d bytes", maxLine)
 			continue
 		}
 		line = trimSpace(line)

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -78,6 +77,13 @@ type Stats struct {
 	// (a MISP "link" attribute, a ThreatFox sha3_384_hash, a revoked STIX
 	// indicator). They are not problems with the file.
 	Ignored int
+	// Limited counts the skipped entries (included in Skipped) that were
+	// refused by a safety limit rather than malformed: a STIX pattern
+	// nested or sized beyond MaxPatternDepth or MaxPatternLen, a line
+	// longer than the line limit, identities beyond the ones remembered.
+	Limited int
+	// FirstLimited describes the first of them.
+	FirstLimited Problem
 	// Problems describes the first MaxProblems skipped entries.
 	Problems []Problem
 }
@@ -104,6 +110,17 @@ func (s *Stats) skip(line int, format string, args ...any) {
 	if len(s.Problems) < MaxProblems {
 		s.Problems = append(s.Problems, Problem{Line: line, Reason: fmt.Sprintf(format, args...)})
 	}
+}
+
+// refuse records an entry skipped because it exceeds a safety limit. The
+// first one is kept apart from Problems, so that it is reported even in a
+// file whose first twenty problems are ordinary ones.
+func (s *Stats) refuse(line int, format string, args ...any) {
+	if s.Limited == 0 {
+		s.FirstLimited = Problem{Line: line, Reason: fmt.Sprintf(format, args...)}
+	}
+	s.Limited++
+	s.skip(line, format, args...)
 }
 
 // ErrEmpty is returned by Detect and ParseFile for a file with no content
@@ -149,27 +166,63 @@ func Detect(head []byte) (Format, error) {
 // provider is the format's own (ProviderMalwareBazaar, ProviderThreatFox,
 // ProviderSTIX, ProviderMISP) unless the file names one per entry (STIX
 // identity, MISP Orgc, a plain list's source column); a plain list without a
-// source column is attributed to its file name.
+// source column is attributed to its file name. Only regular files are
+// read (see OpenRegular); the fixed limits of this package apply, no size
+// or indicator limit (see ParseFileLimits).
 func ParseFile(path string, emit func(indicator.Indicator) error) (Format, Stats, error) {
-	f, err := os.Open(path)
+	return ParseFileLimits(path, Limits{}, emit)
+}
+
+// ParseFileLimits is ParseFile within lim.
+func ParseFileLimits(path string, lim Limits, emit func(indicator.Indicator) error) (Format, Stats, error) {
+	f, fi, err := OpenRegular(nil, path)
 	if err != nil {
 		return nil, Stats{}, err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, SniffLen)
+	return ParseOpen(f, fi.Size(), path, lim, emit)
+}
+
+// ParseOpen parses an opened feed file of the given size (as its Stat
+// said); path names it in errors and, for plain lists, as the provider.
+// A file over lim.MaxBytes is refused before anything is read.
+func ParseOpen(r io.Reader, size int64, path string, lim Limits, emit func(indicator.Indicator) error) (Format, Stats, error) {
+	if lim.MaxBytes > 0 {
+		if size > lim.MaxBytes {
+			return nil, Stats{}, fmt.Errorf("%s: %w", path, limitErr(ReasonFileTooLarge, "file of %d bytes is larger than the limit of %d bytes", size, lim.MaxBytes))
+		}
+		r = &byteLimit{r: r, left: lim.MaxBytes, max: lim.MaxBytes}
+	}
+	br := bufio.NewReaderSize(r, SniffLen)
 	head, err := br.Peek(SniffLen)
 	if err != nil && !errors.Is(err, io.EOF) {
+		if LimitReason(err) != "" {
+			return nil, Stats{}, fmt.Errorf("%s: %w", path, err)
+		}
 		return nil, Stats{}, fmt.Errorf("feed: reading %s: %w", path, err)
 	}
 	format, err := Detect(head)
 	if err != nil {
 		return nil, Stats{}, fmt.Errorf("%s: %w", path, err)
 	}
-	st, err := format.Parse(br, defaultProvider(format.Name(), path), emit)
+	emit = capEmit(lim.MaxIndicators, emit)
+	var st Stats
+	if lf, ok := format.(limitedFormat); ok {
+		st, err = lf.parseLimited(br, defaultProvider(format.Name(), path), lim, emit)
+	} else {
+		st, err = format.Parse(br, defaultProvider(format.Name(), path), emit)
+	}
 	if err != nil {
 		return format, st, fmt.Errorf("%s: %w", path, err)
 	}
 	return format, st, nil
+}
+
+// limitedFormat is a format that holds indicators back while it parses
+// (STIX, whose indicators may name an identity that comes later) and so
+// must count them against the limit itself.
+type limitedFormat interface {
+	parseLimited(r io.Reader, provider string, lim Limits, emit func(indicator.Indicator) error) (Stats, error)
 }
 
 func defaultProvider(format, path string) string {
@@ -226,6 +279,7 @@ type emitter struct {
 }
 
 func (e emitter) send(ind indicator.Indicator) error {
+	ind.Name, ind.Provider = clip(ind.Name, MaxText), clip(ind.Provider, MaxText)
 	if err := e.emit(ind); err != nil {
 		return fmt.Errorf("feed: emit: %w", err)
 	}

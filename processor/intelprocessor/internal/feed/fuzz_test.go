@@ -3,6 +3,7 @@ package feed
 import (
 	"bytes"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cairnsec/cairn/processor/intelprocessor/internal/indicator"
@@ -75,4 +76,40 @@ func FuzzMISP(f *testing.F) {
 
 func FuzzPlain(f *testing.F) {
 	fuzzFormat(f, Plain{}, "constructed/allowlist.csv", "constructed/blocklist.tsv")
+}
+
+// FuzzSTIXPattern drives the pattern parser alone, faster than through
+// bundles: whatever the pattern, it returns (no stack overflow, no panic)
+// and a parsed tree stays within MaxPatternDepth, which is what bounds
+// the recursion of sufficient and describe.
+func FuzzSTIXPattern(f *testing.F) {
+	for _, seed := range []string{
+		"[file:hashes.'SHA-256' = 'aa']",
+		"([ipv4-addr:value IN ('192.0.2.1', '192.0.2.2/32')] OR [domain-name:value = 'a.example']) FOLLOWEDBY [x:y[*].z NOT LIKE 'q'] WITHIN 5 SECONDS",
+		"[a:b = 'x'] REPEATS 2 TIMES START t'2016-06-01T00:00:00Z' STOP t'2016-07-01T00:00:00Z'",
+		strings.Repeat("(", 70) + "[a:b = 'x']" + strings.Repeat(")", 70),
+		"[" + strings.Repeat("(", 70) + "a:b = 'x'" + strings.Repeat(")", 70) + "]",
+		"[a:b = 'x'] AND [c:d = 'y']" + strings.Repeat(" WITHIN 1 SECONDS", 70),
+		"[file:name = 'x'] OR [" + strings.Repeat("a[", 100) + "0]]",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, pattern string) {
+		n, err := parsePattern(pattern)
+		if err != nil {
+			if n != nil {
+				t.Fatal("a tree with an error")
+			}
+			return
+		}
+		if n.height < 1 || n.height > MaxPatternDepth {
+			t.Fatalf("tree height %d", n.height)
+		}
+		cmps, unusable := n.sufficient(nil, nil)
+		_ = n.describe()
+		for _, c := range cmps {
+			_ = c.String()
+		}
+		_ = unusable
+	})
 }

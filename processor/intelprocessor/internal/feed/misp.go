@@ -124,7 +124,9 @@ func (MISP) Parse(r io.Reader, provider string, emit func(indicator.Indicator) e
 			st.Ignored++
 			return nil
 		}
-		parts := strings.Split(string(a.Value), "|")
+		// One part more than the layout is enough to tell a wrong count, and
+		// a value of a million "|" then costs no million-element slice.
+		parts := strings.SplitN(string(a.Value), "|", len(layout)+1)
 		if len(parts) != len(layout) {
 			st.skip(0, "event %s: attribute %s: %s value %q should have %d parts", ev.ref(), a.UUID, typ, truncate(string(a.Value), 80), len(layout))
 			return nil
@@ -222,7 +224,7 @@ func (MISP) Parse(r io.Reader, provider string, emit func(indicator.Indicator) e
 		case "Event":
 			recognised = true
 			var ev mispEvent
-			if err := s.dec.Decode(&ev); err != nil {
+			if err := s.decode(&ev); err != nil {
 				// The file is this one event: if it cannot be read, the file
 				// cannot be used.
 				if broken(err) {
@@ -242,11 +244,11 @@ func (MISP) Parse(r io.Reader, provider string, emit func(indicator.Indicator) e
 				return st, structuralError(NameMISP, "\"response\" is not a list of events")
 			}
 			recognised = true
-			for n := 1; s.dec.More(); n++ {
+			for n := 1; s.more(); n++ {
 				var wrapper struct {
 					Event *mispEvent `json:"Event"`
 				}
-				if err := s.dec.Decode(&wrapper); err != nil {
+				if err := s.decode(&wrapper); err != nil {
 					if broken(err) {
 						return st, s.fail(err)
 					}

@@ -128,7 +128,7 @@ func (Plain) Parse(r io.Reader, provider string, emit func(indicator.Indicator) 
 			return st, fmt.Errorf("feed: %s: read: %w", NamePlain, err)
 		}
 		if tooLong {
-			st.skip(lr.n, "line longer than %d bytes", maxLine)
+			st.refuse(lr.n, "line longer than %d bytes", maxLine)
 			continue
 		}
 		line = trimSpace(line)

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"strings"
 	"time"
@@ -107,7 +108,15 @@ type pendingSTIX struct {
 	ref string
 }
 
-func (STIX2) Parse(r io.Reader, provider string, emit func(indicator.Indicator) error) (Stats, error) {
+func (x STIX2) Parse(r io.Reader, provider string, emit func(indicator.Indicator) error) (Stats, error) {
+	return x.parseLimited(r, provider, Limits{}, emit)
+}
+
+// parseLimited counts the indicators held back for a later identity
+// against lim.MaxIndicators along with the ones emitted: without that, a
+// bundle of indicators that all name a missing identity would be held in
+// memory whole before the limit was ever checked.
+func (STIX2) parseLimited(r io.Reader, provider string, lim Limits, emit func(indicator.Indicator) error) (Stats, error) {
 	provider = orDefault(provider, ProviderSTIX)
 	var st Stats
 	out := emitter{emit: emit, st: &st}
@@ -165,6 +174,10 @@ func (STIX2) Parse(r io.Reader, provider string, emit func(indicator.Indicator) 
 			return nil
 		}
 		tree, err := parsePattern(string(o.Pattern))
+		if errors.Is(err, errTooDeep) || errors.Is(err, errPatternTooLong) {
+			st.refuse(0, "indicator %s: pattern refused: %v", id, err)
+			return nil
+		}
 		if err != nil {
 			st.skip(0, "indicator %s: cannot parse pattern %q: %v", id, truncate(string(o.Pattern), 80), err)
 			return nil
@@ -202,6 +215,9 @@ func (STIX2) Parse(r io.Reader, provider string, emit func(indicator.Indicator) 
 					continue
 				}
 				if ref != "" && !resolved {
+					if lim.MaxIndicators > 0 && st.Indicators+len(pending) >= lim.MaxIndicators {
+						return tooManyIndicators(lim.MaxIndicators)
+					}
 					pending = append(pending, pendingSTIX{ind: ind, ref: ref})
 					continue
 				}
@@ -234,10 +250,10 @@ func (STIX2) Parse(r io.Reader, provider string, emit func(indicator.Indicator) 
 		case key == "type":
 			bundleType, _ = tok.(string)
 		case key == "objects" && tok == json.Delim('['):
-			for s.dec.More() {
+			for s.more() {
 				objects++
 				var o stixObject
-				if err := s.dec.Decode(&o); err != nil {
+				if err := s.decode(&o); err != nil {
 					if broken(err) {
 						return st, s.fail(err)
 					}
@@ -247,7 +263,11 @@ func (STIX2) Parse(r io.Reader, provider string, emit func(indicator.Indicator) 
 				switch string(o.Type) {
 				case "identity":
 					if n := strings.TrimSpace(string(o.Name)); n != "" {
-						identities[string(o.ID)] = n
+						if _, known := identities[string(o.ID)]; !known && len(identities) >= maxIdentities {
+							st.refuse(0, "identity %s: more than %d identities in one bundle", truncate(string(o.ID), 80), maxIdentities)
+							continue
+						}
+						identities[string(o.ID)] = clip(n, MaxText)
 					}
 				case "indicator":
 					if err := indicatorObject(&o); err != nil {

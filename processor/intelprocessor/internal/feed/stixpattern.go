@@ -32,69 +32,80 @@ type patTok struct {
 	text string
 }
 
-func lexPattern(p string) ([]patTok, error) {
-	var toks []patTok
-	i := 0
-	for i < len(p) {
+// patLexer reads the tokens of a pattern one at a time, as the parser asks
+// for them: a malformed pattern costs only the tokens up to its fault, and
+// a long one no slice of a token per byte (a million-token slice of a 1 MB
+// pattern took half a second to grow on a small VM).
+type patLexer struct {
+	src string
+	i   int
+}
+
+// next returns the next token, tokEOF at the end.
+func (l *patLexer) next() (patTok, error) {
+	p := l.src
+	for l.i < len(p) {
+		i := l.i
 		c := p[i]
 		switch {
 		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
-			i++
+			l.i++
+			continue
 		case c == '[':
-			toks = append(toks, patTok{tokLBrack, "["})
-			i++
+			l.i++
+			return patTok{tokLBrack, "["}, nil
 		case c == ']':
-			toks = append(toks, patTok{tokRBrack, "]"})
-			i++
+			l.i++
+			return patTok{tokRBrack, "]"}, nil
 		case c == '(':
-			toks = append(toks, patTok{tokLParen, "("})
-			i++
+			l.i++
+			return patTok{tokLParen, "("}, nil
 		case c == ')':
-			toks = append(toks, patTok{tokRParen, ")"})
-			i++
+			l.i++
+			return patTok{tokRParen, ")"}, nil
 		case c == ',':
-			toks = append(toks, patTok{tokComma, ","})
-			i++
+			l.i++
+			return patTok{tokComma, ","}, nil
 		case c == '\'':
 			s, n, err := lexString(p[i:])
 			if err != nil {
-				return nil, err
+				return patTok{}, err
 			}
-			toks = append(toks, patTok{tokString, s})
-			i += n
+			l.i += n
+			return patTok{tokString, s}, nil
 		case (c == 't' || c == 'h' || c == 'b') && i+1 < len(p) && p[i+1] == '\'':
 			s, n, err := lexString(p[i+1:])
 			if err != nil {
-				return nil, err
+				return patTok{}, err
 			}
-			toks = append(toks, patTok{tokLit, string(c) + s})
-			i += 1 + n
+			l.i += 1 + n
+			return patTok{tokLit, string(c) + s}, nil
 		case c == '=' || c == '<' || c == '>' || c == '!':
-			op := string(c)
+			op := p[i : i+1]
 			if i+1 < len(p) && p[i+1] == '=' {
-				op += "="
+				op = p[i : i+2]
 			}
 			if op == "!" {
-				return nil, fmt.Errorf("stray '!' at %d", i)
+				return patTok{}, fmt.Errorf("stray '!' at %d", i)
 			}
-			toks = append(toks, patTok{tokOp, op})
-			i += len(op)
+			l.i += len(op)
+			return patTok{tokOp, op}, nil
 		case isPathChar(c):
 			w, n, err := lexWord(p[i:])
 			if err != nil {
-				return nil, err
+				return patTok{}, err
 			}
 			kind := tokWord
 			if (w[0] >= '0' && w[0] <= '9') || w[0] == '-' || w == "true" || w == "false" {
 				kind = tokLit
 			}
-			toks = append(toks, patTok{kind, w})
-			i += n
+			l.i += n
+			return patTok{kind, w}, nil
 		default:
-			return nil, fmt.Errorf("unexpected %q at %d", c, i)
+			return patTok{}, fmt.Errorf("unexpected %q at %d", c, i)
 		}
 	}
-	return toks, nil
+	return patTok{kind: tokEOF}, nil
 }
 
 func isPathChar(c byte) bool {
@@ -139,15 +150,22 @@ func lexWord(p string) (string, int, error) {
 			}
 			i += n
 		case c == '[' && i > 0 && p[i-1] != ':':
-			j := strings.IndexByte(p[i:], ']')
-			if j < 0 {
-				return "", 0, fmt.Errorf("unterminated index in %q", p)
+			// Only a list index ([*] or [digits]) belongs to the path; the
+			// search for its ']' stops at the first character that cannot be
+			// in one. Searching the rest of the pattern instead made a
+			// pattern of many "a[" quadratic.
+			j := i + 1
+			for j < len(p) && (p[j] == '*' || p[j] >= '0' && p[j] <= '9') {
+				j++
 			}
-			idx := p[i+1 : i+j]
-			if idx != "*" && !allDigits(idx) {
+			if j == len(p) {
+				return "", 0, fmt.Errorf("unterminated index in %q", truncate(p, 80))
+			}
+			idx := p[i+1 : j]
+			if p[j] != ']' || (idx != "*" && !allDigits(idx)) {
 				return p[:i], i, nil
 			}
-			i += j + 1
+			i = j + 1
 		default:
 			return p[:i], i, nil
 		}
@@ -160,6 +178,9 @@ type patNode struct {
 	op       string // "OR", "AND", "FOLLOWEDBY", "QUALIFIED" or "" for a comparison
 	children []*patNode
 	cmp      patComparison
+	// height is the levels of the tree from this node down, a comparison
+	// being 1: sufficient and describe recurse that deep.
+	height int
 }
 
 type patComparison struct {
@@ -183,21 +204,58 @@ func (c patComparison) String() string {
 }
 
 type patParser struct {
-	toks []patTok
-	pos  int
+	lex    patLexer
+	look   patTok // the next token, once peeked
+	peeked bool
+	// lexErr is the first error of the lexer; the parser sees tokEOF from
+	// there on, and parsePattern reports lexErr instead of what the parser
+	// made of the early end.
+	lexErr error
+	// depth is the parentheses and brackets open: the parser recurses once
+	// per level.
+	depth int
+}
+
+// errTooDeep is returned for patterns nested beyond MaxPatternDepth.
+var errTooDeep = fmt.Errorf("pattern nests deeper than %d levels", MaxPatternDepth)
+
+// open enters one level of parentheses or brackets.
+func (p *patParser) open() error {
+	if p.depth >= MaxPatternDepth {
+		return errTooDeep
+	}
+	p.depth++
+	return nil
+}
+
+// node makes an operator node over children, within MaxPatternDepth.
+func node(op string, children ...*patNode) (*patNode, error) {
+	h := 0
+	for _, c := range children {
+		h = max(h, c.height)
+	}
+	if h+1 > MaxPatternDepth {
+		return nil, errTooDeep
+	}
+	return &patNode{op: op, children: children, height: h + 1}, nil
 }
 
 func (p *patParser) peek() patTok {
-	if p.pos < len(p.toks) {
-		return p.toks[p.pos]
+	if !p.peeked {
+		p.peeked = true
+		if p.lexErr != nil {
+			p.look = patTok{kind: tokEOF}
+		} else if p.look, p.lexErr = p.lex.next(); p.lexErr != nil {
+			p.look = patTok{kind: tokEOF}
+		}
 	}
-	return patTok{kind: tokEOF}
+	return p.look
 }
 
 func (p *patParser) next() patTok {
 	t := p.peek()
-	if p.pos < len(p.toks) {
-		p.pos++
+	if t.kind != tokEOF {
+		p.peeked = false
 	}
 	return t
 }
@@ -205,23 +263,30 @@ func (p *patParser) next() patTok {
 func (p *patParser) keyword(k string) bool {
 	t := p.peek()
 	if t.kind == tokWord && strings.EqualFold(t.text, k) {
-		p.pos++
+		p.peeked = false
 		return true
 	}
 	return false
 }
 
+// errPatternTooLong is returned for patterns over MaxPatternLen.
+var errPatternTooLong = fmt.Errorf("pattern is longer than %d bytes", MaxPatternLen)
+
 func parsePattern(s string) (*patNode, error) {
-	toks, err := lexPattern(s)
-	if err != nil {
-		return nil, err
+	if len(s) > MaxPatternLen {
+		return nil, errPatternTooLong
 	}
-	p := &patParser{toks: toks}
+	p := &patParser{lex: patLexer{src: s}}
 	n, err := p.observations()
+	if p.lexErr != nil {
+		return nil, p.lexErr
+	}
 	if err != nil {
 		return nil, err
 	}
-	if t := p.peek(); t.kind != tokEOF {
+	if t := p.peek(); p.lexErr != nil {
+		return nil, p.lexErr
+	} else if t.kind != tokEOF {
 		return nil, fmt.Errorf("unexpected %q", t.text)
 	}
 	return n, nil
@@ -233,18 +298,20 @@ func (p *patParser) binary(keyword string, operand func() (*patNode, error)) (*p
 	if err != nil {
 		return nil, err
 	}
-	n := first
-	for p.keyword(keyword) {
+	if !p.keyword(keyword) {
+		return first, nil
+	}
+	children := []*patNode{first}
+	for {
 		right, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		if n == first {
-			n = &patNode{op: keyword, children: []*patNode{first}}
+		children = append(children, right)
+		if !p.keyword(keyword) {
+			return node(keyword, children...)
 		}
-		n.children = append(n.children, right)
 	}
-	return n, nil
 }
 
 // Observation operators bind FOLLOWEDBY loosest, then OR, then AND, as in
@@ -261,6 +328,9 @@ func (p *patParser) observation() (*patNode, error) {
 	var n *patNode
 	switch t := p.next(); t.kind {
 	case tokLBrack:
+		if err := p.open(); err != nil {
+			return nil, err
+		}
 		var err error
 		if n, err = p.comparisons(); err != nil {
 			return nil, err
@@ -268,7 +338,11 @@ func (p *patParser) observation() (*patNode, error) {
 		if t := p.next(); t.kind != tokRBrack {
 			return nil, fmt.Errorf("expected ']', found %q", t.text)
 		}
+		p.depth--
 	case tokLParen:
+		if err := p.open(); err != nil {
+			return nil, err
+		}
 		var err error
 		if n, err = p.observations(); err != nil {
 			return nil, err
@@ -276,6 +350,7 @@ func (p *patParser) observation() (*patNode, error) {
 		if t := p.next(); t.kind != tokRParen {
 			return nil, fmt.Errorf("expected ')', found %q", t.text)
 		}
+		p.depth--
 	default:
 		return nil, fmt.Errorf("expected '[' or '(', found %q", t.text)
 	}
@@ -296,7 +371,12 @@ func (p *patParser) observation() (*patNode, error) {
 		default:
 			return n, nil
 		}
-		n = &patNode{op: "QUALIFIED", children: []*patNode{n}}
+		// Qualifiers stack without recursion here, but each is a level
+		// of the tree that later walks recurse through.
+		var err error
+		if n, err = node("QUALIFIED", n); err != nil {
+			return nil, err
+		}
 	}
 }
 
@@ -310,6 +390,9 @@ func (p *patParser) comparisons() (*patNode, error) {
 func (p *patParser) comparison() (*patNode, error) {
 	if p.peek().kind == tokLParen {
 		p.next()
+		if err := p.open(); err != nil {
+			return nil, err
+		}
 		n, err := p.comparisons()
 		if err != nil {
 			return nil, err
@@ -317,6 +400,7 @@ func (p *patParser) comparison() (*patNode, error) {
 		if t := p.next(); t.kind != tokRParen {
 			return nil, fmt.Errorf("expected ')', found %q", t.text)
 		}
+		p.depth--
 		return n, nil
 	}
 	path := p.next()
@@ -343,7 +427,7 @@ func (p *patParser) comparison() (*patNode, error) {
 	if err := p.operand(&c); err != nil {
 		return nil, err
 	}
-	return &patNode{cmp: c}, nil
+	return &patNode{cmp: c, height: 1}, nil
 }
 
 func (p *patParser) operand(c *patComparison) error {
@@ -396,13 +480,30 @@ func (n *patNode) sufficient(cmps []patComparison, unusable []string) ([]patComp
 	}
 }
 
+// describeLen bounds a description.
+const describeLen = 160
+
+// describe writes the part of the pattern n stands for, shortened: it
+// stops once the description is long enough, so describing a part of a
+// million comparisons costs no more than describing a small one.
 func (n *patNode) describe() string {
+	var b strings.Builder
+	n.describeTo(&b)
+	return truncate(b.String(), describeLen)
+}
+
+func (n *patNode) describeTo(b *strings.Builder) {
 	if n.op == "" {
-		return n.cmp.String()
+		b.WriteString(n.cmp.String())
+		return
 	}
-	parts := make([]string, 0, len(n.children))
-	for _, c := range n.children {
-		parts = append(parts, c.describe())
+	for i, c := range n.children {
+		if b.Len() > describeLen {
+			return
+		}
+		if i > 0 {
+			b.WriteString(" " + n.op + " ")
+		}
+		c.describeTo(b)
 	}
-	return truncate(strings.Join(parts, " "+n.op+" "), 160)
 }

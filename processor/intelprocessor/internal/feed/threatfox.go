@@ -207,13 +207,13 @@ func (ThreatFoxJSON) Parse(r io.Reader, provider string, emit func(indicator.Ind
 	provider = orDefault(provider, ProviderThreatFox)
 	var st Stats
 	out := emitter{emit: emit, st: &st}
-	names := map[string]string{}
+	names := interner{}
 	s := newJSONStream(r, NameThreatFoxJSON)
 
 	entries := func(id string) error {
-		for s.dec.More() {
+		for s.more() {
 			var e threatFoxEntry
-			if err := s.dec.Decode(&e); err != nil {
+			if err := s.decode(&e); err != nil {
 				if broken(err) {
 					return s.fail(err)
 				}
@@ -243,12 +243,10 @@ func (ThreatFoxJSON) Parse(r io.Reader, provider string, emit func(indicator.Ind
 				continue
 			}
 			if m := string(e.Malware); m != "" && !nullish([]byte(m)) {
-				if shared, ok := names[m]; ok {
-					m = shared
-				} else {
-					names[m] = m
-				}
-				ind.Name = m
+				// Interned: a feed of a million IOCs has a few hundred
+				// malware names. The interner stops growing if every name is
+				// different.
+				ind.Name = names.str(m)
 			}
 			seen := e.FirstSeenUTC
 			if seen == "" {

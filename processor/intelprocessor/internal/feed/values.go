@@ -230,6 +230,17 @@ func (in interner) get(b []byte) string {
 	return s
 }
 
+// str is get for a string that is the caller's already.
+func (in interner) str(s string) string {
+	if v, ok := in[s]; ok {
+		return v
+	}
+	if len(in) < 1<<16 {
+		in[s] = s
+	}
+	return s
+}
+
 // parseConfidence reads a 0–100 confidence; -1 when it is absent or invalid.
 func parseConfidence(s string) int {
 	s = strings.TrimSpace(s)

@@ -26,19 +26,22 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                           metric.Meter
-	mu                              sync.Mutex
-	registrations                   []metric.Registration
-	ProcessorIntelEvents            metric.Int64Counter
-	ProcessorIntelMatchedEvents     metric.Int64Counter
-	ProcessorIntelMatches           metric.Int64Counter
-	ProcessorIntelAllowed           metric.Int64Counter
-	ProcessorIntelFeedLoads         metric.Int64Counter
-	ProcessorIntelFeedErrors        metric.Int64Counter
-	ProcessorIntelIndicators        metric.Int64ObservableUpDownCounter
-	ProcessorIntelOnlineLateRecords metric.Int64Counter
-	ProcessorIntelOnlineLateDropped metric.Int64Counter
-	ProcessorIntelOnlineLookups     metric.Int64ObservableCounter
+	meter                            metric.Meter
+	mu                               sync.Mutex
+	registrations                    []metric.Registration
+	ProcessorIntelEvents             metric.Int64Counter
+	ProcessorIntelMatchedEvents      metric.Int64Counter
+	ProcessorIntelMatches            metric.Int64Counter
+	ProcessorIntelAllowed            metric.Int64Counter
+	ProcessorIntelFeedLoads          metric.Int64Counter
+	ProcessorIntelFeedErrors         metric.Int64Counter
+	ProcessorIntelFeedRefused        metric.Int64Counter
+	ProcessorIntelFeedEntriesSkipped metric.Int64Counter
+	ProcessorIntelIndicators         metric.Int64ObservableUpDownCounter
+	ProcessorIntelOnlineLateRecords  metric.Int64Counter
+	ProcessorIntelOnlineLateDropped  metric.Int64Counter
+	ProcessorIntelOnlineLookups      metric.Int64ObservableCounter
+	ProcessorIntelOnlineRefused      metric.Int64ObservableCounter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -71,6 +74,20 @@ func (builder *TelemetryBuilder) RegisterProcessorIntelOnlineLookupsCallback(cb 
 	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		return cb(ctx, &observerInt64{inst: builder.ProcessorIntelOnlineLookups, obs: o})
 	}, builder.ProcessorIntelOnlineLookups)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorIntelOnlineRefusedCallback sets callback for observable ProcessorIntelOnlineRefused metric.
+func (builder *TelemetryBuilder) RegisterProcessorIntelOnlineRefusedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		return cb(ctx, &observerInt64{inst: builder.ProcessorIntelOnlineRefused, obs: o})
+	}, builder.ProcessorIntelOnlineRefused)
 	if err != nil {
 		return err
 	}
@@ -125,6 +142,10 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"Number of feed files loaded or reloaded, per format. [Alpha]", "{file}")
 	builder.ProcessorIntelFeedErrors = counter("otelcol_processor_intel_feed_errors",
 		"Number of feed files that could not be read; their previous contents stay in force. [Alpha]", "{file}")
+	builder.ProcessorIntelFeedRefused = counter("otelcol_processor_intel_feed_refused",
+		"Feed files, or new contents of them, refused by a limit or a safety check, per reason: file_too_large, too_many_indicators, total_indicators, too_many_files, json_too_deep, entry_too_large, not_regular_file, outside_feeds_dir, broken_symlink, parser_panic. [Alpha]", "{file}")
+	builder.ProcessorIntelFeedEntriesSkipped = counter("otelcol_processor_intel_feed_entries_skipped",
+		"Entries of loaded feed files that were skipped, per reason: malformed, or limit (refused by a safety limit, e.g. a STIX pattern nested too deep or a line too long). [Alpha]", "{entry}")
 	builder.ProcessorIntelOnlineLateRecords = counter("otelcol_processor_intel_online_late_records",
 		"Number of standalone enrichment records written for online answers that came after their event. [Alpha]", "{record}")
 	builder.ProcessorIntelOnlineLateDropped = counter("otelcol_processor_intel_online_late_dropped",
@@ -132,6 +153,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorIntelOnlineLookups, err = builder.meter.Int64ObservableCounter(
 		"otelcol_processor_intel_online_lookups",
 		metric.WithDescription("Online lookups by outcome: cache_hit, cache_miss, found, not_found, quota_error, auth_error, outage_error, rejected_error, dropped (queue full), backoff. [Alpha]"),
+		metric.WithUnit("{lookup}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorIntelOnlineRefused, err = builder.meter.Int64ObservableCounter(
+		"otelcol_processor_intel_online_refused",
+		metric.WithDescription("Online lookups not made, per reason: queue_full, host_queue_full (the host has host_queue_size lookups waiting), host_daily_cap (the hosts that asked used up host_requests_per_day), evicted (pushed out of the full queue for a host with fewer lookups waiting). [Alpha]"),
 		metric.WithUnit("{lookup}"),
 	)
 	errs = errors.Join(errs, err)

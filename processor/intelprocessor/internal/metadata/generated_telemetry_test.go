@@ -22,13 +22,15 @@ func TestTelemetryBuilder(t *testing.T) {
 	}))
 	ctx := context.Background()
 	for _, c := range []metric.Int64Counter{tb.ProcessorIntelEvents, tb.ProcessorIntelMatchedEvents, tb.ProcessorIntelMatches,
-		tb.ProcessorIntelAllowed, tb.ProcessorIntelFeedLoads, tb.ProcessorIntelFeedErrors} {
+		tb.ProcessorIntelAllowed, tb.ProcessorIntelFeedLoads, tb.ProcessorIntelFeedErrors,
+		tb.ProcessorIntelFeedRefused, tb.ProcessorIntelFeedEntriesSkipped} {
 		c.Add(ctx, 1)
 	}
 	for _, name := range []string{
 		"otelcol_processor_intel_events", "otelcol_processor_intel_matched_events", "otelcol_processor_intel_matches",
 		"otelcol_processor_intel_allowed", "otelcol_processor_intel_feed_loads", "otelcol_processor_intel_feed_errors",
-		"otelcol_processor_intel_indicators",
+		"otelcol_processor_intel_indicators", "otelcol_processor_intel_feed_refused",
+		"otelcol_processor_intel_feed_entries_skipped",
 	} {
 		m, err := tel.GetMetric(name)
 		require.NoError(t, err, name)

@@ -3,7 +3,9 @@
 // so callers never wait on the network: they read the cache, ask for a
 // lookup that a single background worker performs at the allowed rate, and
 // either wait a bounded budget for the answer or receive it later through
-// the onLate callback.
+// the onLate callback. The queue is shared fairly between the hosts that
+// ask (see fair.go), so that one flooding the service with made-up hashes
+// cannot starve the others.
 package online
 
 import (
@@ -19,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"go.uber.org/zap"
 
@@ -55,8 +58,22 @@ type Stats struct {
 	Requests uint64
 	// Deduplicated counts requests for a hash already queued or in flight.
 	Deduplicated uint64
-	// Dropped counts requests refused because the queue was full.
+	// Dropped counts requests refused because the queue was full (and no
+	// entity had more lookups waiting than the asking one).
 	Dropped uint64
+	// HostQueueFull counts requests refused because their entity had
+	// HostQueueSize lookups waiting.
+	HostQueueFull uint64
+	// HostDailyCap counts lookups not made because the entities that asked
+	// had used up HostRequestsPerDay: refused when asked, or dropped when
+	// their turn came.
+	HostDailyCap uint64
+	// Evicted counts queued lookups dropped to make room for an entity
+	// with fewer waiting, or for a corroborated hash.
+	Evicted uint64
+	// Corroborated counts hashes queued before the others because
+	// CorroboratingHosts entities asked for them.
+	Corroborated uint64
 	// Invalid counts calls with something other than a SHA-256.
 	Invalid uint64
 	// CacheHits and CacheMisses count Cached and Wait cache reads.
@@ -84,6 +101,8 @@ type Stats struct {
 
 type counters struct {
 	requests, deduplicated, dropped, invalid  atomic.Uint64
+	hostQueueFull, hostDailyCap, evicted      atomic.Uint64
+	corroborated                              atomic.Uint64
 	cacheHits, cacheMisses, httpRequests      atomic.Uint64
 	found, notFound                           atomic.Uint64
 	quotaErrors, authErrors, outageErrors     atomic.Uint64
@@ -116,6 +135,14 @@ type pending struct {
 	done chan struct{}
 	res  Result
 	ok   bool
+
+	// Under Client.mu: the distinct entities that asked, first first (see
+	// keepAskers), the queue it waits in, and whether it still waits (false
+	// once the worker took it).
+	askers []string
+	tier   tier
+	lane   string
+	queued bool
 }
 
 type state uint8
@@ -136,12 +163,19 @@ type Client struct {
 	clk    clock
 	jitter func(time.Duration) time.Duration
 	cache  *expirable.LRU[string, entry]
-	queue  chan string
 	stats  counters
+	// wake tells the worker that something was queued.
+	wake chan struct{}
 
-	mu          sync.Mutex
-	state       state
-	pending     map[string]*pending
+	mu      sync.Mutex
+	state   state
+	pending map[string]*pending
+	sched   scheduler
+	usage   usage
+	// seen remembers the entities that asked for hashes not pending
+	// (refused, evicted, or answered and since expired), so that a hash
+	// refused for a flooding entity is corroborated when another asks.
+	seen        *lru.Cache[string, []string]
 	pausedUntil time.Time
 	pauseErr    error
 	sending     string    // hash whose request is on the wire
@@ -196,11 +230,18 @@ func newClient(cfg Config, logger *zap.Logger, onLate func(Result), clk clock) (
 		// cache in memory after Shutdown. Entries carry their own deadline
 		// instead, which also allows distinct positive and negative TTLs.
 		cache:   expirable.NewLRU[string, entry](cfg.CacheSize, nil, 0),
-		queue:   make(chan string, cfg.QueueSize),
+		wake:    make(chan struct{}, 1),
 		pending: make(map[string]*pending),
+		sched:   newScheduler(),
+		usage:   newUsage(),
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
+	seen, err := lru.New[string, []string](4 * cfg.QueueSize)
+	if err != nil {
+		return nil, err
+	}
+	c.seen = seen
 	return c, nil
 }
 
@@ -248,6 +289,7 @@ func (c *Client) Shutdown(ctx context.Context) error {
 		c.state = stateStopped
 		close(c.stopped)
 		clear(c.pending)
+		c.sched = newScheduler()
 	}
 	c.mu.Unlock()
 	if wasStarted {
@@ -290,22 +332,27 @@ func (c *Client) fromCache(h string) (Result, bool) {
 	return e.res, true
 }
 
-// Request asks for a lookup of sha256 unless it is cached, queued or in
-// flight. It never blocks: when the queue is full the request is dropped
-// and counted.
-func (c *Client) Request(sha256 string) {
+// Request asks for a lookup of sha256 for no particular entity; see
+// RequestFrom.
+func (c *Client) Request(sha256 string) { c.RequestFrom(sha256, Origin{}) }
+
+// RequestFrom asks for a lookup of sha256 on behalf of o unless it is
+// cached, queued or in flight. It never blocks: a request the fairness
+// policy refuses (see fair.go) is dropped and counted.
+func (c *Client) RequestFrom(sha256 string, o Origin) {
 	h, ok := normalizeHash(sha256)
 	if !ok {
 		c.stats.invalid.Add(1)
 		return
 	}
-	_, _ = c.enqueue(h)
+	_, _ = c.enqueue(h, o)
 }
 
 // enqueue returns the pending lookup for h, queueing one if needed. It
 // returns nil, nil when h got answered since the caller's cache miss.
-func (c *Client) enqueue(h string) (*pending, error) {
+func (c *Client) enqueue(h string, o Origin) (*pending, error) {
 	c.stats.requests.Add(1)
+	host := hostKey(o.Host)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state == stateStopped {
@@ -313,6 +360,7 @@ func (c *Client) enqueue(h string) (*pending, error) {
 	}
 	if p := c.pending[h]; p != nil {
 		c.stats.deduplicated.Add(1)
+		c.addAskerLocked(h, p, host)
 		return p, nil
 	}
 	// The worker caches an answer and retires its pending entry under c.mu,
@@ -321,24 +369,135 @@ func (c *Client) enqueue(h string) (*pending, error) {
 	if _, ok := c.fromCache(h); ok {
 		return nil, nil
 	}
+	askers := c.sightLocked(h, host)
+	// A lookup is charged, when its turn comes, to the first of its
+	// entities with budget left; one that none has budget for would be
+	// dropped then, so it does not take a place in the queue now.
+	if !c.budgetLeftLocked(askers, utcDay(c.clk.Now())) {
+		c.stats.hostDailyCap.Add(1)
+		return nil, ErrHostDailyCap
+	}
+	t := tierNormal
+	switch {
+	case c.corroborated(len(askers)) && 2*len(c.sched.corroborated) < c.cfg.QueueSize:
+		t = tierCorroborated
+	case o.Priority:
+		t = tierSignal
+	}
+	if t != tierCorroborated && c.sched.hostLen(host) >= c.cfg.HostQueueSize {
+		c.stats.hostQueueFull.Add(1)
+		return nil, ErrHostQueueFull
+	}
+	if c.sched.n >= c.cfg.QueueSize {
+		victim := c.sched.evictFor(host, t)
+		if victim == "" {
+			c.stats.dropped.Add(1)
+			return nil, ErrQueueFull
+		}
+		c.evictLocked(victim)
+	}
+	if t == tierCorroborated {
+		c.stats.corroborated.Add(1)
+	}
+	c.seen.Remove(h)
+	p := &pending{done: make(chan struct{}), askers: askers, tier: t, lane: host, queued: true}
+	c.pending[h] = p
+	c.sched.push(h, host, t)
 	select {
-	case c.queue <- h:
-		p := &pending{done: make(chan struct{})}
-		c.pending[h] = p
-		return p, nil
+	case c.wake <- struct{}{}:
 	default:
-		c.stats.dropped.Add(1)
-		return nil, ErrQueueFull
+	}
+	return p, nil
+}
+
+// budgetLeftLocked reports whether one of the entities may still be
+// charged a lookup today.
+func (c *Client) budgetLeftLocked(hosts []string, day time.Time) bool {
+	if c.cfg.HostRequestsPerDay <= 0 {
+		return true
+	}
+	for _, host := range hosts {
+		if c.usage.used(host, day) < c.cfg.HostRequestsPerDay {
+			return true
+		}
+	}
+	return false
+}
+
+// corroborated reports whether n distinct entities asking make a hash
+// corroborated.
+func (c *Client) corroborated(n int) bool {
+	return c.cfg.CorroboratingHosts > 0 && n >= c.cfg.CorroboratingHosts
+}
+
+// keepAskers is how many distinct entities are remembered per hash: enough
+// to tell corroboration, and a few more to charge a lookup to when the
+// first to ask has spent its budget.
+func (c *Client) keepAskers() int { return max(c.cfg.CorroboratingHosts, 4) }
+
+// sightLocked records that host asked for h, which is not pending, and
+// returns the distinct entities that asked for it recently, host included.
+func (c *Client) sightLocked(h, host string) []string {
+	prev, _ := c.seen.Get(h)
+	if contains(prev, host) || len(prev) >= c.keepAskers() {
+		return prev
+	}
+	askers := make([]string, 0, len(prev)+1)
+	askers = append(askers, prev...)
+	askers = append(askers, host)
+	c.seen.Add(h, askers)
+	return askers
+}
+
+// addAskerLocked records another entity asking for a pending hash, which
+// may make it corroborated.
+func (c *Client) addAskerLocked(h string, p *pending, host string) {
+	if contains(p.askers, host) || len(p.askers) >= c.keepAskers() {
+		return
+	}
+	p.askers = append(p.askers, host)
+	if p.queued && p.tier != tierCorroborated && c.corroborated(len(p.askers)) &&
+		2*len(c.sched.corroborated) < c.cfg.QueueSize && c.sched.promote(h, p.lane) {
+		p.tier = tierCorroborated
+		c.stats.corroborated.Add(1)
 	}
 }
 
-// Wait returns the answer for sha256 from the cache, or requests it and
-// waits up to budget for it. With a budget of 0 it never waits. It returns
-// at once, too, when the answer cannot come in time (lookups paused by a
-// backoff, or the rate limiter's next slot is beyond the budget). On false,
-// Result.Err says why when there is a reason other than time; a lookup
-// still under way reaches onLate when it completes.
+// evictLocked drops a queued lookup; waiters get ErrEvicted. Its entities
+// are remembered, so the hash can still be corroborated.
+func (c *Client) evictLocked(h string) {
+	c.stats.evicted.Add(1)
+	p := c.pending[h]
+	if p == nil {
+		return
+	}
+	c.seen.Add(h, p.askers)
+	delete(c.pending, h)
+	p.res, p.ok = Result{SHA256: h, Err: ErrEvicted}, false
+	close(p.done)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Wait is WaitFrom for no particular entity.
 func (c *Client) Wait(ctx context.Context, sha256 string, budget time.Duration) (Result, bool) {
+	return c.WaitFrom(ctx, sha256, Origin{}, budget)
+}
+
+// WaitFrom returns the answer for sha256 from the cache, or requests it on
+// behalf of o and waits up to budget for it. With a budget of 0 it never
+// waits. It returns at once, too, when the answer cannot come in time
+// (lookups paused by a backoff, or the rate limiter's next slot is beyond
+// the budget). On false, Result.Err says why when there is a reason other
+// than time; a lookup still under way reaches onLate when it completes.
+func (c *Client) WaitFrom(ctx context.Context, sha256 string, o Origin, budget time.Duration) (Result, bool) {
 	h, ok := normalizeHash(sha256)
 	if !ok {
 		c.stats.invalid.Add(1)
@@ -347,7 +506,7 @@ func (c *Client) Wait(ctx context.Context, sha256 string, budget time.Duration) 
 	if r, ok := c.Cached(h); ok {
 		return r, true
 	}
-	p, err := c.enqueue(h)
+	p, err := c.enqueue(h, o)
 	if err != nil {
 		return Result{SHA256: h, Err: err}, false
 	}
@@ -429,10 +588,17 @@ var errRateLimited = errors.New("online lookup: rate limited")
 // Stats returns a snapshot of the counters.
 func (c *Client) Stats() Stats {
 	s := &c.stats
+	c.mu.Lock()
+	queued := c.sched.n
+	c.mu.Unlock()
 	return Stats{
 		Requests:         s.requests.Load(),
 		Deduplicated:     s.deduplicated.Load(),
 		Dropped:          s.dropped.Load(),
+		HostQueueFull:    s.hostQueueFull.Load(),
+		HostDailyCap:     s.hostDailyCap.Load(),
+		Evicted:          s.evicted.Load(),
+		Corroborated:     s.corroborated.Load(),
 		Invalid:          s.invalid.Load(),
 		CacheHits:        s.cacheHits.Load(),
 		CacheMisses:      s.cacheMisses.Load(),
@@ -448,7 +614,7 @@ func (c *Client) Stats() Stats {
 		DailyCapPauses:   s.dailyCapPauses.Load(),
 		GaveUp:           s.gaveUp.Load(),
 		LateDelivered:    s.lateDelivered.Load(),
-		Queued:           len(c.queue),
+		Queued:           queued,
 		CacheLen:         c.cache.Len(),
 	}
 }

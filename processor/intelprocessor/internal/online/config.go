@@ -23,6 +23,11 @@ const (
 	DefaultCacheSize           = 100000
 	DefaultMaliciousThreshold  = 3
 	DefaultSuspiciousThreshold = 1
+	// A tenth of the public tier's daily quota per host, and a queue per
+	// host of what it may use in a few hours.
+	DefaultHostQueueSize      = 20
+	DefaultHostRequestsPerDay = 50
+	DefaultCorroboratingHosts = 2
 )
 
 // Config configures a Client. Zero values take the defaults above.
@@ -53,6 +58,17 @@ type Config struct {
 	// makes a file Malicious; SuspiciousThreshold the number of engines
 	// saying "malicious" or "suspicious" that makes it Suspicious.
 	MaliciousThreshold, SuspiciousThreshold int
+
+	// The fairness policy, see fair.go.
+
+	// HostQueueSize bounds the lookups waiting for one entity.
+	HostQueueSize int
+	// HostRequestsPerDay bounds the lookups charged to one entity per UTC
+	// day; negative disables it.
+	HostRequestsPerDay int
+	// CorroboratingHosts is the number of distinct entities whose asking
+	// for a hash puts it first; negative disables it.
+	CorroboratingHosts int
 }
 
 // String keeps the key out of anything that formats a Config with %v.
@@ -61,9 +77,10 @@ func (c Config) String() string {
 	if c.APIKey != "" {
 		key = "[REDACTED]"
 	}
-	return fmt.Sprintf("{Endpoint:%s APIKey:%s RequestsPerMinute:%d RequestsPerDay:%d Timeout:%s QueueSize:%d PositiveTTL:%s NegativeTTL:%s CacheSize:%d MaliciousThreshold:%d SuspiciousThreshold:%d}",
+	return fmt.Sprintf("{Endpoint:%s APIKey:%s RequestsPerMinute:%d RequestsPerDay:%d Timeout:%s QueueSize:%d PositiveTTL:%s NegativeTTL:%s CacheSize:%d MaliciousThreshold:%d SuspiciousThreshold:%d HostQueueSize:%d HostRequestsPerDay:%d CorroboratingHosts:%d}",
 		c.Endpoint, key, c.RequestsPerMinute, c.RequestsPerDay, c.Timeout, c.QueueSize,
-		c.PositiveTTL, c.NegativeTTL, c.CacheSize, c.MaliciousThreshold, c.SuspiciousThreshold)
+		c.PositiveTTL, c.NegativeTTL, c.CacheSize, c.MaliciousThreshold, c.SuspiciousThreshold,
+		c.HostQueueSize, c.HostRequestsPerDay, c.CorroboratingHosts)
 }
 
 // GoString covers %#v, which would otherwise print the fields verbatim.
@@ -99,6 +116,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SuspiciousThreshold == 0 {
 		c.SuspiciousThreshold = DefaultSuspiciousThreshold
+	}
+	if c.HostQueueSize == 0 {
+		c.HostQueueSize = DefaultHostQueueSize
+	}
+	if c.HostRequestsPerDay == 0 {
+		c.HostRequestsPerDay = DefaultHostRequestsPerDay
+	}
+	if c.CorroboratingHosts == 0 {
+		c.CorroboratingHosts = DefaultCorroboratingHosts
 	}
 	return c
 }
@@ -140,6 +166,12 @@ func (c Config) validate() error {
 	}
 	if c.MaliciousThreshold < 0 || c.SuspiciousThreshold < 0 {
 		errs = append(errs, errors.New("verdict thresholds must be positive"))
+	}
+	if c.HostQueueSize < 0 {
+		errs = append(errs, errors.New("host queue size must be positive"))
+	}
+	if c.CorroboratingHosts == 1 || c.CorroboratingHosts > maxCorroborating {
+		errs = append(errs, fmt.Errorf("corroborating hosts must be negative (off) or from 2 to %d", maxCorroborating))
 	}
 	return errors.Join(errs...)
 }

@@ -109,8 +109,10 @@ func TestDefaults(t *testing.T) {
 		CacheSize:           100000,
 		MaliciousThreshold:  3,
 		SuspiciousThreshold: 1,
+		HostQueueSize:       20,
+		HostRequestsPerDay:  50,
+		CorroboratingHosts:  2,
 	}, c.cfg)
-	assert.Equal(t, 1000, cap(c.queue))
 	require.NoError(t, c.Shutdown(t.Context()))
 }
 

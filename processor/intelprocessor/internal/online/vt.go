@@ -29,6 +29,14 @@ var (
 	ErrPaused = errors.New("online lookup: paused")
 	// ErrQueueFull: the request was dropped because the queue is full.
 	ErrQueueFull = errors.New("online lookup: queue full, request dropped")
+	// ErrHostQueueFull: the asking entity has HostQueueSize lookups
+	// waiting already.
+	ErrHostQueueFull = errors.New("online lookup: too many lookups waiting for this host, request dropped")
+	// ErrHostDailyCap: the entities that asked have used up their
+	// HostRequestsPerDay.
+	ErrHostDailyCap = errors.New("online lookup: daily cap of this host reached, request dropped")
+	// ErrEvicted: the queued lookup made room for another host's.
+	ErrEvicted = errors.New("online lookup: dropped from the full queue for another host's lookup")
 	// ErrInvalidHash: not a SHA-256 in hex.
 	ErrInvalidHash = errors.New("online lookup: not a SHA-256 hash")
 	// ErrNotRunning: the client is not started or is shut down.

@@ -13,23 +13,25 @@ import (
 func (c *Client) run(ctx context.Context) {
 	defer close(c.done)
 	for {
-		select {
-		case <-ctx.Done():
+		h, ok := c.ready(ctx, "")
+		if !ok {
 			return
-		case h := <-c.queue:
-			c.process(ctx, h)
 		}
+		c.process(ctx, h)
 	}
 }
 
-// process looks h up until it gets an answer, gives up, or shuts down.
-// Quota and auth errors are not the hash's fault, so they do not count
-// towards giving it up; they pause every lookup instead.
+// process looks h up until it gets an answer, gives up, or shuts down; the
+// first request has been readied already. Quota and auth errors are not
+// the hash's fault, so they do not count towards giving it up; they pause
+// every lookup instead.
 func (c *Client) process(ctx context.Context, h string) {
 	outages := 0
-	for {
-		if !c.ready(ctx, h) {
-			return
+	for first := true; ; first = false {
+		if !first {
+			if _, ok := c.ready(ctx, h); !ok {
+				return
+			}
 		}
 		// sending is cleared in the same critical section that publishes the
 		// outcome (answer, give-up or pause), so Wait never sees h as
@@ -65,18 +67,29 @@ func (c *Client) process(ctx context.Context, h string) {
 	}
 }
 
-// ready waits until a request for h may be sent: past any backoff, under
-// the daily cap, and with a token from the limiter. False means shutdown.
-func (c *Client) ready(ctx context.Context, h string) bool {
+// ready waits until a request may be sent: past any backoff, under the
+// daily cap, and with a token from the limiter. With h empty it first
+// waits for something to be queued, and takes the next lookup only once a
+// request may be sent, so that what was queued meanwhile competes for the
+// slot too. It returns the hash to send; false means shutdown.
+func (c *Client) ready(ctx context.Context, h string) (string, bool) {
 	counted := false
 	for {
+		if h == "" && !c.queued() {
+			select {
+			case <-ctx.Done():
+				return "", false
+			case <-c.wake:
+			}
+			continue
+		}
 		now := c.clk.Now()
 		c.mu.Lock()
 		until := c.pausedUntil
 		c.mu.Unlock()
 		if now.Before(until) {
 			if !c.sleep(ctx, until.Sub(now)) {
-				return false
+				return "", false
 			}
 			continue
 		}
@@ -107,7 +120,7 @@ func (c *Client) ready(ctx context.Context, h string) bool {
 				c.stats.rateLimitedWait.Add(1)
 			}
 			if !c.sleep(ctx, slot.Sub(now)) {
-				return false
+				return "", false
 			}
 			continue
 		}
@@ -116,11 +129,67 @@ func (c *Client) ready(ctx context.Context, h string) bool {
 		// could see the next slot taken and h not yet sent, and give up on
 		// an answer that is moments away.
 		c.mu.Lock()
+		next := h
+		if next == "" {
+			if next = c.takeLocked(now); next == "" {
+				// Everything queued was refused at its turn.
+				c.mu.Unlock()
+				continue
+			}
+		}
 		c.nextSlot = now.Add(time.Minute / time.Duration(c.cfg.RequestsPerMinute))
-		c.sending = h
+		c.sending = next
 		c.mu.Unlock()
 		c.dayCount++
+		return next, true
+	}
+}
+
+// chargeLocked charges a lookup to the first of hosts with budget left;
+// false when none has any.
+func (c *Client) chargeLocked(hosts []string, day time.Time) bool {
+	if c.cfg.HostRequestsPerDay <= 0 {
 		return true
+	}
+	for _, host := range hosts {
+		if c.usage.used(host, day) < c.cfg.HostRequestsPerDay {
+			c.usage.charge(host, day)
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Client) queued() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sched.n > 0
+}
+
+// takeLocked takes the next lookup and charges it to the first of its
+// entities with budget left today. A lookup whose entities all have none
+// left is dropped (its waiters get ErrHostDailyCap): the quota it would
+// spend belongs to the other hosts.
+func (c *Client) takeLocked(now time.Time) string {
+	day := utcDay(now)
+	for {
+		h := c.sched.pop()
+		if h == "" {
+			return ""
+		}
+		p := c.pending[h]
+		if p == nil {
+			continue
+		}
+		p.queued = false
+		if c.chargeLocked(p.askers, day) {
+			return h
+		}
+		c.stats.hostDailyCap.Add(1)
+		c.seen.Add(h, p.askers)
+		delete(c.pending, h)
+		p.res, p.ok = Result{SHA256: h, Err: ErrHostDailyCap}, false
+		close(p.done)
 	}
 }
 
