@@ -139,3 +139,46 @@ func BenchmarkBaselineCopy(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeID is Decode that also sums the content id, as the
+// pipelines decode (internal/ingest).
+func BenchmarkDecodeID(b *testing.B) {
+	for _, ev := range benchEvents {
+		b.Run(ev.name, func(b *testing.B) {
+			doc := []byte(ev.doc)
+			var d Decoder
+			logs := plog.NewLogs()
+			recs := logs.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if recs.Len() == 1024 {
+					recs.RemoveIf(func(plog.LogRecord) bool { return true })
+				}
+				if _, err := d.DecodeID(doc, recs.AppendEmpty()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkEncodeDoc is Encode with the fields every writer adds
+// (internal/document) and the exporter's bookkeeping.
+func BenchmarkEncodeDoc(b *testing.B) {
+	x := &Extra{ID: "0123456789abcdef0123456789abcdef", Dataset: "cairn.events", Ingested: "2026-03-05T00:00:00.000Z",
+		ECSVersion: "8.17.0", DataStreamType: "logs", DataStreamDataset: "cairn.events", DataStreamNamespace: "default"}
+	for _, ev := range benchEvents {
+		rec := decode(b, ev.doc)
+		b.Run(ev.name, func(b *testing.B) {
+			var e Encoder
+			buf := e.AppendDoc(nil, pcommon.NewResource(), rec, x)
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = e.AppendDoc(buf[:0], pcommon.NewResource(), rec, x)
+			}
+		})
+	}
+}

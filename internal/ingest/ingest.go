@@ -174,13 +174,14 @@ func (d *Decoder) Line(line []byte, recs plog.LogRecordSlice) (Result, error) {
 		// Every event gets its content id here, where it is cheapest: the
 		// decoder summed it on the way. The same line always gets the
 		// same id, whichever path (collector or replay) decoded it.
+		// (The view is not released after: it then points at the scratch
+		// record, which MoveTo below empties.)
 		d.view.Reset(d.noRes, rec)
 		if idr.Summed {
 			d.view.SetID(d.view.FormatID(idr.Sum))
 		} else {
 			d.view.SetID(d.view.ContentID())
 		}
-		d.view.Release()
 	}
 	if d.opts.EventOriginal {
 		ecs.PutEventOriginal(rec.Attributes(), body)
