@@ -82,6 +82,20 @@ type pushState struct {
 	rejected []int
 }
 
+// results returns room for the results of n items and the list of all of
+// them (0..n-1), from the state's scratch.
+func (st *pushState) results(n int) ([]result, []int) {
+	if cap(st.res) < n {
+		st.res = make([]result, n)
+		st.list = make([]int, n)
+	}
+	res, list := st.res[:n], st.list[:n]
+	for i := range list {
+		list[i] = i
+	}
+	return res, list
+}
+
 var errShuttingDown = errors.New("the exporter is shutting down")
 
 func newExporter(cfg *Config, set exporter.Settings) (*searchExporter, error) {
@@ -375,14 +389,7 @@ type delivery struct {
 // ends.
 func (e *searchExporter) deliver(ctx context.Context, st *pushState, b *batch) delivery {
 	n := len(b.items)
-	if cap(st.res) < n {
-		st.res = make([]result, n)
-		st.list = make([]int, n)
-	}
-	res, list := st.res[:n], st.list[:n]
-	for i := range list {
-		list[i] = i
-	}
+	res, list := st.results(n)
 	var bo *backoff
 	for {
 		if err := e.connect(ctx); err != nil {
@@ -468,14 +475,7 @@ func (e *searchExporter) settle(ctx context.Context, st *pushState, b *batch, re
 func (e *searchExporter) pushOnce(ctx context.Context, st *pushState, ld plog.Logs) error {
 	b := &st.b
 	n := len(b.items)
-	if cap(st.res) < n {
-		st.res = make([]result, n)
-		st.list = make([]int, n)
-	}
-	res, list := st.res[:n], st.list[:n]
-	for i := range list {
-		list[i] = i
-	}
+	res, list := st.results(n)
 	e.sender.send(ctx, b, list, res)
 	retry, _, _ := e.settle(ctx, st, b, res, list)
 	if len(retry) == 0 {

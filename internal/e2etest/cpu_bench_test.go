@@ -3,18 +3,12 @@ package e2etest
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/cairnsec/cairn/cmd/cairn/scenario"
 
@@ -47,8 +41,8 @@ func BenchmarkCollectorCPU(b *testing.B) {
 	_ = f.Close()
 
 	pipelines := map[string]string{
-		"cairn":    "[memory_limiter, batch, firstseen, intel, correlate]",
-		"baseline": "[memory_limiter, batch]",
+		"cairn":    "[memory_limiter, firstseen, intel, correlate]",
+		"baseline": "[memory_limiter]",
 	}
 	for n := 0; n < b.N; n++ {
 		cpu := map[string][]float64{}
@@ -85,82 +79,25 @@ func freePort(b testing.TB) int {
 // runForCPU runs the collector until its exporter has sent every record,
 // stops it, and returns its CPU seconds.
 func runForCPU(b *testing.B, bin, input, processors string, events int, stateDir string) float64 {
-	port := freePort(b)
-	overlay := filepath.Join(b.TempDir(), "overlay.yaml")
+	dir := b.TempDir()
+	tel, url := telemetryOverlay(b, dir)
+	overlay := filepath.Join(dir, "overlay.yaml")
 	cfg := fmt.Sprintf(`exporters:
   debug:
     verbosity: basic
 service:
-  telemetry:
-    logs:
-      level: warn
-    metrics:
-      level: basic
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: %d
   pipelines:
     logs:
       receivers: [cairn_file]
       processors: %s
       exporters: [debug]
-`, port, processors)
+`, processors)
 	if err := os.WriteFile(overlay, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--config", filepath.Join(testkit.RepoRoot(), "deploy", "cairn.yaml"), "--config", overlay)
-	cmd.Dir = b.TempDir()
+	cmd := exec.Command(bin, "--config", filepath.Join(testkit.RepoRoot(), "deploy", "cairn.yaml"), "--config", tel, "--config", overlay)
 	cmd.Env = append(os.Environ(), "CAIRN_STATE_DIR="+stateDir, "CAIRN_EVENTS="+input,
 		"CAIRN_INTEL_DIR="+filepath.Join(testkit.RepoRoot(), "testdata", "intel"),
 		"CAIRN_HEALTH=127.0.0.1:0", "CAIRN_OTLP_GRPC=127.0.0.1:0", "CAIRN_OTLP_HTTP=127.0.0.1:0")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = io.Discard, &out
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Minute)
-	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
-	for {
-		if sent := sentRecords(url); sent >= events {
-			break
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			b.Fatalf("collector did not send %d records in time:\n%s", events, out.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		b.Fatalf("collector exit: %v\n%s", err, out.String())
-	}
-	ps := cmd.ProcessState
-	return (ps.UserTime() + ps.SystemTime()).Seconds()
-}
-
-// sentRecords reads otelcol_exporter_sent_log_records from the collector's
-// Prometheus endpoint (0 while it is not up yet).
-func sentRecords(url string) int {
-	resp, err := http.Get(url) //nolint:noctx // loopback, bounded by the caller's loop
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	total := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "otelcol_exporter_sent_log_records") {
-			continue
-		}
-		fields := strings.Fields(line)
-		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
-			total += v
-		}
-	}
-	return int(total)
+	return runCollector(b, cmd, dir, url, "debug", events)
 }

@@ -171,17 +171,24 @@ func runCollector(b *testing.B, cmd *exec.Cmd, dir, url, exporter string, events
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(10 * time.Minute)
 	for sentBy(url, exporter) < events {
+		select {
+		case err := <-exited:
+			b.Fatalf("collector exited (%v) before sending %d records:\n%s", err, events, out.String())
+		default:
+		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+			<-exited
 			b.Fatalf("collector did not send %d records in time:\n%s", events, out.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
+	if err := <-exited; err != nil {
 		b.Fatalf("collector exit: %v\n%s", err, out.String())
 	}
 	ps := cmd.ProcessState

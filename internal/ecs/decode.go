@@ -56,17 +56,13 @@ type Decoder struct {
 	path   []byte
 	dup    bool
 	hasID  bool
-
-	// ex holds, per depth, the entries of the Map being filled again.
-	ex [][]member
 }
 
 // Decode fills rec from doc: rec's attributes are replaced by the document's
 // fields and rec's Timestamp is set from "@timestamp" when it parses (else
-// to zero). The body and all other fields of rec are left as they are. rec
-// may be a record decoded before: what it holds is reused where it can be
-// (see fillObject). The returned error says why doc was rejected; rec may
-// then hold part of the document.
+// to zero). The body and all other fields of rec are left as they are. The
+// returned error says why doc was rejected; rec may then hold part of the
+// document.
 func (d *Decoder) Decode(doc []byte, rec plog.LogRecord) error {
 	d.withID = false
 	return d.decode(doc, rec)
@@ -110,8 +106,10 @@ func (d *Decoder) decode(doc []byte, rec plog.LogRecord) error {
 	}
 	o, _ := v.Object()
 	rec.SetTimestamp(0)
+	attrs := rec.Attributes()
+	attrs.Clear()
 	d.err = nil
-	d.fillObject(rec.Attributes(), o, levelTop, 0, rec)
+	d.fillObject(attrs, o, levelTop, rec)
 	return d.err
 }
 
@@ -125,28 +123,13 @@ const (
 	levelOther
 )
 
-// member is an entry a Map already held before it is filled again.
-type member struct {
-	key string
-	val pcommon.Value
-}
-
-// fillObject fills m from o. A record decoded before may be filled again (a
-// recycled record): its entries are reused in place, position by position,
-// as long as the keys follow the same order, which spares pdata's
-// allocations for each value; from the first key that differs, the rest of
-// m is dropped and the members are added as new entries. Either way m ends
-// up exactly as if it had been empty. rec is set at the top level only.
-func (d *Decoder) fillObject(m pcommon.Map, o *fastjson.Object, lvl level, depth int, rec plog.LogRecord) {
-	ex := d.existing(m, depth)
-	pos, reusing := 0, len(ex) > 0
-	if !reusing {
-		n := o.Len()
-		if lvl == levelEvent {
-			n++ // room for the event.id a decoded event gets
-		}
-		m.EnsureCapacity(n)
+// fillObject fills the empty Map m from o. rec is set at the top level only.
+func (d *Decoder) fillObject(m pcommon.Map, o *fastjson.Object, lvl level, rec plog.LogRecord) {
+	n := o.Len()
+	if lvl == levelEvent {
+		n++ // room for the event.id a decoded event gets
 	}
+	m.EnsureCapacity(n)
 	summing := d.withID
 	members := 0
 	base := len(d.path)
@@ -159,8 +142,7 @@ func (d *Decoder) fillObject(m pcommon.Map, o *fastjson.Object, lvl level, depth
 		if lvl == levelTop && ks == "@timestamp" && d.timestamp(v, rec) {
 			return
 		}
-		isNull := v.Type() == fastjson.TypeNull
-		if !isNull {
+		if v.Type() != fastjson.TypeNull {
 			members++
 		}
 		// Whether the member's leaves enter the content id.
@@ -184,63 +166,17 @@ func (d *Decoder) fillObject(m pcommon.Map, o *fastjson.Object, lvl level, depth
 			}
 			d.path = append(d.path, k...)
 		}
-		switch {
-		case reusing && !isNull && pos < len(ex) && ex[pos].key == ks:
-			d.setValue(ex[pos].val, v, child, depth+1)
-			pos++
-		case reusing:
-			truncateMap(m, pos)
-			reusing = false
-			fallthrough
-		default:
-			d.put(m, k, v, child, depth+1)
-		}
+		d.put(m, k, v, child)
 		d.withID = summing
 		d.path = d.path[:base]
 		if lvl == levelTop && d.err != nil {
 			d.err = fmt.Errorf("ecs: field %q: %w", k, d.err)
 		}
 	})
-	if reusing && pos < len(ex) {
-		truncateMap(m, pos)
-	}
 	if summing && members != m.Len() {
 		// A duplicate key: the record holds less than was summed.
 		d.dup = true
 	}
-}
-
-// existing lists m's entries, in d.ex[depth] (one list per depth, so that
-// filling a child does not overwrite its parent's).
-func (d *Decoder) existing(m pcommon.Map, depth int) []member {
-	if m.Len() == 0 {
-		return nil
-	}
-	for len(d.ex) <= depth {
-		d.ex = append(d.ex, nil)
-	}
-	ex := d.ex[depth][:0]
-	for k, v := range m.All() {
-		ex = append(ex, member{key: k, val: v})
-	}
-	d.ex[depth] = ex
-	return ex
-}
-
-func truncateMap(m pcommon.Map, n int) {
-	i := 0
-	m.RemoveIf(func(string, pcommon.Value) bool {
-		i++
-		return i > n
-	})
-}
-
-func truncateSlice(s pcommon.Slice, n int) {
-	i := 0
-	s.RemoveIf(func(pcommon.Value) bool {
-		i++
-		return i > n
-	})
 }
 
 // timestamp sets rec's Timestamp from an @timestamp value and reports whether
@@ -274,26 +210,86 @@ func (d *Decoder) leaf(n int) {
 	d.path = d.path[:n]
 }
 
-// put stores v under key k in m as a new entry (or, for a duplicate key, in
-// place of the earlier one, which it wins over). A null is left out and
-// removes an earlier value of the same key.
-func (d *Decoder) put(m pcommon.Map, k []byte, v *fastjson.Value, lvl level, depth int) {
-	if v.Type() == fastjson.TypeNull {
+// put stores v under key k in m. A null is left out, and like any later
+// duplicate it wins over an earlier value of the same key (a null removes
+// it). With an id, d.path holds the member's path; lvl is v's own level if
+// it is an object.
+func (d *Decoder) put(m pcommon.Map, k []byte, v *fastjson.Value, lvl level) {
+	n := len(d.path)
+	switch v.Type() {
+	case fastjson.TypeNull:
 		if _, found := m.Get(string(k)); found {
 			// RemoveIf, unlike Remove, keeps the order of the others.
 			m.RemoveIf(func(key string, _ pcommon.Value) bool { return key == string(k) })
 		}
-		return
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		s := d.str(b)
+		m.PutStr(d.str(k), s)
+		if d.withID {
+			d.path = event.AppendLeafStr(d.path, s)
+			d.leaf(n)
+		}
+	case fastjson.TypeNumber:
+		i, f, isInt := d.number(v)
+		switch {
+		case d.err != nil:
+		case isInt:
+			m.PutInt(d.str(k), i)
+			if d.withID {
+				d.path = event.AppendLeafInt(d.path, i)
+				d.leaf(n)
+			}
+		default:
+			m.PutDouble(d.str(k), f)
+			if d.withID {
+				d.path = event.AppendLeafDouble(d.path, f)
+				d.leaf(n)
+			}
+		}
+	case fastjson.TypeTrue, fastjson.TypeFalse:
+		b := v.Type() == fastjson.TypeTrue
+		m.PutBool(d.str(k), b)
+		if d.withID {
+			d.path = event.AppendLeafBool(d.path, b)
+			d.leaf(n)
+		}
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		d.fillObject(m.PutEmptyMap(d.str(k)), o, lvl, plog.LogRecord{})
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		d.fillSlice(m.PutEmptySlice(d.str(k)), a)
 	}
-	d.setValue(m.PutEmpty(d.str(k)), v, lvl, depth)
 }
 
-// setValue stores the non-null v into dst, reusing what dst holds when it
-// is of the same type; lvl and depth are those of v if it is an object.
-// With an id, d.path holds v's path.
-func (d *Decoder) setValue(dst pcommon.Value, v *fastjson.Value, lvl level, depth int) {
+// fillSlice fills the empty Slice s from a. A null element stays Empty so
+// that the others keep their positions.
+func (d *Decoder) fillSlice(s pcommon.Slice, a []*fastjson.Value) {
+	s.EnsureCapacity(len(a))
+	base := len(d.path)
+	for i, v := range a {
+		if d.err != nil {
+			return
+		}
+		if d.withID {
+			d.path = event.AppendIndex(d.path[:base], i)
+		}
+		d.set(s.AppendEmpty(), v)
+	}
+	d.path = d.path[:base]
+}
+
+// set stores v into the empty array element dst. With an id, d.path holds
+// the element's path.
+func (d *Decoder) set(dst pcommon.Value, v *fastjson.Value) {
 	n := len(d.path)
 	switch v.Type() {
+	case fastjson.TypeNull:
+		if d.withID {
+			d.path = event.AppendLeafEmpty(d.path)
+			d.leaf(n)
+		}
 	case fastjson.TypeString:
 		b, _ := v.StringBytes()
 		s := d.str(b)
@@ -328,57 +324,10 @@ func (d *Decoder) setValue(dst pcommon.Value, v *fastjson.Value, lvl level, dept
 		}
 	case fastjson.TypeObject:
 		o, _ := v.Object()
-		m := dst.Map()
-		if dst.Type() != pcommon.ValueTypeMap {
-			m = dst.SetEmptyMap()
-		}
-		d.fillObject(m, o, lvl, depth, plog.LogRecord{})
+		d.fillObject(dst.SetEmptyMap(), o, levelOther, plog.LogRecord{})
 	case fastjson.TypeArray:
 		a, _ := v.Array()
-		s := dst.Slice()
-		if dst.Type() != pcommon.ValueTypeSlice {
-			s = dst.SetEmptySlice()
-		}
-		d.fillSlice(s, a, depth)
-	}
-}
-
-// fillSlice fills s from a, reusing its elements in place like fillObject.
-// A null element stays Empty so that the others keep their positions.
-func (d *Decoder) fillSlice(s pcommon.Slice, a []*fastjson.Value, depth int) {
-	n := s.Len()
-	if n == 0 {
-		s.EnsureCapacity(len(a))
-	}
-	base := len(d.path)
-	for i, v := range a {
-		if d.err != nil {
-			return
-		}
-		if d.withID {
-			d.path = event.AppendIndex(d.path[:base], i)
-		}
-		isNull := v.Type() == fastjson.TypeNull
-		if i < n {
-			if !isNull {
-				d.setValue(s.At(i), v, levelOther, depth+1)
-				continue
-			}
-			// pdata cannot make a value Empty again.
-			truncateSlice(s, i)
-			n = i
-		}
-		e := s.AppendEmpty()
-		if !isNull {
-			d.setValue(e, v, levelOther, depth+1)
-		} else if d.withID {
-			d.path = event.AppendLeafEmpty(d.path)
-			d.sum.Add(d.path)
-		}
-	}
-	d.path = d.path[:base]
-	if n > len(a) {
-		truncateSlice(s, len(a))
+		d.fillSlice(dst.SetEmptySlice(), a)
 	}
 }
 

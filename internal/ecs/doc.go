@@ -23,14 +23,6 @@
 // has no usable @timestamp) and leaves everything else, including the body,
 // alone.
 //
-// A record decoded before can be decoded into again: its Maps, Slices and
-// values are reused in place where the new document has the same keys in
-// the same order, and the result is exactly that of decoding into a new
-// record. (Recycling the records of written batches this way was measured
-// in `cairn replay`: it made the whole run about 45% slower, because records
-// reused out of order lose the memory locality of fresh ones, which every
-// later stage pays for; so the pipelines decode into new records.)
-//
 // DecodeID also works out the record's content id (internal/event) while it
 // decodes, which costs a fraction of walking the record afterwards.
 //
