@@ -108,3 +108,26 @@ const (
 	// AlertsDataset is event.dataset of correlate's alert records.
 	AlertsDataset = "cairn.alerts"
 )
+
+// Fields the cairn_host receiver adds to the events it makes
+// (receiver/hostreceiver/README.md).
+const (
+	// ProcessPartialKey: the process was gone, or not readable, before
+	// all its details were read; ProcessMissingKey lists what is missing.
+	ProcessPartialKey = "cairn.process.partial"
+	ProcessMissingKey = "cairn.process.missing"
+	// ProcessExeDeletedKey: the executable was deleted after it started.
+	ProcessExeDeletedKey = "cairn.process.exe_deleted"
+	// ProcessExeMemfdKey: the executable is an anonymous memory file.
+	ProcessExeMemfdKey = "cairn.process.exe_memfd"
+	// ProcessHashStatusKey says why an executable has no hash.
+	ProcessHashStatusKey = "cairn.process.hash_status"
+	// ProcessArgsTruncatedKey: the arguments were cut.
+	ProcessArgsTruncatedKey = "cairn.process.args_truncated"
+	// ProcessExitSignalKey is the signal a process was killed by, and
+	// ProcessCoreDumpedKey whether it dumped core (on end events).
+	ProcessExitSignalKey = "cairn.process.exit_signal"
+	ProcessCoreDumpedKey = "cairn.process.core_dumped"
+	// NetworkUnattributedKey: a connection no process could be found for.
+	NetworkUnattributedKey = "cairn.network.unattributed"
+)

@@ -319,7 +319,13 @@ func (v *View) slot(path string) pcommon.Value {
 	if !v.nestedShape() {
 		return v.attrs.PutEmpty(path)
 	}
-	m := v.attrs
+	return PutNested(v.attrs, path)
+}
+
+// PutNested returns the value at the dotted path in m, as nested maps,
+// created where missing (the value itself is emptied). A scalar in the way
+// is kept, and the rest of the path goes flat under its parent.
+func PutNested(m pcommon.Map, path string) pcommon.Value {
 	for {
 		i := strings.IndexByte(path, '.')
 		if i < 0 {

@@ -66,7 +66,7 @@ func (p *correlate) fillAlert(rec plog.LogRecord, a *engine.Alert) {
 	if info.description != "" {
 		rule.PutStr("description", info.description)
 	}
-	putPath(attrs, p.c.entity[0].Name).SetStr(a.Entity)
+	event.PutNested(attrs, p.c.entity[0].Name).SetStr(a.Entity)
 
 	// ATT&CK: the tactics and techniques of the signals present.
 	tacts := tactics(a)
@@ -137,24 +137,24 @@ func (p *correlate) fillAlert(rec plog.LogRecord, a *engine.Alert) {
 		}
 	}
 
-	putPath(attrs, event.AlertScoreKey).SetDouble(round2(a.Tally.Score))
-	putPath(attrs, event.AlertSeverityKey).SetStr(info.severity)
+	event.PutNested(attrs, event.AlertScoreKey).SetDouble(round2(a.Tally.Score))
+	event.PutNested(attrs, event.AlertSeverityKey).SetStr(info.severity)
 	putStrings(attrs, event.AlertSignalsKey, present)
-	contribs := putPath(attrs, event.AlertContributionsKey).SetEmptySlice()
+	contribs := event.PutNested(attrs, event.AlertContributionsKey).SetEmptySlice()
 	contribs.EnsureCapacity(len(a.Contributions))
 	for _, c := range a.Contributions {
 		m := contribs.AppendEmpty().SetEmptyMap()
 		m.PutStr(event.ContributionSignal, signals[c.Signal].Name)
 		m.PutDouble(event.ContributionWeight, round2(c.Weight))
-		putPath(m, event.ContributionEventID).SetStr(c.Evidence.EventID)
+		event.PutNested(m, event.ContributionEventID).SetStr(c.Evidence.EventID)
 		m.PutStr(event.ContributionTime, rfc3339(c.Evidence.Time))
 		m.PutStr(event.ContributionSummary, summary(c.Evidence))
 	}
 	if a.Omitted > 0 {
-		putPath(attrs, event.AlertOmittedContributionsKey).SetInt(int64(a.Omitted))
+		event.PutNested(attrs, event.AlertOmittedContributionsKey).SetInt(int64(a.Omitted))
 	}
 	if cut > 0 {
-		putPath(attrs, event.AlertOmittedEnrichmentsKey).SetInt(int64(cut))
+		event.PutNested(attrs, event.AlertOmittedEnrichmentsKey).SetInt(int64(cut))
 	}
 }
 
@@ -213,27 +213,10 @@ func tactics(a *engine.Alert) attackList {
 	return l
 }
 
-// putPath returns the value at a dotted path, creating nested maps.
-func putPath(m pcommon.Map, path string) pcommon.Value {
-	for {
-		i := strings.IndexByte(path, '.')
-		if i < 0 {
-			return m.PutEmpty(path)
-		}
-		head := path[:i]
-		if cur, ok := m.Get(head); ok && cur.Type() == pcommon.ValueTypeMap {
-			m = cur.Map()
-		} else {
-			m = m.PutEmptyMap(head)
-		}
-		path = path[i+1:]
-	}
-}
-
 // putStrings writes vals as an array at key, a dotted path (nested maps are
 // created as needed).
 func putStrings(m pcommon.Map, key string, vals []string) {
-	s := putPath(m, key).SetEmptySlice()
+	s := event.PutNested(m, key).SetEmptySlice()
 	s.EnsureCapacity(len(vals))
 	for _, v := range vals {
 		s.AppendEmpty().SetStr(v)

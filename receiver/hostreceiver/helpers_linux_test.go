@@ -47,6 +47,10 @@ func runHelper(mode string, args []string) int {
 		return 0
 	case "sleep":
 		d, _ := time.ParseDuration(args[0])
+		// Running Go code means the exec is over, the proc connector's
+		// exec event included (it is sent after the close-on-exec pipe
+		// that lets the parent's Start return is closed).
+		fmt.Println("ready")
 		time.Sleep(d)
 		return 0
 	case "connect":

@@ -196,8 +196,16 @@ func TestExitEventsOff(t *testing.T) {
 func TestInventoryLineage(t *testing.T) {
 	requireRoot(t)
 	cmd := helperCmd(copyBinary(t, t.TempDir(), "cairn-old", nil), "sleep", "1500ms")
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// Start returns before the kernel has sent the exec's proc connector
+	// event; a receiver started in between would see this process start.
+	// Wait until it runs.
+	ready, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready\n", ready)
 	pid := int64(cmd.Process.Pid)
 	cfg := testConfig()
 	cfg.Processes.Enabled = true

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	evt "github.com/cairnsec/cairn/internal/event" // the test helpers have a type named event
 	"github.com/cairnsec/cairn/internal/procfs"
 )
 
@@ -33,15 +34,15 @@ const (
 
 // Cairn's own fields on host events (documented in the README).
 const (
-	attrPartial      = "cairn.process.partial"
-	attrMissing      = "cairn.process.missing"
-	attrExeDeleted   = "cairn.process.exe_deleted"
-	attrExeMemfd     = "cairn.process.exe_memfd"
-	attrHashStatus   = "cairn.process.hash_status"
-	attrArgsTrunc    = "cairn.process.args_truncated"
-	attrUnattributed = "cairn.network.unattributed"
-	attrExitSignal   = "cairn.process.exit_signal"
-	attrCoreDumped   = "cairn.process.core_dumped"
+	attrPartial      = evt.ProcessPartialKey
+	attrMissing      = evt.ProcessMissingKey
+	attrExeDeleted   = evt.ProcessExeDeletedKey
+	attrExeMemfd     = evt.ProcessExeMemfdKey
+	attrHashStatus   = evt.ProcessHashStatusKey
+	attrArgsTrunc    = evt.ProcessArgsTruncatedKey
+	attrUnattributed = evt.NetworkUnattributedKey
+	attrExitSignal   = evt.ProcessExitSignalKey
+	attrCoreDumped   = evt.ProcessCoreDumpedKey
 )
 
 // newRecord starts an ECS event: flat dotted attribute keys, as the event
