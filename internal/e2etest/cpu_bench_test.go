@@ -41,7 +41,7 @@ func BenchmarkCollectorCPU(b *testing.B) {
 	_ = f.Close()
 
 	pipelines := map[string]string{
-		"cairn":    "[memory_limiter, firstseen, intel, correlate]",
+		"cairn":    "[memory_limiter, intel, firstseen, correlate]",
 		"baseline": "[memory_limiter]",
 	}
 	for n := 0; n < b.N; n++ {

@@ -125,7 +125,7 @@ func TestScenario(t *testing.T) {
 
 	want := []flagged{
 		{"web-03", "/usr/bin/zsh", []string{"new_binary_on_host"}},
-		{"web-03", "/tmp/.x/gs-netcat", []string{"new_binary_on_host", "new_binary_in_environment", "intel_malicious_hash"}},
+		{"web-03", "/tmp/.x/gs-netcat", []string{"intel_malicious_hash", "new_binary_on_host", "new_binary_in_environment"}},
 		{"web-03", "/tmp/.x/gs-netcat -> 45.134.26.117", []string{"new_external_ip", "new_ip_for_binary"}},
 		{"web-03", "dns l.gs.thc.org", []string{"new_domain"}},
 		{"web-03", "/tmp/.x/gs-netcat -> 193.32.249.56", []string{"new_external_ip", "new_ip_for_binary"}},
