@@ -281,6 +281,11 @@ var Fields = []Field{
 	{"error.code", tKeyword},
 
 	{"cairn.signals", tKeyword},
+	{"cairn.signal_details.signal", tKeyword},
+	{"cairn.signal_details.key", tKeyword},
+	{"cairn.signal_details.label", tText},
+	{"cairn.signal_details.tactics", tKeyword},
+	{"cairn.signal_details.techniques", tKeyword},
 	{"cairn.alert.ids", tKeyword},
 	{"cairn.alert.score", tFloat},
 	{"cairn.alert.severity", tKeyword},
