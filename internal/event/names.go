@@ -30,6 +30,14 @@ const (
 	// before, anywhere in the environment.
 	SignalNewIPForBinary = "new_ip_for_binary"
 
+	// Rare variants of the environment trackers: the term is known, but
+	// from few hosts (firstseen's prevalence options), which is still
+	// evidence on the next one: the second and third host a worm reaches.
+	SignalRareBinaryInEnvironment = "rare_binary_in_environment"
+	SignalRareExternalIP          = "rare_external_ip"
+	SignalRareDomain              = "rare_domain"
+	SignalRareIPForBinary         = "rare_ip_for_binary"
+
 	// SignalIntelMaliciousHash: a binary hash a threat feed calls malicious.
 	SignalIntelMaliciousHash = "intel_malicious_hash"
 	// SignalIntelSuspiciousHash: a binary hash a feed calls suspicious.
@@ -131,3 +139,16 @@ const (
 	// NetworkUnattributedKey: a connection no process could be found for.
 	NetworkUnattributedKey = "cairn.network.unattributed"
 )
+
+// Signals of Sigma rule matches (the sigma processor): one per rule level.
+const (
+	SignalSigmaLow      = "sigma_low"
+	SignalSigmaMedium   = "sigma_medium"
+	SignalSigmaHigh     = "sigma_high"
+	SignalSigmaCritical = "sigma_critical"
+)
+
+// TimeSkewedKey marks an event dated further ahead of the collector's clock
+// than the processors tolerate (see SkewedTime): its time is not trusted,
+// and its receipt time is used for windows and learning instead.
+const TimeSkewedKey = "cairn.time.skewed"

@@ -88,3 +88,24 @@ func parseTime(val pcommon.Value) (int64, bool) {
 	}
 	return ns, ok && ns > 0
 }
+
+// DefaultMaxFuture is how far ahead of the collector's clock an event may be
+// dated before its time is distrusted (SkewedTime).
+const DefaultMaxFuture = 5 * time.Minute
+
+// SkewedTime is the time the stateful processors use for an event: its
+// event time (Time), unless that lies more than maxFuture ahead of now (the
+// collector's clock) — a broken clock or a forged event. Then the event's
+// receipt time (its ObservedTimestamp, else now) is used instead and skewed
+// is true; such an event must never move any state's clock forward. ok is
+// false when the event has no time at all.
+func (v *View) SkewedTime(now time.Time, maxFuture time.Duration) (t time.Time, skewed, ok bool) {
+	t, ok = v.Time()
+	if !ok || !t.After(now.Add(maxFuture)) {
+		return t, false, ok
+	}
+	if obs := v.rec.ObservedTimestamp(); obs != 0 && !obs.AsTime().After(now.Add(maxFuture)) {
+		return obs.AsTime().UTC(), true, true
+	}
+	return now.UTC(), true, true
+}

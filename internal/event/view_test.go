@@ -422,3 +422,33 @@ func TestRelease(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, "/bin/x", s)
 }
+
+func TestSkewedTime(t *testing.T) {
+	now := time.Date(2026, 3, 5, 12, 0, 0, 0, time.UTC)
+	res, rec := newRecord(t, map[string]any{})
+	v := NewView()
+	v.Reset(res, rec)
+	_, _, ok := v.SkewedTime(now, time.Minute)
+	assert.False(t, ok, "no time at all")
+
+	rec.SetTimestamp(pcommon.NewTimestampFromTime(now.Add(30 * time.Second)))
+	got, skewed, ok := v.SkewedTime(now, time.Minute)
+	require.True(t, ok)
+	assert.False(t, skewed, "within the tolerance")
+	assert.True(t, got.Equal(now.Add(30*time.Second)))
+
+	rec.SetTimestamp(pcommon.NewTimestampFromTime(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)))
+	got, skewed, _ = v.SkewedTime(now, time.Minute)
+	assert.True(t, skewed)
+	assert.True(t, got.Equal(now), "no receipt time: now")
+
+	rec.SetObservedTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Second)))
+	got, skewed, _ = v.SkewedTime(now, time.Minute)
+	assert.True(t, skewed)
+	assert.True(t, got.Equal(now.Add(-time.Second)), "the receipt time")
+
+	// Old events are not skewed, however old.
+	rec.SetTimestamp(pcommon.NewTimestampFromTime(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)))
+	_, skewed, _ = v.SkewedTime(now, time.Minute)
+	assert.False(t, skewed)
+}
