@@ -64,14 +64,24 @@
 // its name (created at the end of the document when missing): a replaced
 // member keeps its position, an added one comes last.
 //
-// The rest is one nested document merged from, in order, the resource
-// attributes, the record attributes and the record body when it is a Map.
-// Dotted keys are expanded into nested objects and merged with Maps found at
-// the same path, at every depth, including Maps inside Slices. A key with an
-// empty segment (leading, trailing or doubled dot) is not expanded, because
-// Elasticsearch would reject the empty field name it would create. Keys keep
-// the order in which they first appear; when the same leaf is set again the
-// later value wins but keeps the earlier position.
+// The rest is one nested document merged from the resource attributes, the
+// record attributes and the record body when it is a Map. Dotted keys are
+// expanded into nested objects and merged with Maps found at the same path,
+// at every depth, including Maps inside Slices. A key with an empty segment
+// (leading, trailing or doubled dot) is not expanded, because Elasticsearch
+// would reject the empty field name it would create. Keys keep the order in
+// which they first appear.
+//
+// When one leaf is written several ways — a flat dotted key and nested maps
+// ({"host.name":"decoy-01","host":{"name":"web-03"}}), or in the attributes
+// and in the body or resource — the document keeps the value the event
+// model (internal/event) reads for that field, so that what is stored is
+// what the processors acted on, whatever the order of the keys: the record
+// attributes over the Map body over the resource; within one map the key
+// that holds the rest of the path whole (flat) over nested maps, and among
+// nested forms the shortest prefix first; of the same key twice in one map
+// (possible on the wire), the first. The value keeps the place where the
+// leaf first appears.
 //
 // When a path is both a leaf and an object, for example host="x" and
 // host.name="y", the object wins and the leaf value is written as its "value"

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -62,6 +63,7 @@ type node struct {
 	next  int32         // next sibling
 	kids  int32
 	kind  uint8 // which scalar the node holds, if any
+	form  form  // how the value of kind kindValue was written
 	obj   bool  // the node is an object; a scalar then goes to its "value" child
 	// hashed: the node's children are in Encoder.index.
 	hashed bool
@@ -182,13 +184,13 @@ func (e *Encoder) appendTree(dst []byte, res pcommon.Resource, rec plog.LogRecor
 		e.nodes[tsNode].kind = kindTime
 	}
 
-	e.mergeMap(root, res.Attributes())
-	e.mergeMap(root, rec.Attributes())
+	e.mergeMap(root, res.Attributes(), srcResource, 0, 0)
+	e.mergeMap(root, rec.Attributes(), srcAttrs, 0, 0)
 	body := rec.Body()
 	switch body.Type() {
 	case pcommon.ValueTypeEmpty:
 	case pcommon.ValueTypeMap:
-		e.mergeMap(root, body.Map())
+		e.mergeMap(root, body.Map(), srcBody, 0, 0)
 	case pcommon.ValueTypeStr:
 		if body.Str() != "" && e.child(root, "message") == 0 {
 			n := e.addChild(root, "message")
@@ -295,19 +297,77 @@ func (e *Encoder) truncate(mark int32) {
 	e.nodes = e.nodes[:mark]
 }
 
-func (e *Encoder) mergeMap(parent int32, m pcommon.Map) {
+// One leaf can be written several ways in one record: as a flat dotted key
+// and nested ({"host.name": "a", "host": {"name": "b"}}), or in the
+// attributes and in a Map body or the resource. The event model
+// (internal/event) reads such a field one way; the document must hold what
+// the processors read, so the encoder keeps, of the values of one leaf, the
+// one the event model's lookup finds, whatever their order:
+//
+//   - the record attributes win over a Map body, which wins over the
+//     resource attributes;
+//   - within one map, the key that holds the rest of the path whole (flat,
+//     "b.c") wins over nested maps; among nested forms, the shortest prefix
+//     that is a map ("b" → "c.d" before "b.c" → "d"), and so on down.
+//
+// A leaf's form is its source and the set of key boundaries ("cuts") on its
+// path: bit i is set when a key ends after the path's segment i. Paths
+// deeper than 64 segments are not ranked: the later value wins there.
+const (
+	srcAttrs uint8 = iota
+	srcBody
+	srcResource
+)
+
+// form is how one value of a leaf was written.
+type form struct {
+	src  uint8
+	cuts uint64
+	// ranked: the path is at most 64 segments deep.
+	ranked bool
+}
+
+// wins reports whether a value written as f replaces one written as old.
+func (f form) wins(old form) bool {
+	if !f.ranked || !old.ranked {
+		return true
+	}
+	if f.src != old.src {
+		return f.src < old.src
+	}
+	if f.cuts == old.cuts {
+		return false // the same key twice in a map: the first, as Map.Get finds it
+	}
+	// The first boundary where the two differ: one form ends a key there,
+	// the other goes on. The one that goes on wins if it holds the rest of
+	// the path in that one key (lookup tries the flat rest first);
+	// otherwise the one that ends the key there, the shorter prefix.
+	i := bits.TrailingZeros64(f.cuts ^ old.cuts)
+	fEnds := f.cuts&(1<<i) != 0
+	goesOn := f.cuts
+	if fEnds {
+		goesOn = old.cuts
+	}
+	flatRest := goesOn>>(i+1) == 0
+	return fEnds != flatRest
+}
+
+func (e *Encoder) mergeMap(parent int32, m pcommon.Map, src uint8, depth int, cuts uint64) {
 	m.Range(func(k string, v pcommon.Value) bool {
-		e.merge(parent, k, v)
+		e.merge(parent, k, v, src, depth, cuts)
 		return true
 	})
 }
 
-// merge sets key, which may be dotted, under parent to v.
-func (e *Encoder) merge(parent int32, key string, v pcommon.Value) {
+// merge sets key, which may be dotted, under parent to v. The key starts at
+// segment depth of the leaf paths it holds, whose key boundaries so far are
+// cuts (see form).
+func (e *Encoder) merge(parent int32, key string, v pcommon.Value, src uint8, depth int, cuts uint64) {
 	if parent == 0 && e.lockTS && strings.HasPrefix(key, "@timestamp") &&
 		(len(key) == len("@timestamp") || key[len("@timestamp")] == '.') {
 		return
 	}
+	depth++
 	if strings.IndexByte(key, '.') >= 0 && expandable(key) {
 		for {
 			i := strings.IndexByte(key, '.')
@@ -316,18 +376,27 @@ func (e *Encoder) merge(parent int32, key string, v pcommon.Value) {
 			}
 			parent = e.objChild(parent, key[:i])
 			key = key[i+1:]
+			depth++
 		}
 	}
 	if v.Type() == pcommon.ValueTypeMap {
-		e.mergeMap(e.objChild(parent, key), v.Map())
+		// A key ends here: a cut after segment depth-1.
+		if depth <= 64 {
+			cuts |= 1 << (depth - 1)
+		}
+		e.mergeMap(e.objChild(parent, key), v.Map(), src, depth, cuts)
 		return
 	}
+	f := form{src: src, cuts: cuts, ranked: depth <= 64}
 	n := e.child(parent, key)
 	if n == 0 {
 		n = e.addChild(parent, key)
+	} else if e.nodes[n].kind == kindValue && !f.wins(e.nodes[n].form) {
+		return
 	}
 	e.nodes[n].kind = kindValue
 	e.nodes[n].val = v
+	e.nodes[n].form = f
 }
 
 // expandable reports whether splitting key at its dots yields no empty
@@ -454,7 +523,7 @@ func (e *Encoder) writeTyped(dst []byte, v pcommon.Value, t pcommon.ValueType) [
 		// like the top level, in a subtree dropped once written.
 		mark := int32(len(e.nodes))
 		r := e.newNode("")
-		e.mergeMap(r, v.Map())
+		e.mergeMap(r, v.Map(), srcAttrs, 0, 0)
 		dst = e.writeObject(dst, r)
 		e.truncate(mark)
 		return dst

@@ -46,7 +46,8 @@ func TestMergeRules(t *testing.T) {
 		{"dotted then nested", `{"process.name":"a","process":{"pid":1}}`, `{"process":{"name":"a","pid":1}}`},
 		{"nested then dotted", `{"process":{"pid":1},"process.name":"a"}`, `{"process":{"pid":1,"name":"a"}}`},
 		{"dotted inside nested", `{"a":{"b.c":1,"b":{"d":2}},"a.b.e":3}`, `{"a":{"b":{"c":1,"d":2,"e":3}}}`},
-		{"duplicate leaf later wins in earlier place", `{"a.b":1,"c":0,"a":{"b":2}}`, `{"a":{"b":2},"c":0}`},
+		{"duplicate leaf: the flat key wins, as the event model reads it, in the earlier place", `{"a.b":1,"c":0,"a":{"b":2}}`, `{"a":{"b":1},"c":0}`},
+		{"duplicate leaf: the flat rest wins inside a map", `{"a":{"b":{"c":1}},"x":0,"a.b":{"c":2},"a ":0,"a":{"b.c":3}}`, `{"a":{"b":{"c":3}},"x":0,"a ":0}`},
 		{"duplicate through map", `{"x":{"y":"1"},"x.y":"2"}`, `{"x":{"y":"2"}}`},
 		{"leaf then object", `{"host":"x","host.name":"y"}`, `{"host":{"name":"y","value":"x"}}`},
 		{"object then leaf", `{"host.name":"y","host":"x"}`, `{"host":{"name":"y","value":"x"}}`},
@@ -84,10 +85,12 @@ func TestMergeResourceRecordBody(t *testing.T) {
 	body.PutEmptyMap("agent").PutStr("type", "endpoint")
 	body.PutStr("message", "hello")
 
+	// The record's attributes win over the Map body, which wins over the
+	// resource, as the event model reads a field.
 	var e Encoder
 	got := string(e.Append(nil, res, rec))
 	assert.Equal(t, `{"@timestamp":"2026-03-02T10:00:00.000Z","host":{"name":"from-record"},"service":{"name":"edr"},`+
-		`"agent":{"version":"1","type":"endpoint"},"event":{"action":"from-body"},"message":"hello"}`, got)
+		`"agent":{"version":"1","type":"endpoint"},"event":{"action":"exec"},"message":"hello"}`, got)
 }
 
 func TestBodyToMessage(t *testing.T) {
@@ -367,7 +370,7 @@ func TestWideObjects(t *testing.T) {
 	assert.EqualValues(t, 299, got["k299"])
 	g := got["g"].(map[string]any)
 	assert.Len(t, g, 300)
-	assert.Equal(t, "again", g["k1"])
+	assert.EqualValues(t, 1, g["k1"], "the flat g.k1 wins over g: {k1}")
 	assert.EqualValues(t, 2, g["k2"])
 	s := got["s"].([]any)
 	require.Len(t, s, 3)
@@ -380,7 +383,7 @@ func TestWideObjects(t *testing.T) {
 	assert.Empty(t, e.index, "index is cleared after each call")
 	assert.Equal(t, string(out), string(e.Append(nil, pcommon.NewResource(), rec)), "deterministic")
 	// Key order is first occurrence.
-	assert.True(t, strings.HasPrefix(string(out), `{"k0":"again","g":{"k0":0,"k1":"again","k2":2,`), string(out[:60]))
+	assert.True(t, strings.HasPrefix(string(out), `{"k0":"again","g":{"k0":0,"k1":1,"k2":2,`), string(out[:60]))
 }
 
 func TestDeterministic(t *testing.T) {
@@ -513,7 +516,8 @@ func TestDuplicateKeysFromWire(t *testing.T) {
 	require.NoError(t, err)
 	rec := logs.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
 	require.Equal(t, 4, rec.Attributes().Len(), "duplicates survive unmarshalling")
-	want := `{"a":"3","b":2,"m":{"x":2}}`
+	// The first of each, as Map.Get (and so the event model) finds it.
+	want := `{"a":"1","b":2,"m":{"x":1}}`
 	assert.Equal(t, want, encode(rec))
 	tree := Encoder{noStream: true}
 	assert.Equal(t, want, string(tree.Append(nil, pcommon.NewResource(), rec)))
