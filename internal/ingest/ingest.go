@@ -40,6 +40,11 @@ const (
 // Defaults shared by the receiver's config and replay.
 const (
 	DefaultMaxLineBytes = 1 << 20
+	// DefaultMaxValues bounds the values (members and array elements,
+	// at any depth) of one document: an ECS event has tens to hundreds.
+	DefaultMaxValues = 10000
+	// MaxMaxValues bounds the option.
+	MaxMaxValues = 1 << 20
 	// MaxMaxLineBytes bounds the option: a line is held whole in memory
 	// while it is decoded.
 	MaxMaxLineBytes = 64 << 20
@@ -56,32 +61,43 @@ type Options struct {
 	EventOriginal bool
 	// OnError is OnErrorSend or OnErrorDrop.
 	OnError string
+	// MaxValues: a document with more values than this (members and array
+	// elements at any depth) is malformed. The byte cap alone does not
+	// bound the work: a 15 MB line of one-digit array elements holds 7.5
+	// million values, and building them would take gigabytes.
+	MaxValues int
 }
 
 // DefaultOptions are the options of a receiver or replay left unset.
 func DefaultOptions() Options {
-	return Options{MaxLineBytes: DefaultMaxLineBytes, OnError: OnErrorSend}
+	return Options{MaxLineBytes: DefaultMaxLineBytes, OnError: OnErrorSend, MaxValues: DefaultMaxValues}
 }
 
-// Validate checks the options; errors name the receiver option.
+// Validate checks the options; each error names the receiver option, and
+// every bad option is reported.
 func (o Options) Validate() error {
-	switch {
-	case o.MaxLineBytes < 64 || o.MaxLineBytes > MaxMaxLineBytes:
-		return fmt.Errorf("max_line_bytes must be between 64 and %d, got %d", MaxMaxLineBytes, o.MaxLineBytes)
-	case o.OnError != OnErrorSend && o.OnError != OnErrorDrop:
-		return fmt.Errorf("on_error must be %q or %q, got %q", OnErrorSend, OnErrorDrop, o.OnError)
+	var errs []error
+	if o.MaxLineBytes < 64 || o.MaxLineBytes > MaxMaxLineBytes {
+		errs = append(errs, fmt.Errorf("max_line_bytes must be between 64 and %d, got %d", MaxMaxLineBytes, o.MaxLineBytes))
 	}
-	return nil
+	if o.OnError != OnErrorSend && o.OnError != OnErrorDrop {
+		errs = append(errs, fmt.Errorf("on_error must be %q or %q, got %q", OnErrorSend, OnErrorDrop, o.OnError))
+	}
+	if o.MaxValues < 16 || o.MaxValues > MaxMaxValues {
+		errs = append(errs, fmt.Errorf("max_values must be between 16 and %d, got %d", MaxMaxValues, o.MaxValues))
+	}
+	return errors.Join(errs...)
 }
 
 // Reason says why a line was refused, for metrics: ReasonOf.
 type Reason string
 
 const (
-	ReasonTooLong      Reason = "too_long"
-	ReasonInvalidJSON  Reason = "invalid_json"
-	ReasonNotObject    Reason = "not_object"
-	ReasonInvalidValue Reason = "invalid_value"
+	ReasonTooLong       Reason = "too_long"
+	ReasonInvalidJSON   Reason = "invalid_json"
+	ReasonNotObject     Reason = "not_object"
+	ReasonInvalidValue  Reason = "invalid_value"
+	ReasonTooManyValues Reason = "too_many_values"
 )
 
 // LineError is the error of a Malformed line.
@@ -162,6 +178,14 @@ func (d *Decoder) Line(line []byte, recs plog.LogRecordSlice) (Result, error) {
 		d.malformed(body, err, recs)
 		return Malformed, err
 	}
+	// Every value but the first takes at least one separator, so only a
+	// line this long can hold too many; counting them costs a scan, which
+	// short lines (nearly all) are spared.
+	if len(body) > 2*d.opts.MaxValues && countValues(body) > d.opts.MaxValues {
+		err := &LineError{Reason: ReasonTooManyValues, Err: fmt.Errorf("more than %d values in the document", d.opts.MaxValues)}
+		d.malformed(body, err, recs)
+		return Malformed, err
+	}
 	rec := d.scratch
 	idr, derr := d.ecs.DecodeID(body, rec)
 	if derr != nil {
@@ -216,6 +240,32 @@ func (d *Decoder) malformed(line []byte, err error, recs plog.LogRecordSlice) {
 	ev.PutStr("kind", "pipeline_error")
 	ev.PutStr("original", string(line))
 	a.PutEmptyMap("error").PutStr("message", err.Error())
+}
+
+// countValues counts an upper bound of the values of a JSON text: the
+// commas and openings ([ and {) outside strings, plus one.
+func countValues(b []byte) int {
+	n := 1
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case ',', '[', '{':
+			n++
+		}
+	}
+	return n
 }
 
 // TrimLine drops the line ending, surrounding blanks and a UTF-8 byte order

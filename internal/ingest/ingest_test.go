@@ -203,4 +203,42 @@ func TestValidate(t *testing.T) {
 	o = DefaultOptions()
 	o.OnError = "ignore"
 	assert.ErrorContains(t, o.Validate(), "on_error")
+	o = Options{}
+	err := o.Validate()
+	for _, opt := range []string{"max_line_bytes", "on_error", "max_values"} {
+		assert.ErrorContains(t, err, opt, "every bad option is reported")
+	}
+}
+
+// A document's values are bounded, not only its bytes: a long line of tiny
+// array elements is refused before it is parsed.
+func TestTooManyValues(t *testing.T) {
+	o := DefaultOptions()
+	o.MaxValues = 100
+	d := NewDecoder(o)
+	recs := newRecs()
+	many := `{"a":[` + strings.Repeat("1,", 150) + `1]}`
+	res, err := d.Line([]byte(many), recs)
+	assert.Equal(t, Malformed, res)
+	assert.Equal(t, ReasonTooManyValues, ReasonOf(err))
+	assert.ErrorContains(t, err, "more than 100 values")
+
+	// Commas inside strings are not values.
+	text := `{"a":"` + strings.Repeat(",", 300) + `"}`
+	res, err = d.Line([]byte(text), recs)
+	assert.Equal(t, Decoded, res, "%v", err)
+
+	// The default lets a 15 MB line of 7.5 million elements through the
+	// byte cap of 16 MB but not into the parser.
+	o = DefaultOptions()
+	o.MaxLineBytes = 16 << 20
+	big := make([]byte, 0, 15<<20+16)
+	big = append(big, `{"a":[`...)
+	for len(big) < 15<<20 {
+		big = append(big, "1,"...)
+	}
+	big = append(big, `1]}`...)
+	res, err = NewDecoder(o).Line(big, newRecs())
+	assert.Equal(t, Malformed, res)
+	assert.Equal(t, ReasonTooManyValues, ReasonOf(err))
 }

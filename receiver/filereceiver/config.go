@@ -37,6 +37,9 @@ type DecodeConfig struct {
 	// OnError: "send" a pipeline error record for a malformed line, or
 	// "drop" it (counted either way).
 	OnError string `mapstructure:"on_error"`
+	// MaxValues: a document with more values (members and array elements,
+	// at any depth) is malformed.
+	MaxValues int `mapstructure:"max_values"`
 }
 
 // Config is the cairn_file receiver's configuration.
@@ -97,21 +100,8 @@ func (c *Config) Validate() error {
 	if c.PollInterval < minPollInterval {
 		errs = append(errs, fmt.Errorf("poll_interval must be at least %v, got %v", minPollInterval, c.PollInterval))
 	}
-	// ingest.Options.Validate stops at its first error: check the two
-	// options it bounds one at a time, so that both are reported.
-	def := ingest.DefaultOptions()
-	lineOpts, errOpts := def, def
-	lineOpts.MaxLineBytes, errOpts.OnError = c.MaxLineBytes, c.OnError
-	decodeErrs := len(errs)
-	for _, o := range []ingest.Options{lineOpts, errOpts} {
-		if err := o.Validate(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) == decodeErrs {
-		if err := IngestOptions(c).Validate(); err != nil {
-			errs = append(errs, err)
-		}
+	if err := IngestOptions(c).Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxBatchEvents < 1 || c.MaxBatchEvents > maxBatchEventsLimit {
 		errs = append(errs, fmt.Errorf("max_batch_events must be between 1 and %d, got %d", maxBatchEventsLimit, c.MaxBatchEvents))

@@ -48,7 +48,7 @@ func TestFullConfig(t *testing.T) {
 		StartAt:            StartAtBeginning,
 		Storage:            &storageID,
 		PollInterval:       time.Second,
-		DecodeConfig:       DecodeConfig{MaxLineBytes: 65536, EventOriginal: true, OnError: ingest.OnErrorDrop},
+		DecodeConfig:       DecodeConfig{MaxLineBytes: 65536, EventOriginal: true, OnError: ingest.OnErrorDrop, MaxValues: 5000},
 		MaxBatchEvents:     1000,
 		MaxConcurrentFiles: 64,
 		FingerprintBytes:   2000,
@@ -56,7 +56,7 @@ func TestFullConfig(t *testing.T) {
 		IncludeFilePath:    true,
 	}, cfg)
 	// replay reads the decoding options from the same section.
-	assert.Equal(t, ingest.Options{MaxLineBytes: 65536, EventOriginal: true, OnError: ingest.OnErrorDrop}, IngestOptions(cfg))
+	assert.Equal(t, ingest.Options{MaxLineBytes: 65536, EventOriginal: true, OnError: ingest.OnErrorDrop, MaxValues: 5000}, IngestOptions(cfg))
 }
 
 func TestInvalidConfig(t *testing.T) {
@@ -73,6 +73,7 @@ func TestInvalidConfig(t *testing.T) {
 		"poll_interval must be at least",
 		"max_line_bytes must be between 64 and",
 		`on_error must be "send" or "drop", got "keep"`,
+		"max_values must be between 16 and",
 		"max_batch_events must be between 1 and",
 		"max_concurrent_files must be at least 1",
 		"fingerprint_bytes must be between 16 and",

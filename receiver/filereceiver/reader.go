@@ -38,10 +38,11 @@ const (
 	reasonInvalidJSON
 	reasonNotObject
 	reasonInvalidValue
+	reasonTooManyValues
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"too_long", "invalid_json", "not_object", "invalid_value"}
+var reasonNames = [numReasons]string{"too_long", "invalid_json", "not_object", "invalid_value", "too_many_values"}
 
 // reasonOf sorts a decoder error into a reason.
 func reasonOf(err error) int {
@@ -52,6 +53,8 @@ func reasonOf(err error) int {
 		return reasonInvalidJSON
 	case ingest.ReasonNotObject:
 		return reasonNotObject
+	case ingest.ReasonTooManyValues:
+		return reasonTooManyValues
 	default:
 		return reasonInvalidValue
 	}

@@ -334,7 +334,7 @@ func TestMalformedLines(t *testing.T) {
 				}
 				return out
 			}
-			want := map[string]int64{"too_long": 0, "invalid_json": 2, "not_object": 1, "invalid_value": 1}
+			want := map[string]int64{"too_long": 0, "invalid_json": 2, "not_object": 1, "invalid_value": 1, "too_many_values": 0}
 			require.Eventually(t, func() bool { return assert.ObjectsAreEqual(want, reasons()) }, waitFor, tick, "%v", reasons())
 			assert.Equal(t, int64(8), e.sum("otelcol_receiver_cairn_file_lines", nil))
 			if onError == ingest.OnErrorDrop {
