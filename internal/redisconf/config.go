@@ -183,3 +183,19 @@ func Default(prefix string) Config {
 		TLS:           configtls.ClientConfig{Insecure: true},
 	}
 }
+
+// Warnings lists what is unsafe in the configuration without being wrong,
+// for the component to log at start: credentials sent over plain TCP (any
+// host on the path reads them, and with them can rewrite the fleet's shared
+// state). They name the options.
+func (rc *Config) Warnings() []string {
+	var w []string
+	plain := rc.TLS.Insecure
+	if plain && (rc.Password != "" || rc.PasswordFile != "") {
+		w = append(w, "redis: the password is sent over plain TCP (redis.tls.insecure is true): set redis.tls (and give each collector its own ACL user, redis.username) unless the connection stays on a trusted host")
+	}
+	if plain && (rc.Sentinel.Password != "" || rc.Sentinel.PasswordFile != "") {
+		w = append(w, "redis.sentinel: the Sentinel password is sent over plain TCP (redis.tls.insecure is true)")
+	}
+	return w
+}
