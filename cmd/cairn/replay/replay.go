@@ -62,6 +62,11 @@ type Options struct {
 	// pipeline's cairn_file receiver when the configuration has one, so
 	// that replay decodes exactly as the collector does.
 	Decoding ingest.Options
+	// Observer, when set, sees every batch the processors hand on, in
+	// order, before it is written: what `cairn eval` scores, batch
+	// boundaries included (an alert must come in the batch of the event
+	// that decided it). It must not keep or change the batch.
+	Observer func(plog.Logs)
 }
 
 // DefaultBatchSize is the batch size without one configured: the cairn_file
@@ -156,7 +161,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 
 	sum := newSummary()
-	sink := &encoderSink{w: bufio.NewWriterSize(out, 1<<20), sum: sum}
+	sink := &encoderSink{w: bufio.NewWriterSize(out, 1<<20), sum: sum, observe: o.Observer}
 	chain, procs, notes, err := buildChain(ctx, cc, o, tel, build, sink)
 	if err != nil {
 		h.shutdown(ctx)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/cairnsec/cairn/internal/document"
 	"github.com/cairnsec/cairn/internal/ingest"
@@ -479,4 +481,36 @@ service:
 	sum, err = Run(context.Background(), o)
 	require.NoError(t, err)
 	assert.Equal(t, 3, sum.EventsIn)
+}
+
+// The Observer sees every batch the processors hand on, in order, with
+// what the processors wrote on it.
+func TestObserverSeesEveryBatch(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "c.yaml", minimalConfig)
+	var in strings.Builder
+	for i := 0; i < 5; i++ {
+		fmt.Fprintf(&in, `{"@timestamp":"2026-03-02T00:00:0%dZ","dns.question.name":"d%d.example"}`+"\n", i, i)
+	}
+	var out bytes.Buffer
+	o := options(t, cfg, "-", "-")
+	o.Stdin = strings.NewReader(in.String())
+	o.Stdout = &out
+	o.BatchSize = 2
+	var sizes []int
+	var flagged int
+	o.Observer = func(ld plog.Logs) {
+		sizes = append(sizes, ld.LogRecordCount())
+		for i := 0; i < ld.LogRecordCount(); i++ {
+			rec := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(i)
+			if _, ok := rec.Attributes().Get("cairn.signals"); ok {
+				flagged++
+			}
+		}
+	}
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, []int{2, 2, 1}, sizes)
+	assert.Equal(t, 5, flagged, "the observer sees the processors' signals")
+	assert.Equal(t, 5, sum.EventsOut)
 }

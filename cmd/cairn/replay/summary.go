@@ -84,6 +84,18 @@ var (
 // alert records an alert record, replacing the earlier state of the same id.
 func (s *Summary) alert(v *event.View) {
 	s.AlertRecords++
+	a := AlertOf(v)
+	if i, ok := s.alertIndex[a.ID]; ok {
+		s.Alerts[i] = a
+		return
+	}
+	s.alertIndex[a.ID] = len(s.Alerts)
+	s.Alerts = append(s.Alerts, a)
+}
+
+// AlertOf reads what the summary shows of the alert record under v
+// (correlate's fields: rule, severity, score, entity, contributions).
+func AlertOf(v *event.View) Alert {
 	a := Alert{}
 	a.ID, _ = v.Str(event.EventID)
 	a.Rule, _ = v.Str(ruleName)
@@ -122,12 +134,7 @@ func (s *Summary) alert(v *event.View) {
 			a.Contributions = append(a.Contributions, c)
 		}
 	}
-	if i, ok := s.alertIndex[a.ID]; ok {
-		s.Alerts[i] = a
-		return
-	}
-	s.alertIndex[a.ID] = len(s.Alerts)
-	s.Alerts = append(s.Alerts, a)
+	return a
 }
 
 // writeAlerts prints each alert with its explanation.
@@ -206,6 +213,8 @@ type encoderSink struct {
 	sum *Summary
 	err error
 	mu  sync.Mutex
+	// observe is Options.Observer.
+	observe func(plog.Logs)
 }
 
 func (s *encoderSink) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
@@ -213,6 +222,9 @@ func (s *encoderSink) Capabilities() consumer.Capabilities { return consumer.Cap
 func (s *encoderSink) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.observe != nil {
+		s.observe(ld)
+	}
 	if s.v == nil {
 		s.v = event.NewView()
 	}
