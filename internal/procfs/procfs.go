@@ -66,6 +66,16 @@ type Options struct {
 	MaxArgs int
 	// MaxArgBytes bounds the bytes of argv read (0: 4096).
 	MaxArgBytes int
+	// Stat, when set, is the process's stat as read earlier (at exec time,
+	// by the caller): it is used instead of reading stat again.
+	Stat *Stat
+	// SkipExe: the caller fills Exe itself (from an open file of the
+	// executable), so the exe link is not read.
+	SkipExe bool
+	// Only reads stat (and exe unless SkipExe) and nothing else: cmdline,
+	// cwd and status would describe another program by now (the process
+	// has exec'd again); they are listed as missing.
+	Only bool
 }
 
 // Proc is what could be read about a process.
@@ -111,46 +121,83 @@ type Proc struct {
 func (fs *FS) PIDPath(pid int) string { return fs.Root + "/" + strconv.Itoa(pid) }
 
 // Read reads pid's details. It never fails: what could not be read is listed
-// in Missing and makes the result Partial.
+// in Missing and makes the result Partial. Every file is read through one
+// open /proc/<pid> directory, so all of them describe the same process
+// instance (see Dir).
 func (fs *FS) Read(pid int, opt Options) *Proc {
-	p := &Proc{PID: pid}
-	dir := fs.PIDPath(pid)
+	d, err := fs.OpenDir(pid)
+	if err != nil {
+		return fs.Unread(pid, opt)
+	}
+	defer d.Close()
+	return d.Read(opt)
+}
+
+// Unread is what Read gives for a process that is gone: nothing but the
+// stat in opt, if any; everything else missing.
+func (fs *FS) Unread(pid int, opt Options) *Proc {
+	p := &Proc{PID: pid, Partial: true}
+	if !opt.SkipExe {
+		p.Missing = append(p.Missing, "exe")
+	}
+	if opt.Stat != nil {
+		p.setStat(fs, *opt.Stat)
+	} else {
+		p.Missing = append(p.Missing, "stat")
+	}
+	p.Missing = append(p.Missing, "cmdline", "cwd", "status")
+	return p
+}
+
+// Read reads the details of the directory's process (see FS.Read).
+func (d *Dir) Read(opt Options) *Proc {
+	p := &Proc{PID: d.pid}
 	miss := func(what string) {
 		p.Partial = true
 		p.Missing = append(p.Missing, what)
 	}
-	if exe, err := os.Readlink(dir + "/exe"); err == nil {
-		p.Exe, p.ExeDeleted, p.ExeMemfd = CleanExe(exe)
-	} else {
-		miss("exe")
+	if !opt.SkipExe {
+		if exe, err := d.Readlink("exe"); err == nil {
+			p.Exe, p.ExeDeleted, p.ExeMemfd = CleanExe(exe)
+		} else {
+			miss("exe")
+		}
 	}
-	if st, err := fs.ReadStat(pid); err == nil {
-		p.HasStat = true
-		p.PPID, p.PGID, p.SID, p.TTY = st.PPID, st.PGID, st.SID, st.TTY
-		p.Comm = st.Comm
-		p.StartTicks = st.StartTicks
-		p.Start = fs.StartTime(st.StartTicks)
+	if opt.Stat != nil {
+		p.setStat(d.fs, *opt.Stat)
+	} else if st, err := d.ReadStat(); err == nil {
+		p.setStat(d.fs, st)
 	} else {
 		miss("stat")
+	}
+	if opt.Only {
+		miss("cmdline")
+		miss("cwd")
+		miss("status")
+		return p
 	}
 	maxBytes := opt.MaxArgBytes
 	if maxBytes <= 0 {
 		maxBytes = 4096
 	}
-	if b, err := readLimited(dir+"/cmdline", maxBytes+1); err == nil {
+	// cmdline can be as long as the process's argument area (up to a
+	// quarter of the stack limit): only what is kept is read.
+	if b, err := d.readLimited("cmdline", maxBytes+1); err == nil {
 		p.Args, p.ArgsTruncated = SplitCmdline(b, opt.MaxArgs, maxBytes)
-		if len(b) == 0 && p.Exe == "" {
+		if len(b) == 0 && p.Exe == "" && !opt.SkipExe {
 			miss("cmdline")
 		}
 	} else {
 		miss("cmdline")
 	}
-	if cwd, err := os.Readlink(dir + "/cwd"); err == nil {
+	if cwd, err := d.Readlink("cwd"); err == nil {
 		p.Cwd = cwd
 	} else {
 		miss("cwd")
 	}
-	if b, err := readLimited(dir+"/status", 16384); err == nil {
+	// The ids come before the variable-length lines (Groups can hold
+	// 65,536 entries): a bounded prefix holds them.
+	if b, err := d.readLimited("status", statusSize); err == nil {
 		if ids, ok := ParseStatusIDs(b); ok {
 			p.UID, p.EUID, p.GID, p.EGID = ids[0], ids[1], ids[2], ids[3]
 			p.HasIDs = true
@@ -160,10 +207,26 @@ func (fs *FS) Read(pid int, opt Options) *Proc {
 	} else {
 		miss("status")
 	}
-	if b, err := readLimited(dir+"/cgroup", 8192); err == nil {
+	if b, err := d.readLimited("cgroup", cgroupSize); err == nil {
 		p.ContainerID = ContainerID(b)
 	}
 	return p
+}
+
+// statusSize and cgroupSize bound what is read of status (the ids are in
+// its first lines) and cgroup (a container id is in the first lines; a
+// user can make its own cgroup paths long, but not beyond this).
+const (
+	statusSize = 16384
+	cgroupSize = 8192
+)
+
+func (p *Proc) setStat(fs *FS, st Stat) {
+	p.HasStat = true
+	p.PPID, p.PGID, p.SID, p.TTY = st.PPID, st.PGID, st.SID, st.TTY
+	p.Comm = st.Comm
+	p.StartTicks = st.StartTicks
+	p.Start = fs.StartTime(st.StartTicks)
 }
 
 // StartTime converts a start time in clock ticks since boot to wall time.
@@ -203,15 +266,6 @@ func CleanExe(link string) (path string, deleted, memfd bool) {
 		memfd = true
 	}
 	return path, deleted, memfd
-}
-
-func readLimited(path string, n int) ([]byte, error) {
-	buf := make([]byte, n)
-	m, err := readInto(path, buf)
-	if err != nil {
-		return nil, err
-	}
-	return buf[:m], nil
 }
 
 // statSize bounds /proc/<pid>/stat: a command name of at most 64 bytes and
@@ -421,69 +475,4 @@ func (fs *FS) PIDs() ([]int, error) {
 		}
 	}
 	return pids, nil
-}
-
-// SocketOwners finds, for each socket inode in want, a process that holds it
-// open, by reading the /proc/<pid>/fd links ("socket:[inode]"). It stops as
-// soon as every inode is found. skip, when set, is consulted first for a
-// likely owner (pid hints), which makes repeat scans cheap.
-func (fs *FS) SocketOwners(want map[uint64]int, hints []int) {
-	remaining := 0
-	for _, pid := range want {
-		if pid == 0 {
-			remaining++
-		}
-	}
-	if remaining == 0 {
-		return
-	}
-	scan := func(pid int) bool {
-		dir := fs.PIDPath(pid) + "/fd"
-		d, err := os.Open(dir)
-		if err != nil {
-			return false
-		}
-		names, _ := d.Readdirnames(-1)
-		d.Close()
-		for _, n := range names {
-			l, err := os.Readlink(dir + "/" + n)
-			if err != nil || !strings.HasPrefix(l, "socket:[") {
-				continue
-			}
-			ino, err := strconv.ParseUint(l[8:len(l)-1], 10, 64)
-			if err != nil {
-				continue
-			}
-			if owner, ok := want[ino]; ok && owner == 0 {
-				want[ino] = pid
-				remaining--
-				if remaining == 0 {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	seen := make(map[int]bool, len(hints))
-	for _, pid := range hints {
-		if seen[pid] {
-			continue
-		}
-		seen[pid] = true
-		if scan(pid) {
-			return
-		}
-	}
-	pids, err := fs.PIDs()
-	if err != nil {
-		return
-	}
-	for _, pid := range pids {
-		if seen[pid] {
-			continue
-		}
-		if scan(pid) {
-			return
-		}
-	}
 }

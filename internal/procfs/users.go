@@ -22,6 +22,9 @@ type Names struct {
 	names   map[uint32]string
 }
 
+// maxIDFile bounds what is read of a passwd or group file.
+const maxIDFile = 64 << 20
+
 // NewNames reads ids from path (/etc/passwd or /etc/group).
 func NewNames(path string) *Names { return &Names{path: path} }
 
@@ -34,7 +37,7 @@ func (n *Names) Name(id uint32) string {
 		n.checked = now
 		if fi, err := os.Stat(n.path); err == nil {
 			if n.names == nil || !fi.ModTime().Equal(n.mtime) || fi.Size() != n.size {
-				if b, err := os.ReadFile(n.path); err == nil {
+				if b, err := ReadRegularFile(n.path, maxIDFile); err == nil {
 					n.names = ParseIDFile(b)
 					n.mtime, n.size = fi.ModTime(), fi.Size()
 				}

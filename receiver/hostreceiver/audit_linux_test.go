@@ -114,46 +114,43 @@ func TestAuditTail(t *testing.T) {
 }
 
 // TestAuditExecHashed: an audit exec record written just now (a live tail)
-// gets the executable's sha256 like a proc connector start; an old record
-// for the same path does not (the file may have changed since).
+// of a process that still runs the program it names gets that program's
+// sha256, read through the process, like a proc connector start. An old
+// record of the same process, and a record of a process gone, are not
+// hashed (hash_status unverified): nothing is opened by a record's path.
 func TestAuditExecHashed(t *testing.T) {
+	requireRoot(t)
 	dir := t.TempDir()
 	bin := copyBinary(t, dir, "audit-probe", []byte("audit"))
-	want := fileSHA256(t, bin)
-	lines := func(ts float64, seq, pid int) string {
-		id := fmt.Sprintf("%.3f:%d", ts, seq)
-		return fmt.Sprintf(`type=SYSCALL msg=audit(%[1]s): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=1 pid=%[2]d auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm="audit-probe" exe="%[3]s" key=(null)
-type=EXECVE msg=audit(%[1]s): argc=1 a0="audit-probe"
-type=CWD msg=audit(%[1]s): cwd="%[4]s"
-type=PATH msg=audit(%[1]s): item=0 name="%[3]s" inode=1 dev=08:01 mode=0100755 ouid=0 ogid=0 rdev=00:00 objtype=NORMAL
-type=EOE msg=audit(%[1]s):
-`, id, pid, bin, dir)
-	}
-	now := float64(time.Now().UnixMilli()) / 1000
+	want, id := fileSHA256(t, bin), auditFileID(t, bin)
+	cmd := helperCmd(bin, "sleep", "20s")
+	startReady(t, cmd)
+	gone := helperCmd(bin, "exit")
+	require.NoError(t, gone.Run())
+	now := time.Now()
 	log := filepath.Join(dir, "audit.log")
-	require.NoError(t, os.WriteFile(log, []byte(lines(now-3600, 1, 4001)+lines(now, 2, 4002)), 0o600))
+	require.NoError(t, os.WriteFile(log, []byte(
+		auditExecRecord(now.Add(-time.Hour), 1, cmd.Process.Pid, os.Getpid(), bin, id, dir, "audit-probe")+
+			auditExecRecord(now, 2, cmd.Process.Pid, os.Getpid(), bin, id, dir, "audit-probe")+
+			auditExecRecord(now, 3, gone.Process.Pid, os.Getpid(), bin, id, dir, "audit-probe")), 0o600))
 
-	cfg := testConfig()
-	cfg.Processes.Enabled = false
-	cfg.Audit.Enabled = true
-	cfg.Audit.LogFile = log
-	cfg.Audit.StartAt = "beginning"
-	cfg.Audit.PollInterval = 20 * time.Millisecond
-	cfg.Audit.ReassemblyTimeout = 50 * time.Millisecond
-	_, sink := startReceiver(t, cfg)
+	_, sink := startReceiver(t, auditConfig(log))
 	fresh := waitEvent(t, sink, 10*time.Second, "the fresh exec with its hash", func(e event) bool {
-		return e.int("process.pid") == 4002 && e.str("process.hash.sha256") != ""
+		return auditSeq(2)(e) && e.str("process.hash.sha256") != ""
 	})
 	assert.Equal(t, want, fresh.str("process.hash.sha256"))
-	old := waitEvent(t, sink, 10*time.Second, "the old exec", func(e event) bool { return e.int("process.pid") == 4001 })
-	assert.Empty(t, old.str("process.hash.sha256"), "an hour-old record is not hashed from today's file")
+	for _, seq := range []int64{1, 3} {
+		e := waitEvent(t, sink, 10*time.Second, fmt.Sprintf("record %d", seq), auditSeq(seq))
+		assert.Empty(t, e.str("process.hash.sha256"), "record %d", seq)
+		assert.Equal(t, "unverified", e.str(attrHashStatus), "record %d", seq)
+	}
 }
 
 // TestAuditExecLineage: a fresh audit exec record of a process that still
 // runs gets the entity ids the proc connector gives the same process (so
 // the two sources link), its parent's, and its leaders; a record naming a
-// running pid with another executable, or a pid that started after the
-// record, gets none.
+// running pid with another executable (another file), or a pid that
+// started after the record, gets none.
 func TestAuditExecLineage(t *testing.T) {
 	requireRoot(t)
 	dir := t.TempDir()
@@ -162,36 +159,21 @@ func TestAuditExecLineage(t *testing.T) {
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	pid := cmd.Process.Pid
-	record := func(ts time.Time, seq, pid int, exe string) string {
-		id := fmt.Sprintf("%.3f:%d", float64(ts.UnixMilli())/1000, seq)
-		return fmt.Sprintf(`type=SYSCALL msg=audit(%[1]s): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=%[5]d pid=%[2]d auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm="audit-live" exe="%[3]s" key=(null)
-type=EXECVE msg=audit(%[1]s): argc=2 a0="%[3]s" a1="3s"
-type=CWD msg=audit(%[1]s): cwd="%[4]s"
-type=PATH msg=audit(%[1]s): item=0 name="%[3]s" inode=1 dev=08:01 mode=0100755 ouid=0 ogid=0 rdev=00:00 objtype=NORMAL
-type=EOE msg=audit(%[1]s):
-`, id, pid, exe, dir, os.Getpid())
-	}
+	id := auditFileID(t, bin)
 	now := time.Now()
 	log := filepath.Join(dir, "audit.log")
 	require.NoError(t, os.WriteFile(log, []byte(
-		record(now, 1, pid, bin)+
-			record(now, 2, pid, "/usr/bin/not-this-one")+
+		auditExecRecord(now, 1, pid, os.Getpid(), bin, id, dir, bin, "3s")+
+			auditExecRecord(now, 2, pid, os.Getpid(), "/usr/bin/not-this-one", auditFileID(t, "/bin/sh"), dir, "not-this-one")+
 			// The process started after this record: not the one meant.
-			record(now.Add(-time.Minute/2), 3, pid, bin)), 0o600))
+			auditExecRecord(now.Add(-time.Minute/2), 3, pid, os.Getpid(), bin, id, dir, bin, "3s")), 0o600))
 
-	cfg := testConfig()
+	cfg := auditConfig(log)
 	cfg.Processes.Enabled = true
-	cfg.Audit.Enabled = true
-	cfg.Audit.LogFile = log
-	cfg.Audit.StartAt = "beginning"
-	cfg.Audit.PollInterval = 20 * time.Millisecond
-	cfg.Audit.ReassemblyTimeout = 50 * time.Millisecond
 	cfg.Inventory = true
 	_, sink := startReceiver(t, cfg)
 	audit := func(seq int64) event {
-		return waitEvent(t, sink, 10*time.Second, fmt.Sprintf("audit record %d", seq), func(e event) bool {
-			return e.str("event.dataset") == datasetAudit && e.int("cairn.audit.sequence") == seq
-		})
+		return waitEvent(t, sink, 10*time.Second, fmt.Sprintf("audit record %d", seq), auditSeq(seq))
 	}
 	inv := waitEvent(t, sink, 10*time.Second, "inventory of the live process", func(e event) bool {
 		return e.str("event.dataset") == datasetProcess && e.int("process.pid") == int64(pid)
@@ -210,4 +192,21 @@ type=EOE msg=audit(%[1]s):
 		assert.Empty(t, e.str("process.parent.entity_id"), "record %d", seq)
 		assert.Equal(t, int64(os.Getpid()), e.int("process.parent.pid"), "the record's own ppid stays")
 	}
+}
+
+// TestLocalAuditNode: which node= names are this host's.
+func TestLocalAuditNode(t *testing.T) {
+	r := &hostReceiver{cfg: testConfig(), auditHost: "web-03"}
+	for node, local := range map[string]bool{
+		"web-03": true, "WEB-03": true, "web-03.example.net": true,
+		"web-030": false, "web-0": false, "db-1": false, "web-03x.example.net": false, "": false,
+	} {
+		assert.Equal(t, local, r.localAuditNode(node), node)
+	}
+	r.auditHost = "web-03.example.net"
+	assert.True(t, r.localAuditNode("web-03"))
+	assert.True(t, r.localAuditNode("web-03.example.net"))
+	r.cfg.Audit.NodeNames = []string{"10.0.0.3"}
+	assert.True(t, r.localAuditNode("10.0.0.3"))
+	assert.False(t, r.localAuditNode("web-03"), "node_names replace the host name")
 }

@@ -25,13 +25,13 @@ func auditEventsOf(t *testing.T, raw string) (event, string, bool) {
 		require.NoError(t, err, line)
 		msgs = append(msgs, m)
 	}
-	rec, kind, ok := auditEvent(msgs, nameFunc(func(id uint32) string {
+	ar, ok := auditEvent(msgs, nameFunc(func(id uint32) string {
 		return map[uint32]string{0: "root", 1001: "andrew"}[id]
-	}))
+	}), 64, 4096)
 	if !ok {
 		return event{}, "", false
 	}
-	return event{attrs: rec.Attributes(), resource: pcommon.NewMap()}, kind, true
+	return event{attrs: ar.rec.Attributes(), resource: pcommon.NewMap()}, ar.kind, true
 }
 
 func loadFixtures(t *testing.T, name string) map[string]string {
@@ -89,4 +89,17 @@ func TestAuditFixtureSetuidShell(t *testing.T) {
 	assert.Equal(t, "0", e.str("user.effective.id"))
 	assert.Equal(t, "root", e.str("user.effective.name"))
 	assert.Equal(t, "dash -p", e.str("process.title"))
+}
+
+func TestBoundArgs(t *testing.T) {
+	args, tr := boundArgs([]string{"a", "bb", "ccc"}, 2, 100)
+	assert.Equal(t, []string{"a", "bb"}, args)
+	assert.True(t, tr)
+	// Bytes count a separator after each argument, as in cmdline.
+	args, tr = boundArgs([]string{"abc", "defgh"}, 10, 6)
+	assert.Equal(t, []string{"abc", "de"}, args)
+	assert.True(t, tr)
+	args, tr = boundArgs([]string{"abc", "de"}, 10, 6)
+	assert.Equal(t, []string{"abc", "de"}, args)
+	assert.False(t, tr)
 }

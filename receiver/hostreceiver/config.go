@@ -3,6 +3,7 @@ package hostreceiver
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -56,12 +57,18 @@ type ProcessesConfig struct {
 // HashingConfig configures executable hashing.
 type HashingConfig struct {
 	Enabled bool `mapstructure:"enabled"`
-	// MaxFileSize: larger executables are not hashed.
+	// MaxFileSize: executables of a larger apparent size are not hashed
+	// (hash_status too_large).
 	MaxFileSize int64 `mapstructure:"max_file_size"`
-	// BytesPerSecond is the read budget of all hashing; 0 is unlimited.
+	// MaxHoleBytes: executables with more bytes of holes (a sparse file's
+	// unwritten ranges) are not hashed (hash_status sparse).
+	MaxHoleBytes int64 `mapstructure:"max_hole_bytes"`
+	// BytesPerSecond is the budget of bytes hashed, charged by the bytes
+	// actually read and shared fairly between files and their owners; 0 is
+	// unlimited.
 	BytesPerSecond int64 `mapstructure:"bytes_per_second"`
-	// CacheSize is the number of sums kept, keyed by device, inode, size
-	// and modification time.
+	// CacheSize is the number of sums kept, keyed by device, inode, size,
+	// modification time and status change time.
 	CacheSize int `mapstructure:"cache_size"`
 	// Workers hash in parallel.
 	Workers int `mapstructure:"workers"`
@@ -105,6 +112,12 @@ type DNSConfig struct {
 	MinTTL time.Duration `mapstructure:"min_ttl"`
 	// MaxTTL: and at most this long.
 	MaxTTL time.Duration `mapstructure:"max_ttl"`
+	// MaxPendingQueries bounds the queries this host sent that await their
+	// answer (the oldest are forgotten first).
+	MaxPendingQueries int `mapstructure:"max_pending_queries"`
+	// QueryTimeout: an answer is taken only for a query sent at most this
+	// long before it.
+	QueryTimeout time.Duration `mapstructure:"query_timeout"`
 
 	_ struct{}
 }
@@ -121,6 +134,12 @@ type AuditConfig struct {
 	// ReassemblyTimeout: records of one event that arrive further apart
 	// than this are given up waiting for.
 	ReassemblyTimeout time.Duration `mapstructure:"reassembly_timeout"`
+	// NodeNames are the node= names of this host's records in the log
+	// (auditd's name_format); lines with another node= are other hosts'
+	// and left out. Empty: the host name, its first label, or the host
+	// name followed by a domain; lines without node= are always this
+	// host's.
+	NodeNames []string `mapstructure:"node_names"`
 
 	_ struct{}
 }
@@ -144,8 +163,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Hashing.Enabled {
 		h := c.Hashing
-		if h.MaxFileSize <= 0 || h.CacheSize <= 0 || h.Workers <= 0 || h.QueueSize <= 0 {
-			errs = append(errs, errors.New("hashing: max_file_size, cache_size, workers and queue_size must be positive"))
+		for _, o := range []struct {
+			name string
+			v    int64
+		}{
+			{"max_file_size", h.MaxFileSize}, {"max_hole_bytes", h.MaxHoleBytes}, {"cache_size", int64(h.CacheSize)},
+			{"workers", int64(h.Workers)}, {"queue_size", int64(h.QueueSize)},
+		} {
+			if o.v <= 0 {
+				errs = append(errs, fmt.Errorf("hashing: %s must be positive, not %d", o.name, o.v))
+			}
 		}
 		if h.BytesPerSecond < 0 {
 			errs = append(errs, errors.New("hashing: bytes_per_second must not be negative (0 is unlimited)"))
@@ -182,6 +209,12 @@ func (c *Config) Validate() error {
 				errs = append(errs, errors.New("dns: empty interface name"))
 			}
 		}
+		if c.DNS.MaxPendingQueries <= 0 {
+			errs = append(errs, fmt.Errorf("dns: max_pending_queries must be positive, not %d", c.DNS.MaxPendingQueries))
+		}
+		if c.DNS.QueryTimeout <= 0 {
+			errs = append(errs, fmt.Errorf("dns: query_timeout must be positive, not %s", c.DNS.QueryTimeout))
+		}
 	}
 	if c.Audit.Enabled {
 		if c.Audit.LogFile == "" {
@@ -192,6 +225,11 @@ func (c *Config) Validate() error {
 		}
 		if c.Audit.PollInterval <= 0 || c.Audit.ReassemblyTimeout <= 0 {
 			errs = append(errs, errors.New("audit: poll_interval and reassembly_timeout must be positive"))
+		}
+		for _, n := range c.Audit.NodeNames {
+			if n == "" || strings.ContainsAny(n, " \t\n") {
+				errs = append(errs, fmt.Errorf("audit: node_names: %q is not a node name", n))
+			}
 		}
 	}
 	if !c.Processes.Enabled && !c.Connections.Enabled && !c.DNS.Enabled && !c.Audit.Enabled {

@@ -46,6 +46,10 @@ func TestFullConfig(t *testing.T) {
 	assert.Equal(t, "beginning", cfg.Audit.StartAt)
 	assert.Equal(t, 5*time.Second, cfg.Audit.ReassemblyTimeout)
 	assert.Equal(t, "web-03", cfg.HostName)
+	assert.Equal(t, int64(4<<20), cfg.Hashing.MaxHoleBytes)
+	assert.Equal(t, 2048, cfg.DNS.MaxPendingQueries)
+	assert.Equal(t, 5*time.Second, cfg.DNS.QueryTimeout)
+	assert.Equal(t, []string{"web-03", "web-03.example.net"}, cfg.Audit.NodeNames)
 	assert.Equal(t, []string{"/usr/lib/systemd/*", "/usr/sbin/chronyd"}, cfg.ExcludeExecutables)
 	assert.Equal(t, 4096, cfg.QueueSize)
 
@@ -55,14 +59,22 @@ func TestFullConfig(t *testing.T) {
 
 func TestInvalidConfig(t *testing.T) {
 	for name, want := range map[string]string{
-		"bad_protocol": `unknown protocol "sctp"`,
-		"bad_start_at": "start_at must be end or beginning",
-		"nothing":      "every source is disabled",
+		"bad_protocol":   `unknown protocol "sctp"`,
+		"bad_start_at":   "start_at must be end or beginning",
+		"nothing":        "every source is disabled",
+		"bad_hashing":    "hashing: max_hole_bytes must be positive, not 0",
+		"bad_dns":        "dns: max_pending_queries must be positive, not 0",
+		"bad_node_names": `audit: node_names: "two words" is not a node name`,
 	} {
 		_, err := loadConfig(t, name)
 		require.Error(t, err, name)
 		assert.Contains(t, err.Error(), want, name)
 	}
+	// Every bad option is named, not just the first.
+	_, err := loadConfig(t, "bad_hashing")
+	assert.ErrorContains(t, err, "hashing: workers must be positive, not -1")
+	_, err = loadConfig(t, "bad_dns")
+	assert.ErrorContains(t, err, "dns: query_timeout must be positive, not 0s")
 }
 
 func TestFactory(t *testing.T) {

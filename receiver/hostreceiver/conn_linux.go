@@ -182,6 +182,7 @@ func (r *hostReceiver) pollConnections(ctx context.Context, fd int) {
 		cur := make(map[connKey]struct{}, len(rows))
 		var fresh []*connection
 		want := map[uint64]int{}
+		uids := map[uint32]bool{}
 		for _, s := range rows {
 			if s.state == tcpListen {
 				continue
@@ -208,10 +209,11 @@ func (r *hostReceiver) pollConnections(ctx context.Context, fd int) {
 			fresh = append(fresh, c)
 			if c.inode != 0 {
 				want[c.inode] = 0
+				uids[c.uid] = true
 			}
 		}
 		if len(want) > 0 {
-			r.fs.SocketOwners(want, hints.list())
+			r.fs.SocketOwners(want, hints.list(), uids)
 		}
 		typ := "start"
 		if first {
@@ -226,7 +228,7 @@ func (r *hostReceiver) pollConnections(ctx context.Context, fd int) {
 			if c.pid > 0 {
 				hints.add(c.pid)
 				c.exe = r.fs.ReadExe(c.pid)
-				if c.exe != "" && r.excluded(c.exe) {
+				if c.exe != "" && r.excludedPID(c.exe, c.pid) {
 					continue
 				}
 			}

@@ -33,28 +33,38 @@ type dnsKey struct {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// dnsFilterProgram accepts IPv4 (first fragments only) and IPv6 UDP
-// datagrams from port 53, so the kernel drops everything else before it
-// reaches the receiver. Offsets are from the network header: the sockets
-// are SOCK_DGRAM. Skips count from the next instruction.
+// dnsFilterProgram accepts the UDP datagrams (IPv4 first fragments only,
+// and IPv6) this host sends to port 53 (queries) and those it receives,
+// addressed to it, from port 53 (answers), so the kernel drops everything
+// else before it reaches the receiver: the answers and queries of a DNS
+// server on the host, and packets for other hosts seen in promiscuous mode.
+// Offsets are from the network header (the sockets are SOCK_DGRAM); the
+// UDP header's offset is put in X. Skips count from the next instruction.
 func dnsFilterProgram() ([]bpf.RawInstruction, error) {
 	return bpf.Assemble([]bpf.Instruction{
-		/* 0 */ bpf.LoadExtension{Num: bpf.ExtProto},
-		/* 1 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.ETH_P_IP, SkipFalse: 7}, // → 9
-		/* 2 */ bpf.LoadAbsolute{Off: 9, Size: 1},
-		/* 3 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.IPPROTO_UDP, SkipFalse: 11}, // → 15
-		/* 4 */ bpf.LoadAbsolute{Off: 6, Size: 2},
-		/* 5 */ bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff, SkipTrue: 9}, // fragment → 15
-		/* 6 */ bpf.LoadMemShift{Off: 0},
-		/* 7 */ bpf.LoadIndirect{Off: 0, Size: 2},
-		/* 8 */ bpf.Jump{Skip: 4}, // → 13
-		/* 9 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.ETH_P_IPV6, SkipFalse: 5}, // → 15
-		/* 10 */ bpf.LoadAbsolute{Off: 6, Size: 1},
-		/* 11 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.IPPROTO_UDP, SkipFalse: 3}, // → 15
-		/* 12 */ bpf.LoadAbsolute{Off: 40, Size: 2},
-		/* 13 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: 53, SkipFalse: 1}, // → 15
-		/* 14 */ bpf.RetConstant{Val: 0xffff},
-		/* 15 */ bpf.RetConstant{Val: 0},
+		/* 0 */ bpf.LoadExtension{Num: bpf.ExtType},
+		/* 1 */ bpf.StoreScratch{Src: bpf.RegA, N: 0},
+		/* 2 */ bpf.LoadExtension{Num: bpf.ExtProto},
+		/* 3 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.ETH_P_IP, SkipFalse: 6}, // → 10
+		/* 4 */ bpf.LoadAbsolute{Off: 9, Size: 1},
+		/* 5 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.IPPROTO_UDP, SkipFalse: 16}, // → 22
+		/* 6 */ bpf.LoadAbsolute{Off: 6, Size: 2},
+		/* 7 */ bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff, SkipTrue: 14}, // fragment → 22
+		/* 8 */ bpf.LoadMemShift{Off: 0},
+		/* 9 */ bpf.Jump{Skip: 4}, // → 14
+		/* 10 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.ETH_P_IPV6, SkipFalse: 11}, // → 22
+		/* 11 */ bpf.LoadAbsolute{Off: 6, Size: 1},
+		/* 12 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.IPPROTO_UDP, SkipFalse: 9}, // → 22
+		/* 13 */ bpf.LoadConstant{Dst: bpf.RegX, Val: 40},
+		/* 14 */ bpf.LoadScratch{Dst: bpf.RegA, N: 0},
+		/* 15 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipFalse: 2}, // → 18
+		/* 16 */ bpf.LoadIndirect{Off: 2, Size: 2}, // sent: the destination port
+		/* 17 */ bpf.Jump{Skip: 2}, // → 20
+		/* 18 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_HOST, SkipFalse: 3}, // → 22
+		/* 19 */ bpf.LoadIndirect{Off: 0, Size: 2}, // received: the source port
+		/* 20 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: 53, SkipFalse: 1}, // → 22
+		/* 21 */ bpf.RetConstant{Val: 0xffff},
+		/* 22 */ bpf.RetConstant{Val: 0},
 	})
 }
 
@@ -115,8 +125,9 @@ func openPacketSockets(ifaces []string) ([]packetSocket, error) {
 	return out, nil
 }
 
-// sniffDNS reads DNS responses arriving on s and reports them.
-func (r *hostReceiver) sniffDNS(ctx context.Context, s packetSocket, dedup *lru.Cache[dnsKey, time.Time]) {
+// sniffDNS reads the DNS queries this host sends and the answers it
+// receives on s.
+func (r *hostReceiver) sniffDNS(ctx context.Context, s packetSocket, dns *dnsState) {
 	buf := make([]byte, 65536)
 	for ctx.Err() == nil {
 		n, from, err := unix.Recvfrom(s.fd, buf, 0)
@@ -126,16 +137,77 @@ func (r *hostReceiver) sniffDNS(ctx context.Context, s packetSocket, dedup *lru.
 			}
 			continue
 		}
-		// Answers received by this host: not the copies of packets it sends
-		// (which also avoids seeing loopback traffic twice).
-		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
+		ll, ok := from.(*unix.SockaddrLinklayer)
+		if !ok {
 			continue
 		}
-		r.handleDNSPacket(buf[:n], time.Now(), dedup)
+		// On loopback every packet is seen twice, sent and received: the
+		// query is taken when sent, the answer when received.
+		switch ll.Pkttype {
+		case unix.PACKET_OUTGOING:
+			r.handleDNSQuery(buf[:n], time.Now(), dns)
+		case unix.PACKET_HOST:
+			r.handleDNSPacket(buf[:n], time.Now(), dns)
+		}
 	}
 }
 
-func (r *hostReceiver) handleDNSPacket(pkt []byte, now time.Time, dedup *lru.Cache[dnsKey, time.Time]) {
+// dnsState is shared by the sniffers of every interface: the queries this
+// host sent that await an answer, and the answers reported lately.
+type dnsState struct {
+	// pending: query → when it was sent. Bounded; the oldest go first, so
+	// a flood of queries that are never answered can push out a real
+	// query only by outpacing its round trip.
+	pending *lru.Cache[dnsQueryKey, time.Time]
+	dedup   *lru.Cache[dnsKey, time.Time]
+}
+
+// dnsQueryKey is what an answer must repeat of its query: the client's
+// address and port, the server's address, the transaction id, and the
+// question.
+type dnsQueryKey struct {
+	client netip.AddrPort
+	server netip.Addr
+	id     uint16
+	qtype  uint16
+	qclass uint16
+	qname  string
+}
+
+func (r *hostReceiver) newDNSState() *dnsState {
+	pending, _ := lru.NewWithEvict[dnsQueryKey, time.Time](r.cfg.DNS.MaxPendingQueries, func(dnsQueryKey, time.Time) {
+		r.cnt.dnsForgotten.Add(1)
+	})
+	dedup, _ := lru.New[dnsKey, time.Time](4096)
+	return &dnsState{pending: pending, dedup: dedup}
+}
+
+// handleDNSQuery remembers a query this host sent.
+func (r *hostReceiver) handleDNSQuery(pkt []byte, now time.Time, dns *dnsState) {
+	p, err := parseIPUDP(pkt)
+	if err != nil || p.dst.Port() != 53 {
+		return
+	}
+	q, err := parseDNSQuery(p.payload)
+	if err != nil {
+		return
+	}
+	k := dnsQueryKey{client: unmapPort(p.src), server: p.dst.Addr().Unmap(), id: q.id, qtype: q.qtype, qclass: q.qclass, qname: q.qname}
+	// Forgotten first so that a query sent again (a retry) is the newest.
+	dns.pending.Remove(k)
+	dns.pending.Add(k, now)
+}
+
+func unmapPort(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// handleDNSPacket reports an answer received by this host if it answers a
+// query this host sent (to that server, from that port, with that id and
+// question) within dns.query_timeout. Any other answer (spoofed, late, or
+// unsolicited) is counted and otherwise ignored: it is not an event and
+// never names an address for destination.domain.
+func (r *hostReceiver) handleDNSPacket(pkt []byte, now time.Time, dns *dnsState) {
 	p, err := parseIPUDP(pkt)
 	if err != nil || p.src.Port() != 53 {
 		return
@@ -145,10 +217,20 @@ func (r *hostReceiver) handleDNSPacket(pkt []byte, now time.Time, dedup *lru.Cac
 		return
 	}
 	key := dnsKey{id: resp.id, client: p.dst, qname: resp.qname}
-	if t, ok := dedup.Get(key); ok && now.Sub(t) < 2*time.Second {
+	if t, ok := dns.dedup.Get(key); ok && now.Sub(t) < 2*time.Second {
+		return // the same answer seen on another interface
+	}
+	qk := dnsQueryKey{client: unmapPort(p.dst), server: p.src.Addr().Unmap(), id: resp.id,
+		qtype: resp.qtype, qclass: resp.qclass, qname: resp.qname}
+	sent, ok := dns.pending.Peek(qk)
+	if !ok || now.Sub(sent) > r.cfg.DNS.QueryTimeout || sent.After(now) {
+		r.cnt.dnsUnmatched.Add(1)
 		return
 	}
-	dedup.Add(key, now)
+	// One answer per query: a second one (a spoofer racing the server)
+	// finds nothing to answer.
+	dns.pending.Remove(qk)
+	dns.dedup.Add(key, now)
 	r.rememberAnswers(resp, now)
 	rec := newRecord(now, datasetDNS, "dns-answer", []string{"network"}, "protocol", "info")
 	a := rec.Attributes()

@@ -91,6 +91,34 @@ type dnsResponse struct {
 
 var errNotDNSResponse = errors.New("not a DNS response")
 
+// dnsQuery is the part of a query an answer must repeat.
+type dnsQuery struct {
+	id            uint16
+	qname         string
+	qtype, qclass uint16
+}
+
+// parseDNSQuery parses a standard query (opcode 0) with one question.
+func parseDNSQuery(b []byte) (dnsQuery, error) {
+	var q dnsQuery
+	if len(b) < 12 {
+		return q, errNotDNSResponse
+	}
+	flags := binary.BigEndian.Uint16(b[2:4])
+	if flags&0x8000 != 0 || (flags>>11)&0xf != 0 || binary.BigEndian.Uint16(b[4:6]) != 1 {
+		return q, errNotDNSResponse
+	}
+	q.id = binary.BigEndian.Uint16(b[0:2])
+	name, off, err := readName(b, 12)
+	if err != nil || off+4 > len(b) {
+		return q, errNotDNSResponse
+	}
+	q.qname = name
+	q.qtype = binary.BigEndian.Uint16(b[off:])
+	q.qclass = binary.BigEndian.Uint16(b[off+2:])
+	return q, nil
+}
+
 // parseDNSResponse parses a DNS response with one question. Names are
 // lower-cased, without the trailing dot.
 func parseDNSResponse(b []byte) (*dnsResponse, error) {
@@ -156,11 +184,22 @@ func parseDNSResponse(b []byte) (*dnsResponse, error) {
 	return r, nil
 }
 
+// maxNameJumps bounds the compression pointers followed in one name. Each
+// pointer must also point before the one before it, so a name can neither
+// loop nor be made to walk the packet more than once.
+const maxNameJumps = 16
+
 // readName reads a possibly compressed domain name at off and returns the
-// offset after it (after the first pointer, when compressed).
+// offset after it (after the first pointer, when compressed). Labels are
+// lower-cased (ASCII) and written in the presentation format of RFC 1035
+// (section 5.1): a dot, a backslash or a byte outside printable ASCII
+// within a label is escaped ("\.", "\\", "\DDD"), so that a single label
+// holding "example.com" cannot pass for the two labels of example.com.
 func readName(b []byte, off int) (string, int, error) {
 	var sb strings.Builder
 	end := -1
+	wire := 0    // bytes of the name on the wire (at most 255)
+	limit := off // a pointer must point before this
 	for jumps := 0; ; {
 		if off >= len(b) {
 			return "", 0, errNotDNSResponse
@@ -171,7 +210,7 @@ func readName(b []byte, off int) (string, int, error) {
 			if end < 0 {
 				end = off + 1
 			}
-			return strings.ToLower(sb.String()), end, nil
+			return sb.String(), end, nil
 		case l&0xc0 == 0xc0:
 			if off+1 >= len(b) {
 				return "", 0, errNotDNSResponse
@@ -180,21 +219,44 @@ func readName(b []byte, off int) (string, int, error) {
 				end = off + 2
 			}
 			jumps++
-			if jumps > 16 {
+			target := int(binary.BigEndian.Uint16(b[off:]) & 0x3fff)
+			if jumps > maxNameJumps || target >= limit {
 				return "", 0, errNotDNSResponse
 			}
-			off = int(binary.BigEndian.Uint16(b[off:]) & 0x3fff)
+			off, limit = target, target
 		case l&0xc0 != 0:
 			return "", 0, errNotDNSResponse
 		default:
-			if off+1+l > len(b) || sb.Len()+l+1 > 255 {
+			wire += 1 + l
+			if off+1+l > len(b) || wire+1 > 255 {
 				return "", 0, errNotDNSResponse
 			}
 			if sb.Len() > 0 {
 				sb.WriteByte('.')
 			}
-			sb.Write(b[off+1 : off+1+l])
+			writeLabel(&sb, b[off+1:off+1+l])
 			off += 1 + l
+		}
+	}
+}
+
+// writeLabel writes a label lower-cased, escaping what is not a printable
+// ASCII character other than '.' and '\\'.
+func writeLabel(sb *strings.Builder, l []byte) {
+	for _, c := range l {
+		switch {
+		case c == '.' || c == '\\':
+			sb.WriteByte('\\')
+			sb.WriteByte(c)
+		case c <= ' ' || c >= 0x7f:
+			sb.WriteByte('\\')
+			sb.WriteByte('0' + c/100)
+			sb.WriteByte('0' + c/10%10)
+			sb.WriteByte('0' + c%10)
+		case c >= 'A' && c <= 'Z':
+			sb.WriteByte(c + 'a' - 'A')
+		default:
+			sb.WriteByte(c)
 		}
 	}
 }

@@ -67,11 +67,76 @@ func TestParseDNSMalformed(t *testing.T) {
 	assert.Error(t, err)
 }
 
+// TestReadNameHostile: names are written so that one label cannot pass for
+// several (a dot inside a label is escaped), bytes that are not printable
+// are escaped, and compression pointers must point backwards: forward
+// pointers, self pointers and chains beyond maxNameJumps are refused.
+func TestReadNameHostile(t *testing.T) {
+	hdr := []byte{0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0}
+	name := func(wire ...byte) []byte { return append(append([]byte(nil), hdr...), wire...) }
+
+	n, _, err := readName(name(8, 'B', 'a', 'n', 'k', '.', 'c', 'o', 'm', 0), 12)
+	require.NoError(t, err)
+	assert.Equal(t, `bank\.com`, n, "one label holding a dot")
+	n, _, err = readName(name(3, 'a', 0, 0xff, 1, '\\', 0), 12)
+	require.NoError(t, err)
+	assert.Equal(t, `a\000\255.\\`, n)
+
+	// A pointer forward (to a name placed after it) is refused.
+	fwd := name(0xc0, 14, 1, 'x', 0)
+	_, _, err = readName(fwd, 12)
+	assert.Error(t, err)
+	// A pointer back to the name's own start loops.
+	_, _, err = readName(name(1, 'a', 0xc0, 12), 12)
+	assert.Error(t, err)
+	// A chain of backward pointers, each to the one before: refused
+	// beyond maxNameJumps.
+	b := name(1, 'z', 0)
+	prev := 12
+	for range maxNameJumps + 1 {
+		at := len(b)
+		b = append(b, 0xc0, byte(prev))
+		prev = at
+	}
+	_, _, err = readName(b, prev)
+	assert.Error(t, err)
+	// ... and accepted within it.
+	b = name(1, 'z', 0)
+	prev = 12
+	for range maxNameJumps {
+		at := len(b)
+		b = append(b, 0xc0, byte(prev))
+		prev = at
+	}
+	n, _, err = readName(b, prev)
+	require.NoError(t, err)
+	assert.Equal(t, "z", n)
+}
+
+func TestParseDNSQuery(t *testing.T) {
+	q, err := parseDNSQuery(buildDNSQuery(0xbeef, "WWW.Example.ORG", 28))
+	require.NoError(t, err)
+	assert.Equal(t, dnsQuery{id: 0xbeef, qname: "www.example.org", qtype: 28, qclass: 1}, q)
+	// An answer is not a query.
+	_, err = parseDNSQuery(buildDNSAnswer(buildDNSQuery(1, "a", 1), 1))
+	assert.Error(t, err)
+}
+
 func FuzzParseDNS(f *testing.F) {
 	q := buildDNSQuery(7, "x.example", 28)
 	f.Add(buildDNSAnswer(q, 60, netip.MustParseAddr("fd00::1")))
+	f.Add(q)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = parseDNSResponse(b)
+		if r, err := parseDNSResponse(b); err == nil {
+			// A name is at most 255 wire bytes, each escaped to at most 4.
+			if len(r.qname) > 4*255 {
+				t.Fatalf("name of %d bytes", len(r.qname))
+			}
+			if len(r.answers) > 64 {
+				t.Fatalf("%d answers", len(r.answers))
+			}
+		}
+		_, _ = parseDNSQuery(b)
 		_, _ = parseIPUDP(b)
 	})
 }

@@ -26,6 +26,7 @@ func createDefaultConfig() component.Config {
 		Hashing: HashingConfig{
 			Enabled:        true,
 			MaxFileSize:    128 << 20,
+			MaxHoleBytes:   16 << 20,
 			BytesPerSecond: 32 << 20,
 			CacheSize:      16384,
 			Workers:        1,
@@ -43,6 +44,10 @@ func createDefaultConfig() component.Config {
 			CacheSize: 65536,
 			MinTTL:    10 * time.Minute,
 			MaxTTL:    24 * time.Hour,
+			// A stub resolver gives up on a server after 5 s (resolv.conf's
+			// default timeout) and may retry the same query.
+			MaxPendingQueries: 8192,
+			QueryTimeout:      10 * time.Second,
 		},
 		Audit: AuditConfig{
 			LogFile:           "/var/log/audit/audit.log",

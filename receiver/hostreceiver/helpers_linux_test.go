@@ -1,6 +1,7 @@
 package hostreceiver
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -83,6 +84,15 @@ func runHelper(mode string, args []string) int {
 		return runWait(helperCmd(os.Args[0], "exitcode", args[0]))
 	case "spawn":
 		return runSpawn(args)
+	case "reexec":
+		// args: program args...; prints ready, waits for a line on stdin,
+		// then executes program (in mode sleep) in its place.
+		fmt.Println("ready")
+		_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
+		env := append(os.Environ(), helperEnv+"=sleep")
+		err := syscall.Exec(args[0], args, env)
+		fmt.Fprintln(os.Stderr, err)
+		return 95
 	case "load":
 		return runLoad(args)
 	case "server":
@@ -340,3 +350,18 @@ func (ns *netns) serve(t testing.TB, answer netip.Addr) (tcpPort int) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// startReady starts cmd and waits for its "ready" line (the helper runs:
+// its exec is over).
+func startReady(t testing.TB, cmd *exec.Cmd) *bufio.Reader {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	rd := bufio.NewReader(out)
+	line, err := rd.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready\n", line)
+	return rd
+}

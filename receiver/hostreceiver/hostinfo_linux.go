@@ -1,10 +1,10 @@
 package hostreceiver
 
 import (
-	"os"
-
 	"go.opentelemetry.io/collector/receiver"
 	"golang.org/x/sys/unix"
+
+	"github.com/cairnsec/cairn/internal/procfs"
 )
 
 // procCacheSize bounds the process instances whose executable and entry
@@ -45,7 +45,10 @@ func readOSRelease(procRoot string) map[string]string {
 		procRoot + "/1/root/etc/os-release", procRoot + "/1/root/usr/lib/os-release",
 		"/etc/os-release", "/usr/lib/os-release",
 	} {
-		if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
+		// Read as root through pid 1's root, which a container's pid 1
+		// controls: never blocking on what is there (a FIFO), never more
+		// than an os-release file can be.
+		if b, err := procfs.ReadRegularFile(p, 64<<10); err == nil && len(b) > 0 {
 			return parseOSRelease(b)
 		}
 	}

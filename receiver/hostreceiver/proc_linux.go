@@ -40,6 +40,9 @@ type procEvent struct {
 	ts   time.Time
 	// code is the kernel's exit code of an exit: a wait(2) status.
 	code uint32
+	// exec is what was taken of an exec'd process as soon as its
+	// notification was read (nil: nothing could be).
+	exec *execCapture
 }
 
 type procEventKind uint8
@@ -55,6 +58,9 @@ const (
 // enrichWorkers is the number of goroutines reading /proc for process
 // events (and shards of the notification queue).
 const enrichWorkers = 2
+
+// enrichQueue is the room in the enrichment workers' queues (all of them).
+const enrichQueue = 8192
 
 // maxLive bounds the processes whose end is awaited.
 const maxLive = 1 << 17
@@ -105,6 +111,9 @@ func openProcConnector() (int, error) {
 func (r *hostReceiver) readProcConnector(ctx context.Context, fd int) {
 	buf := make([]byte, 64<<10)
 	ne := binary.NativeEndian
+	// lastExec: the latest capture of each process that exec'd, while it
+	// waits for enrichment, to tell it when the process exec'd again.
+	lastExec := map[int32]*execCapture{}
 	for ctx.Err() == nil {
 		n, from, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
@@ -139,14 +148,27 @@ func (r *hostReceiver) readProcConnector(ctx context.Context, fd int) {
 			data := ev[sizeofProcEventHdr:]
 			switch what {
 			case procEventExec:
-				r.dispatch(procEvent{kind: evExec, tgid: int32(ne.Uint32(data[4:])), ts: r.timeOf(ts)})
+				tgid := int32(ne.Uint32(data[4:]))
+				if int(tgid) == r.self {
+					continue
+				}
+				c := r.captureExec(int(tgid))
+				r.noteSuperseded(lastExec, tgid, c, int64(ts))
+				ev := procEvent{kind: evExec, tgid: tgid, ts: r.timeOf(ts), exec: c}
+				if !r.dispatch(ev) {
+					c.release()
+				}
 			case procEventExit:
-				if r.live == nil || len(data) < 12 {
+				if len(data) < 12 {
 					continue
 				}
 				pid, tgid := int32(ne.Uint32(data[0:])), int32(ne.Uint32(data[4:]))
 				if pid != tgid {
 					continue // a thread, not the thread group leader
+				}
+				delete(lastExec, tgid)
+				if r.live == nil {
+					continue
 				}
 				r.dispatch(procEvent{kind: evExit, tgid: tgid, ts: r.timeOf(ts), code: ne.Uint32(data[8:])})
 			case procEventFork:
@@ -168,11 +190,13 @@ func (r *hostReceiver) readProcConnector(ctx context.Context, fd int) {
 }
 
 // dispatch hands an event to the worker of its pid, without blocking.
-func (r *hostReceiver) dispatch(ev procEvent) {
+func (r *hostReceiver) dispatch(ev procEvent) bool {
 	select {
 	case r.procq[int(uint32(ev.tgid))%len(r.procq)] <- ev:
+		return true
 	default:
 		r.cnt.enrichDropped.Add(1)
+		return false
 	}
 }
 
@@ -180,11 +204,19 @@ func (r *hostReceiver) enrichLoop(ctx context.Context, q <-chan procEvent) {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			// What is still queued holds open files.
+			for {
+				select {
+				case ev := <-q:
+					ev.exec.release()
+				default:
+					return
+				}
+			}
 		case ev := <-q:
 			switch ev.kind {
 			case evExec:
-				r.reportProcess(int(ev.tgid), ev.ts, "start")
+				r.reportProcess(int(ev.tgid), ev.ts, "start", ev.exec)
 			case evExit:
 				if lp := r.live.take(ev.tgid); lp != nil {
 					r.reportEnd(lp, ev.ts, ev.code)
@@ -220,29 +252,88 @@ func (r *hostReceiver) procOptions() procfs.Options {
 	return procfs.Options{MaxArgs: r.cfg.Processes.MaxArgs, MaxArgBytes: r.cfg.Processes.MaxArgBytes}
 }
 
-// reportProcess reads /proc/<pid> and emits a process event. The executable
-// is opened first, through the process, so its hash is that of what runs
-// even when the file is gone or replaced by the time it is read.
-func (r *hostReceiver) reportProcess(pid int, ts time.Time, typ string) bool {
+// reportProcess reads /proc/<pid> and emits a process event. A start comes
+// with what was taken at exec time (c): the open /proc/<pid> directory,
+// which pins the process instance, its stat and its executable, opened
+// through the process so its hash is that of what runs even when the file
+// is gone or replaced by the time it is read. Without c (the inventory, or
+// a capture refused), the same is taken now.
+func (r *hostReceiver) reportProcess(pid int, ts time.Time, typ string, c *execCapture) bool {
+	defer c.release()
 	if pid == r.self {
 		return false
 	}
+	opt := r.procOptions()
+	var p *procfs.Proc
 	var exe *os.File
-	if r.hashes != nil {
-		exe, _ = os.Open(r.fs.PIDPath(pid) + "/exe")
+	defer func() {
+		if exe != nil {
+			exe.Close()
+		}
+	}()
+	var noHash hashcache.Status
+	var dir *procfs.Dir
+	exeLost := false
+	if c != nil {
+		exe, c.exe = c.exe, nil
+		if c.hasStat {
+			opt.Stat = &c.stat
+		}
+		if next := c.nextExec.Load(); next != 0 {
+			// The process has exec'd again since: cmdline, cwd and ids
+			// would be the next program's.
+			opt.Only = true
+			if next <= c.exeOpened {
+				// ... and the kernel said so before the executable was
+				// open: the file opened may be the next program's too.
+				if exe != nil {
+					exe.Close()
+					exe = nil
+				}
+				exeLost = true
+				noHash = statusSuperseded
+			}
+		}
+		dir = c.dir
+		if dir == nil && c.hasStat {
+			// Only the identity was taken (too many captures waiting):
+			// the process read now must be the one that exec'd.
+			if d, err := r.fs.OpenDir(pid); err == nil {
+				if st, err := d.ReadStat(); err == nil && st.StartTicks == c.stat.StartTicks {
+					dir = d
+					c.dir = d // closed with c
+				} else {
+					d.Close()
+				}
+			}
+			if dir != nil && exe == nil && !exeLost {
+				exe, _ = dir.OpenExe()
+			}
+		}
+	} else if d, err := r.fs.OpenDir(pid); err == nil {
+		dir = d
+		defer d.Close()
+		exe, _ = d.OpenExe()
 	}
-	p := r.fs.Read(pid, r.procOptions())
+	opt.SkipExe = exe != nil || exeLost
+	switch {
+	case dir != nil:
+		p = dir.Read(opt)
+	default:
+		// Gone (or its pid taken by another process) before anything
+		// (but, with a capture, its stat) could be read.
+		p = r.fs.Unread(pid, opt)
+	}
+	if exe != nil {
+		r.exeFromFile(p, exe)
+	} else if exeLost {
+		p.Partial = true
+		p.Missing = append([]string{"exe"}, p.Missing...)
+	}
 	if typ == "info" && p.Exe == "" {
-		// Kernel threads have no executable.
-		if exe != nil {
-			exe.Close()
-		}
-		return false
+		return false // kernel threads have no executable
 	}
-	if p.Exe != "" && r.excluded(p.Exe) {
-		if exe != nil {
-			exe.Close()
-		}
+	if p.Exe != "" && r.excludedProc(p.Exe, dir, c) {
 		return false
 	}
 	if p.PPID == 0 && r.forks != nil {
@@ -253,8 +344,18 @@ func (r *hostReceiver) reportProcess(pid int, ts time.Time, typ string) bool {
 	}
 	lin := r.lineageOf(p)
 	var fut *hashcache.Future
-	if exe != nil {
-		fut = r.hashes.Submit(exe)
+	if r.hashes != nil {
+		switch {
+		case exe != nil:
+			fut = r.hashes.Submit(exe) // the cache closes it
+			exe = nil
+		case noHash != "":
+			fut = hashcache.Completed(noHash)
+		case p.Exe == "":
+			fut = hashcache.Completed(statusProcessGone)
+		default:
+			fut = hashcache.Completed(hashcache.Failed)
+		}
 	}
 	if p.Partial {
 		r.cnt.partial.Add(1)
@@ -267,6 +368,68 @@ func (r *hostReceiver) reportProcess(pid int, ts time.Time, typ string) bool {
 	}
 	r.enqueue(rec, fut)
 	return true
+}
+
+// Receiver-side hash statuses, beside the cache's.
+const (
+	// statusSuperseded: the process exec'd another program before its
+	// executable could be opened (it would have been the other one).
+	statusSuperseded hashcache.Status = "superseded"
+	// statusProcessGone: the process was gone before its executable could
+	// be opened.
+	statusProcessGone hashcache.Status = "process_gone"
+	// statusUnverified: an audit record whose process could not be shown
+	// to still run the executable the record names (exited, exec'd again,
+	// pid reused, record too old or from another host): no file is opened
+	// by the record's path.
+	statusUnverified hashcache.Status = "unverified"
+)
+
+// exeFromFile describes the executable from the open file of it: the path
+// is the kernel's name for that very file; it is deleted when no name is
+// left (a name that merely ends in " (deleted)" is not taken for it).
+func (r *hostReceiver) exeFromFile(p *procfs.Proc, exe *os.File) {
+	link, err := r.fs.FileLink(exe)
+	if err != nil {
+		p.Partial = true
+		p.Missing = append([]string{"exe"}, p.Missing...)
+		return
+	}
+	path, suffixed, memfd := procfs.CleanExe(link)
+	nlink, err := procfs.FileNlink(exe)
+	deleted := err == nil && nlink == 0
+	if suffixed && !deleted {
+		path = link
+	}
+	p.Exe, p.ExeDeleted, p.ExeMemfd = path, deleted, memfd && deleted
+}
+
+// excludedPID is excludedProc for a process known by its pid alone.
+func (r *hostReceiver) excludedPID(exe string, pid int) bool {
+	if !r.excluded(exe) {
+		return false
+	}
+	ns, err := os.Readlink(r.fs.PIDPath(pid) + "/ns/mnt")
+	return err == nil && ns == r.mntNS
+}
+
+// excludedProc says whether exe matches exclude_executables and the process
+// runs in the receiver's mount namespace: a path is only what it names in
+// the namespace it was resolved in, and any user can make a mount
+// namespace (with a user namespace) in which an excluded path names its own
+// program. What cannot be checked is not excluded.
+func (r *hostReceiver) excludedProc(exe string, dir *procfs.Dir, c *execCapture) bool {
+	if !r.excluded(exe) {
+		return false
+	}
+	if c != nil && c.mntNS != "" {
+		return c.mntNS == r.mntNS
+	}
+	if dir == nil {
+		return false
+	}
+	ns, err := dir.Readlink("ns/mnt")
+	return err == nil && ns == r.mntNS
 }
 
 // reportEnd emits the end of a process whose start was reported: the same
@@ -305,7 +468,7 @@ func (r *hostReceiver) processInventory(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		r.reportProcess(pid, now, "info")
+		r.reportProcess(pid, now, "info", nil)
 	}
 	r.logger.Debug("cairn_host: process inventory done: " + strconv.Itoa(len(pids)) + " pids")
 }

@@ -44,13 +44,23 @@ type Stats struct {
 	QueueDropped uint64
 	// ConsumeErrors: batches the next consumer refused.
 	ConsumeErrors uint64
-	// AuditLost: audit records missing (sequence gaps).
+	// AuditLost: audit records missing (sequence gaps, lines too long).
 	AuditLost uint64
-	Hash      hashcache.Stats
+	// AuditOtherHost: audit log lines of other hosts (node=), left out.
+	AuditOtherHost uint64
+	// DNSUnmatched: DNS answers that answered no query this host sent
+	// (spoofed, too late, or for a query forgotten): not reported and not
+	// remembered for destination.domain.
+	DNSUnmatched uint64
+	// DNSQueriesForgotten: queries forgotten unanswered to make room
+	// (dns.max_pending_queries).
+	DNSQueriesForgotten uint64
+	Hash                hashcache.Stats
 }
 
 type counters struct {
 	proc, procEnd, partial, conn, dns, audit, overruns, enrichDropped, dropped, consumeErr, auditLost atomic.Uint64
+	auditOtherHost, dnsUnmatched, dnsForgotten                                                        atomic.Uint64
 }
 
 type pending struct {
@@ -90,13 +100,19 @@ type hostReceiver struct {
 	procq []chan procEvent
 	forks *pidMap
 	// live: processes whose end is awaited (nil: exit events off).
-	live    *liveTable
-	cnt     counters
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	emitWG  sync.WaitGroup
-	closers []func()
-	started bool
+	live *liveTable
+	// capturesOpen counts exec captures holding open files.
+	capturesOpen atomic.Int64
+	// mntNS is the receiver's mount namespace (the ns/mnt link).
+	mntNS string
+	// auditHost is the kernel's host name, which auditd's node= names.
+	auditHost string
+	cnt       counters
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	emitWG    sync.WaitGroup
+	closers   []func()
+	started   bool
 
 	telemetry *metadata.TelemetryBuilder
 }
@@ -119,14 +135,16 @@ func (r *hostReceiver) Start(_ context.Context, _ component.Host) error {
 	if r.fs, err = procfs.New(""); err != nil {
 		return fmt.Errorf("cairn_host: reading /proc: %w", err)
 	}
+	r.mntNS, _ = os.Readlink(r.fs.Root + "/self/ns/mnt")
 	r.users = procfs.NewNames("/etc/passwd")
 	r.groups = procfs.NewNames("/etc/group")
+	r.auditHost, _ = os.Hostname()
 	hostName := r.cfg.HostName
 	if hostName == "" {
-		hostName, _ = os.Hostname()
+		hostName = r.auditHost
 	}
 	hostID := ""
-	if b, err := os.ReadFile("/etc/machine-id"); err == nil {
+	if b, err := procfs.ReadRegularFile("/etc/machine-id", 4096); err == nil {
 		hostID = strings.TrimSpace(string(b))
 	}
 	r.host = readHostInfo(r.fs.Root, hostName, hostID, r.set)
@@ -144,7 +162,7 @@ func (r *hostReceiver) Start(_ context.Context, _ component.Host) error {
 	if r.cfg.Hashing.Enabled {
 		h := r.cfg.Hashing
 		r.hashes, err = hashcache.New(hashcache.Config{
-			MaxEntries: h.CacheSize, MaxFileSize: h.MaxFileSize, BytesPerSecond: h.BytesPerSecond,
+			MaxEntries: h.CacheSize, MaxFileSize: h.MaxFileSize, MaxHoleBytes: h.MaxHoleBytes, BytesPerSecond: h.BytesPerSecond,
 			Workers: h.Workers, QueueSize: h.QueueSize,
 		})
 		if err != nil {
@@ -179,7 +197,7 @@ func (r *hostReceiver) Start(_ context.Context, _ component.Host) error {
 		// exec before the exec is read), hence twice the room execs had.
 		r.procq = make([]chan procEvent, enrichWorkers)
 		for i := range r.procq {
-			r.procq[i] = make(chan procEvent, 8192/enrichWorkers)
+			r.procq[i] = make(chan procEvent, enrichQueue/enrichWorkers)
 		}
 		r.forks = newPIDMap(1 << 16)
 		if r.cfg.Processes.ExitEvents {
@@ -215,9 +233,9 @@ func (r *hostReceiver) Start(_ context.Context, _ component.Host) error {
 			r.closers = append(r.closers, func() { unix.Close(s.fd) })
 		}
 		starters = append(starters, func() {
-			dedup, _ := lru.New[dnsKey, time.Time](4096)
+			dns := r.newDNSState()
 			for _, s := range socks {
-				r.goRun(func() { r.sniffDNS(ctx, s, dedup) })
+				r.goRun(func() { r.sniffDNS(ctx, s, dns) })
 			}
 		})
 	}
@@ -259,6 +277,13 @@ func (r *hostReceiver) Shutdown(context.Context) error {
 	r.started = false
 	r.cancel()
 	r.wg.Wait()
+	// The reader may have queued captures after a worker's last look:
+	// every goroutine is gone now, so these are the last.
+	for _, q := range r.procq {
+		for len(q) > 0 {
+			(<-q).exec.release()
+		}
+	}
 	for i := len(r.closers) - 1; i >= 0; i-- {
 		r.closers[i]()
 	}
@@ -277,7 +302,8 @@ func (r *hostReceiver) Stats() Stats {
 		ConnectionEvents: r.cnt.conn.Load(), DNSEvents: r.cnt.dns.Load(), AuditEvents: r.cnt.audit.Load(),
 		KernelOverruns: r.cnt.overruns.Load(), EnrichDropped: r.cnt.enrichDropped.Load(),
 		QueueDropped: r.cnt.dropped.Load(), ConsumeErrors: r.cnt.consumeErr.Load(),
-		AuditLost: r.cnt.auditLost.Load(),
+		AuditLost: r.cnt.auditLost.Load(), AuditOtherHost: r.cnt.auditOtherHost.Load(),
+		DNSUnmatched: r.cnt.dnsUnmatched.Load(), DNSQueriesForgotten: r.cnt.dnsForgotten.Load(),
 	}
 	if r.hashes != nil {
 		s.Hash = r.hashes.Stats()

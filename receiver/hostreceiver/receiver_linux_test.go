@@ -113,7 +113,7 @@ func TestShortLivedProcess(t *testing.T) {
 	require.NoError(t, cmd.Run())
 	gone := cmd.Process.Pid
 	r.forks.put(int32(gone), int32(os.Getpid()))
-	require.True(t, r.reportProcess(gone, time.Now(), "start"))
+	require.True(t, r.reportProcess(gone, time.Now(), "start", nil))
 	e := waitEvent(t, sink, 5*time.Second, "partial event", func(e event) bool {
 		return e.int("process.pid") == int64(gone) && e.str(attrPartial) == "true"
 	})
@@ -163,7 +163,7 @@ func TestDeletedAndMemfdExecutables(t *testing.T) {
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	time.Sleep(100 * time.Millisecond)
 	require.NoError(t, os.Remove(bin))
-	require.True(t, r.reportProcess(cmd.Process.Pid, time.Now(), "info"))
+	require.True(t, r.reportProcess(cmd.Process.Pid, time.Now(), "info", nil))
 	e = waitEvent(t, sink, 10*time.Second, "deleted executable", func(e event) bool {
 		return e.int("process.pid") == int64(cmd.Process.Pid) && e.str(attrExeDeleted) == "true"
 	})

@@ -26,12 +26,16 @@ var (
 	dropConsumer = attrs("reason", "consumer_refused")
 	dropAudit    = attrs("reason", "audit_lost")
 	dropEnd      = attrs("reason", "end_untracked")
+	dropOther    = attrs("reason", "audit_other_host")
 
 	hashHit      = attrs("result", "cache_hit")
 	hashHashed   = attrs("result", "hashed")
 	hashTooLarge = attrs("result", "too_large")
 	hashQueue    = attrs("result", "queue_full")
 	hashError    = attrs("result", "error")
+	hashSparse   = attrs("result", "sparse")
+	hashNotReg   = attrs("result", "not_regular")
+	hashChanged  = attrs("result", "changed")
 )
 
 // registerTelemetry publishes the receiver's counters as collector
@@ -41,7 +45,7 @@ func (r *hostReceiver) registerTelemetry() error {
 	if err != nil {
 		return err
 	}
-	err = tb.RegisterCallback(func(_ context.Context, events, partial, dropped, hashes metric.Int64Observer) error {
+	err = tb.RegisterCallback(func(_ context.Context, events, partial, dropped, hashes, dnsUnmatched metric.Int64Observer) error {
 		s := r.Stats()
 		events.Observe(int64(s.ProcessEvents), srcProcess)
 		events.Observe(int64(s.ProcessEndEvents), srcProcessEnd)
@@ -55,11 +59,16 @@ func (r *hostReceiver) registerTelemetry() error {
 		dropped.Observe(int64(s.ConsumeErrors), dropConsumer)
 		dropped.Observe(int64(s.AuditLost), dropAudit)
 		dropped.Observe(int64(s.EndsUntracked), dropEnd)
+		dropped.Observe(int64(s.AuditOtherHost), dropOther)
 		hashes.Observe(int64(s.Hash.Hits), hashHit)
 		hashes.Observe(int64(s.Hash.Hashed), hashHashed)
 		hashes.Observe(int64(s.Hash.TooLarge), hashTooLarge)
 		hashes.Observe(int64(s.Hash.QueueFull), hashQueue)
 		hashes.Observe(int64(s.Hash.Errors), hashError)
+		hashes.Observe(int64(s.Hash.Sparse), hashSparse)
+		hashes.Observe(int64(s.Hash.NotRegular), hashNotReg)
+		hashes.Observe(int64(s.Hash.Changed), hashChanged)
+		dnsUnmatched.Observe(int64(s.DNSUnmatched))
 		return nil
 	})
 	if err != nil {

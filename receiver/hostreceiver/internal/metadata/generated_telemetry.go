@@ -26,25 +26,28 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                    metric.Meter
-	mu                       sync.Mutex
-	registrations            []metric.Registration
-	ReceiverCairnHostEvents  metric.Int64ObservableCounter
-	ReceiverCairnHostPartial metric.Int64ObservableCounter
-	ReceiverCairnHostDropped metric.Int64ObservableCounter
-	ReceiverCairnHostHashes  metric.Int64ObservableCounter
+	meter                         metric.Meter
+	mu                            sync.Mutex
+	registrations                 []metric.Registration
+	ReceiverCairnHostEvents       metric.Int64ObservableCounter
+	ReceiverCairnHostPartial      metric.Int64ObservableCounter
+	ReceiverCairnHostDropped      metric.Int64ObservableCounter
+	ReceiverCairnHostHashes       metric.Int64ObservableCounter
+	ReceiverCairnHostDNSUnmatched metric.Int64ObservableCounter
 }
 
 // RegisterCallback sets one callback observing every asynchronous
 // instrument, since they all read the same counters.
-func (builder *TelemetryBuilder) RegisterCallback(cb func(ctx context.Context, events, partial, dropped, hashes metric.Int64Observer) error) error {
+func (builder *TelemetryBuilder) RegisterCallback(cb func(ctx context.Context, events, partial, dropped, hashes, dnsUnmatched metric.Int64Observer) error) error {
 	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		return cb(ctx,
 			&observerInt64{inst: builder.ReceiverCairnHostEvents, obs: o},
 			&observerInt64{inst: builder.ReceiverCairnHostPartial, obs: o},
 			&observerInt64{inst: builder.ReceiverCairnHostDropped, obs: o},
-			&observerInt64{inst: builder.ReceiverCairnHostHashes, obs: o})
-	}, builder.ReceiverCairnHostEvents, builder.ReceiverCairnHostPartial, builder.ReceiverCairnHostDropped, builder.ReceiverCairnHostHashes)
+			&observerInt64{inst: builder.ReceiverCairnHostHashes, obs: o},
+			&observerInt64{inst: builder.ReceiverCairnHostDNSUnmatched, obs: o})
+	}, builder.ReceiverCairnHostEvents, builder.ReceiverCairnHostPartial, builder.ReceiverCairnHostDropped,
+		builder.ReceiverCairnHostHashes, builder.ReceiverCairnHostDNSUnmatched)
 	if err != nil {
 		return err
 	}
@@ -94,14 +97,20 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	errs = errors.Join(errs, err)
 	builder.ReceiverCairnHostDropped, err = builder.meter.Int64ObservableCounter(
 		"otelcol_receiver_cairn_host_dropped",
-		metric.WithDescription("Number of events lost, per reason: kernel_overrun (proc connector buffer), enrich_behind, queue_full, consumer_refused, audit_lost (sequence gaps), end_untracked (process ends not reported: too many processes awaiting their end). [Alpha]"),
+		metric.WithDescription("Number of events lost or left out, per reason: kernel_overrun (proc connector buffer), enrich_behind, queue_full, consumer_refused, audit_lost (sequence gaps, lines too long), audit_other_host (lines of other hosts' auditd), end_untracked (process ends not reported: too many processes awaiting their end). [Alpha]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverCairnHostHashes, err = builder.meter.Int64ObservableCounter(
 		"otelcol_receiver_cairn_host_hashes",
-		metric.WithDescription("Number of executable hash requests, per result: cache_hit, hashed, too_large, queue_full, error. [Alpha]"),
+		metric.WithDescription("Number of executable hash requests, per result: cache_hit, hashed, too_large, sparse, not_regular, changed, queue_full, error. [Alpha]"),
 		metric.WithUnit("{request}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCairnHostDNSUnmatched, err = builder.meter.Int64ObservableCounter(
+		"otelcol_receiver_cairn_host_dns_unmatched",
+		metric.WithDescription("Number of DNS answers received that answered no query this host sent (spoofed, too late, or for a query forgotten): not reported, not used for destination.domain. [Alpha]"),
+		metric.WithUnit("{answer}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs
