@@ -27,7 +27,7 @@ func TestSignalDetails(t *testing.T) {
 		v.AppendObject(SignalDetailsKey).PutInt("signal", 3)
 		v.AppendObject(SignalDetailsKey).PutStr("signal", "with_a_string_tactic")
 		val, _ := Find(rec.Attributes(), SignalDetailsKey)
-		val.Slice().At(val.Slice().Len() - 1).Map().PutStr("tactics", "TA0011")
+		val.Slice().At(val.Slice().Len()-1).Map().PutStr("tactics", "TA0011")
 
 		var got []SignalDetail
 		v.SignalDetails(func(d SignalDetail) bool { got = append(got, d); return true })

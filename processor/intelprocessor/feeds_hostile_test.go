@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/cairnsec/cairn/internal/dirwatch"
 	"github.com/cairnsec/cairn/internal/testkit"
 	"github.com/cairnsec/cairn/processor/intelprocessor/internal/feed"
 	"github.com/cairnsec/cairn/processor/intelprocessor/internal/indicator"
@@ -260,18 +261,21 @@ func TestConfiguredFIFODoesNotBlock(t *testing.T) {
 func TestFileSwappedForFIFOAfterTheScan(t *testing.T) {
 	dir := t.TempDir()
 	f := newFeeds(feedsConfig(dir), zap.NewNop())
-	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "swapped.csv"), 0o600))
-	root, err := os.OpenRoot(dir)
+	writeFeed(t, dir, "swapped.csv", gsNetcat+",malicious\n")
+	l, err := dirwatch.Scan(f.listing())
 	require.NoError(t, err)
-	defer root.Close()
+	defer l.Close()
+	require.Len(t, l.Files, 1)
+	require.NoError(t, os.Remove(filepath.Join(dir, "swapped.csv")))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "swapped.csv"), 0o600))
 	done := make(chan error, 1)
 	go func() {
-		_, err := f.load(feedFile{path: filepath.Join(dir, "swapped.csv"), open: "swapped.csv"}, root, feed.Limits{})
+		_, err := f.load(l.Files[0], l, feed.Limits{})
 		done <- err
 	}()
 	select {
 	case err := <-done:
-		assert.Equal(t, feed.ReasonNotRegular, feed.LimitReason(err), "%v", err)
+		assert.Equal(t, "not_regular_file", refuseReason(err), "%v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("load blocked on a FIFO")
 	}

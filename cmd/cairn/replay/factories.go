@@ -9,6 +9,7 @@ import (
 	"github.com/cairnsec/cairn/processor/correlateprocessor"
 	"github.com/cairnsec/cairn/processor/firstseenprocessor"
 	"github.com/cairnsec/cairn/processor/intelprocessor"
+	"github.com/cairnsec/cairn/processor/sigmaprocessor"
 )
 
 // DefaultProcessors are the processors replay runs: Cairn's own, which
@@ -18,6 +19,7 @@ func DefaultProcessors() map[component.Type]processor.Factory {
 	for _, f := range []processor.Factory{
 		firstseenprocessor.NewFactory(),
 		intelprocessor.NewFactory(),
+		sigmaprocessor.NewFactory(),
 		correlateprocessor.NewFactory(),
 	} {
 		out[f.Type()] = f

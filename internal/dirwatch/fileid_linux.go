@@ -1,6 +1,6 @@
 //go:build linux
 
-package intelprocessor
+package dirwatch
 
 import (
 	"os"
@@ -10,7 +10,7 @@ import (
 // statID fills the parts of a file's identity only the system's stat
 // gives: device, inode and change time. The change time moves on every
 // write, even one that puts the modification time back.
-func statID(id *fileID, fi os.FileInfo) {
+func statID(id *Identity, fi os.FileInfo) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		id.dev, id.ino = st.Dev, st.Ino
 		id.ctimeNS = st.Ctim.Sec*1e9 + st.Ctim.Nsec

@@ -1,9 +1,9 @@
 //go:build !linux
 
-package intelprocessor
+package dirwatch
 
 import "os"
 
 // statID without the system's stat: size, modification time and the
 // resolved path are the identity.
-func statID(*fileID, os.FileInfo) {}
+func statID(*Identity, os.FileInfo) {}
