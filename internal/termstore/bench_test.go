@@ -212,3 +212,26 @@ func BenchmarkFlush(b *testing.B) {
 	}
 	b.ReportMetric(float64(c.bytesSet)/float64(flushes), "stored-bytes/op")
 }
+
+// BenchmarkTouchHostHit is BenchmarkTouchHitSmall for a store with host
+// sets: a small hot store (the terms of a fleet's daily activity), each
+// term seen by up to 12 hosts, every call for a held term and a host that
+// already showed it: the common path of a prevalence tracker.
+func BenchmarkTouchHostHit(b *testing.B) {
+	const terms = 4096
+	rng := rand.New(rand.NewPCG(4, 4))
+	s := NewWithHosts(terms, MaxHosts)
+	fps := make([]uint64, terms)
+	for i := range fps {
+		fps[i] = rng.Uint64()
+		for h := range uint32(12) {
+			s.TouchHost(fps[i], 1, h+1, 1<<31)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s.TouchHost(fps[i&(terms-1)], 2, uint32(i%12)+1, 1<<31)
+		i++
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -135,16 +136,14 @@ func (p *Persister) read(ctx context.Context, s *Store) error {
 				errs = append(errs, corrupt(key, errors.New("snapshot chunk missing")))
 				continue
 			}
-			packed, err := decodeChunk(raw, m.gen, i)
+			v, packed, err := decodeChunk(raw, m.gen, i)
 			if err != nil {
 				errs = append(errs, corrupt(key, err))
 				continue
 			}
 			p.snapshotBytes += len(raw)
-			terms += uint64(len(packed) / termLen)
-			for b := packed; len(b) > 0; b = b[termLen:] {
-				s.restore(le.Uint64(b), le.Uint32(b[8:]))
-			}
+			terms += uint64(le.Uint32(raw[chunkHead-4:]))
+			s.replay(v, packed)
 		}
 		if len(errs) == 0 && terms != uint64(m.count) {
 			errs = append(errs, corrupt(key, fmt.Errorf("snapshot holds %d terms, manifest says %d", terms, m.count)))
@@ -175,9 +174,7 @@ func (p *Persister) read(ctx context.Context, s *Store) error {
 		case r.seq != seq:
 			errs = append(errs, corrupt(key, fmt.Errorf("journal record %d stored at %d", r.seq, seq)))
 		case s != nil:
-			for b := r.ups; len(b) > 0; b = b[termLen:] {
-				s.restore(le.Uint64(b), le.Uint32(b[8:]))
-			}
+			s.replay(r.version, r.ups)
 			for b := r.dels; len(b) > 0; b = b[8:] {
 				if i := s.find(le.Uint64(b)); i != 0 {
 					s.remove(i)
@@ -206,17 +203,20 @@ func (p *Persister) Flush(ctx context.Context, s *Store) error {
 	if !p.known || p.forceSnapshot || !s.tracking || s.needSnap {
 		return p.Snapshot(ctx, s)
 	}
-	var ups, dels []byte
+	var ups []uint32
+	var dels []byte
 	s.beginFlush(
-		func(fp uint64, ts uint32) { ups = appendTerm(ups, fp, ts) },
+		func(i uint32) { ups = append(ups, i) },
 		func(fp uint64) { dels = le.AppendUint64(dels, fp) },
 	)
 	if len(ups)+len(dels) == 0 {
 		s.endFlush(true)
 		return nil
 	}
-	reverseTerms(ups)
-	recs, size := p.journalRecords(ups, dels)
+	// beginFlush hands the most recently queued first; replay goes oldest
+	// first.
+	slices.Reverse(ups)
+	recs, size := p.journalRecords(s, ups, dels)
 	if p.journalCount+len(recs) > maxJournalRecords || p.journalBytes+size > max(p.snapshotBytes, minCompactBytes) {
 		s.endFlush(false)
 		return p.Snapshot(ctx, s)
@@ -251,18 +251,28 @@ func (p *Persister) Flush(ctx context.Context, s *Store) error {
 // most chunkTerms items each, under consecutive sequences, so a burst of
 // changes does not produce one huge value. Replaying them in sequence order
 // applies terms before deletions, as a single record would.
-func (p *Persister) journalRecords(ups, dels []byte) ([]*storage.Operation, int) {
+func (p *Persister) journalRecords(s *Store, ups []uint32, dels []byte) ([]*storage.Operation, int) {
 	var ops []*storage.Operation
 	size := 0
 	seq := p.nextSeq
+	v := s.version()
+	maxBytes := p.chunkTerms * termLen
 	for len(ups)+len(dels) > 0 {
-		nu := min(len(ups)/termLen, p.chunkTerms)
+		rec := newJournal(v, p.m.gen, seq, min(len(ups), p.chunkTerms)*termLen+min(len(dels), p.chunkTerms*8))
+		nu := 0
+		// Terms with hosts vary in size: a record also closes at the byte
+		// size of chunkTerms plain terms.
+		for nu < len(ups) && nu < p.chunkTerms && len(rec)-journalHead < maxBytes {
+			rec = s.appendEntry(rec, v, ups[nu])
+			nu++
+		}
 		nd := min(len(dels)/8, p.chunkTerms-nu)
-		rec := newJournal(p.m.gen, seq, nu*termLen+nd*8)
-		rec = append(rec, ups[:nu*termLen]...)
+		if len(rec)-journalHead >= maxBytes {
+			nd = 0
+		}
 		rec = append(rec, dels[:nd*8]...)
 		rec = finishJournal(rec, nu, nd)
-		ups, dels = ups[nu*termLen:], dels[nd*8:]
+		ups, dels = ups[nu:], dels[nd*8:]
 		ops = append(ops, storage.SetOperation(p.journalKey(seq), rec))
 		size += len(rec)
 		seq++
@@ -285,26 +295,30 @@ func (p *Persister) Snapshot(ctx context.Context, s *Store) error {
 	var ops []*storage.Operation
 	var chunk []byte
 	var nChunks uint32
-	size := 0
+	size, inChunk := 0, 0
 	flush := func() {
-		chunk = finishChunk(chunk)
+		chunk = finishChunk(chunk, inChunk)
 		size += len(chunk)
 		ops = append(ops, storage.SetOperation(p.chunkKey(gen, nChunks), chunk))
 		nChunks++
-		chunk = nil
+		chunk, inChunk = nil, 0
 	}
+	v := s.version()
+	maxBytes := p.chunkTerms * termLen
 	left := s.Len()
-	s.Range(func(fp uint64, ts uint32) bool {
+	for i := s.entries[0].prev; i != 0; i = s.entries[i].prev {
 		if chunk == nil {
-			chunk = newChunk(gen, nChunks, min(left, p.chunkTerms))
+			chunk = newChunk(v, gen, nChunks, min(left, p.chunkTerms)*termLen)
 		}
-		chunk = appendTerm(chunk, fp, ts)
+		chunk = s.appendEntry(chunk, v, i)
+		inChunk++
 		left--
-		if len(chunk) == chunkHead+p.chunkTerms*termLen {
+		// Terms with hosts vary in size: a chunk also closes at the byte
+		// size of chunkTerms plain terms.
+		if inChunk == p.chunkTerms || len(chunk)-chunkHead >= maxBytes {
 			flush()
 		}
-		return true
-	})
+	}
 	if chunk != nil {
 		flush()
 	}
@@ -351,12 +365,40 @@ func (p *Persister) appendDeletes(ops []*storage.Operation, gen uint64, chunks u
 	return ops
 }
 
-// reverseTerms reverses the order of packed terms in place.
-func reverseTerms(b []byte) {
-	var tmp [termLen]byte
-	for i, j := 0, len(b)-termLen; i < j; i, j = i+termLen, j-termLen {
-		copy(tmp[:], b[i:i+termLen])
-		copy(b[i:i+termLen], b[j:j+termLen])
-		copy(b[j:j+termLen], tmp[:])
+// version is the format of the store's chunks and journal records.
+func (s *Store) version() byte {
+	if s.hs != nil {
+		return hostsVersion
 	}
+	return formatVersion
+}
+
+// appendEntry appends entry i as a term of the given version.
+func (s *Store) appendEntry(b []byte, version byte, i uint32) []byte {
+	e := &s.entries[i]
+	if version == formatVersion {
+		return appendTerm(b, e.fp, e.ts)
+	}
+	var buf [MaxHosts]uint32
+	hosts, saturated := s.hs.list(i, buf[:0])
+	return appendTermHosts(b, e.fp, e.ts, hosts, saturated)
+}
+
+// replay restores packed terms of the given version. Version-1 terms loaded
+// into a store with host sets come from before host sets were kept (or
+// from a tracker that did not count hosts): whoever saw them, they were
+// known everywhere, so they count as saturated rather than as seen on no
+// host, which would make every one of them rare again. Hosts of version-2
+// terms loaded into a store without host sets are dropped.
+func (s *Store) replay(version byte, packed []byte) {
+	eachTerm(version, packed, func(fp uint64, ts uint32, saturated bool, hosts []byte) {
+		i := s.restore(fp, ts)
+		if s.hs == nil {
+			return
+		}
+		if version == formatVersion {
+			saturated = true
+		}
+		s.hs.restoreList(i, saturated, hosts)
+	})
 }

@@ -581,7 +581,7 @@ func TestStaleJournalRecordEndsReplay(t *testing.T) {
 	require.NoError(t, p.Flush(ctx, s))
 	require.NoError(t, p.Snapshot(ctx, s)) // gen 1, journal starts at 2
 	// A record of generation 0 under the next sequence, as left by a crash.
-	stale := finishJournal(appendTerm(newJournal(0, 2, termLen), 66, 6), 1, 0)
+	stale := finishJournal(appendTerm(newJournal(formatVersion, 0, 2, termLen), 66, 6), 1, 0)
 	c.m[p.journalKey(2)] = stale
 
 	got, err := reload(t, c, "fs", 10)

@@ -56,6 +56,9 @@ type Store struct {
 
 	evictions uint64
 
+	// hs holds the host sets of a store made by NewWithHosts, else nil.
+	hs *hostSets
+
 	// Change tracking, switched on by a Persister (see attach). journaling is
 	// tracking && !needSnap, cached because Touch tests it on every change.
 	tracking   bool
@@ -97,9 +100,13 @@ func (s *Store) Evictions() uint64 { return s.evictions }
 // MemoryBytes reports the bytes held by the store's backing arrays, including
 // unused capacity and pending change lists.
 func (s *Store) MemoryBytes() int {
-	return cap(s.entries)*int(unsafe.Sizeof(entry{})) +
+	n := cap(s.entries)*int(unsafe.Sizeof(entry{})) +
 		cap(s.index)*4 +
 		(cap(s.dirty)+cap(s.deleted))*8
+	if s.hs != nil {
+		n += s.hs.memoryBytes()
+	}
+	return n
 }
 
 // Touch records that fp was seen at event time ts. It returns the previous
@@ -162,6 +169,15 @@ func (s *Store) Delete(fp uint64) bool {
 	return true
 }
 
+// Oldest returns the least recently used term without changing recency.
+func (s *Store) Oldest() (fp uint64, ts uint32, ok bool) {
+	i := s.entries[0].prev
+	if i == 0 {
+		return 0, 0, false
+	}
+	return s.entries[i].fp, s.entries[i].ts, true
+}
+
 // Range calls fn for each term from least to most recently used until fn
 // returns false. fn must not modify the store.
 func (s *Store) Range(fn func(fp uint64, ts uint32) bool) {
@@ -214,7 +230,7 @@ func (s *Store) checkBacklog() {
 	}
 }
 
-func (s *Store) add(fp uint64, ts uint32) {
+func (s *Store) add(fp uint64, ts uint32) uint32 {
 	e := entry{fp: fp, ts: ts}
 	if s.journaling {
 		e.mark = s.epoch
@@ -229,23 +245,35 @@ func (s *Store) add(fp uint64, ts uint32) {
 		s.unlink(i)
 		s.evictions++
 		s.entries[i] = e
+		if s.hs != nil {
+			s.hs.release(i)
+		}
 	} else {
 		if len(s.entries) == cap(s.entries) {
 			grown := make([]entry, len(s.entries), min(2*(cap(s.entries)-1), s.max)+1)
 			copy(grown, s.entries)
 			s.entries = grown
+			if s.hs != nil {
+				refs := make([]hostRef, len(s.hs.refs), cap(grown))
+				copy(refs, s.hs.refs)
+				s.hs.refs = refs
+			}
 		}
 		if len(s.entries)*4 > len(s.index)*3 {
 			s.resetIndex(uint(bits.Len(uint(len(s.index)))))
 		}
 		i = uint32(len(s.entries))
 		s.entries = append(s.entries, e)
+		if s.hs != nil {
+			s.hs.refs = append(s.hs.refs, hostRef{})
+		}
 	}
 	s.place(fp, i)
 	s.pushFront(i)
 	if s.journaling {
 		s.checkBacklog()
 	}
+	return i
 }
 
 // place stores entry index i for fp in the first free slot of its probe run.
@@ -286,6 +314,9 @@ func (s *Store) remove(i uint32) {
 	s.clearSlot(s.slotOf(i))
 	s.unlink(i)
 	last := uint32(len(s.entries) - 1)
+	if s.hs != nil {
+		s.hs.release(i)
+	}
 	if i != last {
 		p := s.slotOf(last)
 		s.index[p] = s.index[p]&^s.idxMask | i
@@ -293,8 +324,14 @@ func (s *Store) remove(i uint32) {
 		s.entries[i] = e
 		s.entries[e.prev].next = i
 		s.entries[e.next].prev = i
+		if s.hs != nil {
+			s.hs.refs[i] = s.hs.refs[last]
+		}
 	}
 	s.entries = s.entries[:last]
+	if s.hs != nil {
+		s.hs.refs = s.hs.refs[:last]
+	}
 }
 
 // clearSlot empties slot p using backward-shift deletion: later members of
@@ -339,15 +376,16 @@ func (s *Store) moveToFront(i uint32) {
 	s.pushFront(i)
 }
 
-// restore sets fp to exactly ts as the most recently used term; replay uses it
-// because persisted values are already the result of max or min updates.
-func (s *Store) restore(fp uint64, ts uint32) {
+// restore sets fp to exactly ts as the most recently used term and returns
+// its entry; replay uses it because persisted values are already the result
+// of max or min updates.
+func (s *Store) restore(fp uint64, ts uint32) uint32 {
 	if i := s.find(fp); i != 0 {
 		s.entries[i].ts = ts
 		s.moveToFront(i)
-		return
+		return i
 	}
-	s.add(fp, ts)
+	return s.add(fp, ts)
 }
 
 // attach switches on change tracking. Terms already held are not known to be
@@ -392,7 +430,7 @@ func (s *Store) advanceEpoch() {
 // later position; the caller reverses them to replay oldest first. Visited
 // entries are marked epoch+1 to skip duplicates; endFlush settles or reverts
 // that marking.
-func (s *Store) beginFlush(up func(fp uint64, ts uint32), del func(fp uint64)) {
+func (s *Store) beginFlush(up func(i uint32), del func(fp uint64)) {
 	for k := len(s.dirty) - 1; k >= 0; k-- {
 		i := s.find(s.dirty[k])
 		if i == 0 {
@@ -403,7 +441,7 @@ func (s *Store) beginFlush(up func(fp uint64, ts uint32), del func(fp uint64)) {
 			continue
 		}
 		e.mark = s.epoch + 1
-		up(e.fp, e.ts)
+		up(i)
 	}
 	slices.Sort(s.deleted)
 	s.deleted = slices.Compact(s.deleted)

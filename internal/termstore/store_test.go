@@ -62,6 +62,54 @@ func checkInvariants(t testing.TB, s *Store) {
 	}
 	require.Equal(t, prev, s.entries[0].prev)
 	require.Equal(t, n, seen)
+
+	if s.hs != nil {
+		checkHostSets(t, s)
+	}
+}
+
+// checkHostSets verifies the host sets against the entries and the slab
+// arenas: one set per entry, every slab either in use by exactly one set or
+// free, sets packed (no holes) and without duplicates.
+func checkHostSets(t testing.TB, s *Store) {
+	t.Helper()
+	h := s.hs
+	require.Equal(t, len(s.entries), len(h.refs))
+	used := [maxClasses]map[uint32]bool{}
+	for c := range used {
+		used[c] = map[uint32]bool{}
+	}
+	for i := 1; i < len(h.refs); i++ {
+		r := h.refs[i]
+		if r.ext == extSaturated || r.ext == extNone {
+			continue
+		}
+		require.NotZero(t, r.first, "entry %d has a slab but no first host", i)
+		c, idx := slabOf(r.ext)
+		require.False(t, used[c][idx], "slab %d/%d shared", c, idx)
+		used[c][idx] = true
+		hosts, _ := h.list(uint32(i), nil)
+		require.GreaterOrEqual(t, len(hosts), 2, "entry %d keeps an empty slab", i)
+		require.Less(t, len(hosts), h.max, "entry %d should be saturated", i)
+		seen := map[uint32]bool{}
+		for _, x := range hosts {
+			require.False(t, seen[x], "entry %d lists host %d twice", i, x)
+			seen[x] = true
+		}
+		for _, x := range h.slab(r.ext)[len(hosts)-1:] {
+			require.Zero(t, x, "entry %d: slab not packed", i)
+		}
+	}
+	for c := range h.widths {
+		total := uint32(len(h.arena[c])) / h.widths[c]
+		require.Equal(t, int(total), len(used[c])+len(h.free[c]), "class %d: slabs in use plus free", c)
+		for _, idx := range h.free[c] {
+			require.False(t, used[c][idx], "class %d: slab %d both free and used", c, idx)
+			for _, x := range h.arena[c][idx*h.widths[c] : (idx+1)*h.widths[c]] {
+				require.Zero(t, x, "free slab not cleared")
+			}
+		}
+	}
 }
 
 func TestNewBounds(t *testing.T) {

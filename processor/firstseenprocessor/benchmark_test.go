@@ -90,29 +90,55 @@ func BenchmarkProcessLogs(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
-// BenchmarkMemoryPerTerm fills one tracker with a million terms through the
-// processor and reports the store's bytes per term.
+// BenchmarkMemoryPerTerm fills one tracker with terms through the processor
+// and reports the store's bytes per term: new_domain with the default
+// prevalence (host sets of up to 6 hosts). hosts=1: a million terms each
+// seen on one host (a flood of one-off domains: the inline first host
+// only); hosts=5: 200,000 terms each seen on five hosts, the most a
+// default set holds before it saturates (a 7-slot slab per term).
 func BenchmarkMemoryPerTerm(b *testing.B) {
-	const terms = 1_000_000
-	for n := 0; n < b.N; n++ {
-		cfg := createDefaultConfig().(*Config)
-		cfg.Trackers = []TrackerConfig{{Name: "new_domain", MaxTerms: terms, Learning: durPtr(0)}}
-		p, err := newFirstSeen(processortest.NewNopSettings(metadata.Type), cfg)
-		require.NoError(b, err)
-		for i := 0; i < terms; i += 10000 {
-			ld := plog.NewLogs()
-			recs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
-			for j := i; j < i+10000; j++ {
-				r := recs.AppendEmpty()
-				r.Attributes().PutStr("event.id", "x")
-				r.Attributes().PutStr("dns.question.name", fmt.Sprintf("d%d.example.com", j))
+	for _, tc := range []struct{ terms, hosts int }{{1_000_000, 1}, {200_000, 5}} {
+		b.Run(fmt.Sprintf("hosts=%d", tc.hosts), func(b *testing.B) {
+			for n := 0; n < b.N; n++ {
+				cfg := createDefaultConfig().(*Config)
+				cfg.Trackers = []TrackerConfig{{Name: "new_domain", MaxTerms: tc.terms, Learning: durPtr(0)}}
+				p, err := newFirstSeen(processortest.NewNopSettings(metadata.Type), cfg)
+				require.NoError(b, err)
+				for h := range tc.hosts {
+					for i := 0; i < tc.terms; i += 10000 {
+						ld := plog.NewLogs()
+						recs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+						for j := i; j < i+10000; j++ {
+							r := recs.AppendEmpty()
+							r.Attributes().PutStr("event.id", "x")
+							r.Attributes().PutStr("host.name", fmt.Sprintf("h%d", h))
+							r.Attributes().PutStr("dns.question.name", fmt.Sprintf("d%d.example.com", j))
+						}
+						_, _ = p.processLogs(context.Background(), ld)
+					}
+				}
+				tr := p.trackers[0]
+				if tr.Terms.Len() != tc.terms {
+					b.Fatalf("held %d terms", tr.Terms.Len())
+				}
+				if k, _ := tr.Terms.HostCount(termOfDomain(b, p, "d0.example.com")); k != tc.hosts {
+					b.Fatalf("term seen on %d hosts, want %d", k, tc.hosts)
+				}
+				b.ReportMetric(float64(tr.Terms.MemoryBytes())/float64(tc.terms), "bytes/term")
 			}
-			_, _ = p.processLogs(context.Background(), ld)
-		}
-		tr := p.trackers[0]
-		if tr.Terms.Len() != terms {
-			b.Fatalf("held %d terms", tr.Terms.Len())
-		}
-		b.ReportMetric(float64(tr.Terms.MemoryBytes())/terms, "bytes/term")
+		})
 	}
+}
+
+// termOfDomain is the new_domain fingerprint of a domain (tracker 0).
+func termOfDomain(b *testing.B, p *firstSeen, name string) uint64 {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	r := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	r.Attributes().PutStr("dns.question.name", name)
+	p.view.Reset(rl.Resource(), r)
+	defer p.view.Release()
+	p.env.Event++
+	term, _, _ := p.trackers[0].Term(p.view, &p.env)
+	return term
 }

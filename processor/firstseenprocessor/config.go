@@ -14,6 +14,7 @@ import (
 	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/internal/netclass"
 	"github.com/cairnsec/cairn/internal/redisconf"
+	"github.com/cairnsec/cairn/internal/termstore"
 	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/tracker"
 )
 
@@ -56,6 +57,26 @@ type Config struct {
 	// Redis configures the shared store used with store: redis.
 	Redis RedisConfig `mapstructure:"redis"`
 
+	// KnownAfterHosts, RareHosts and RareShare are the prevalence defaults
+	// of environment-scoped trackers (each may set its own): a term counts
+	// as known only once seen on KnownAfterHosts distinct hosts; a known
+	// term seen on at most RareHosts hosts, or RareShare of the hosts active
+	// in the history, raises the tracker's rare signal on a further host.
+	KnownAfterHosts int     `mapstructure:"known_after_hosts"`
+	RareHosts       int     `mapstructure:"rare_hosts"`
+	RareShare       float64 `mapstructure:"rare_share"`
+
+	// MaxFuture is how far ahead of the collector's clock an event may be
+	// dated: beyond it the event is marked cairn.time.skewed and learns and
+	// ages with its receipt time, moving no clock.
+	MaxFuture time.Duration `mapstructure:"max_future"`
+
+	// BaselineGroup names the process-wide taint registry this processor
+	// drains (internal/taint): the correlate processor with the same
+	// baseline_group publishes the events its open alerts are built from,
+	// and their terms are taken out of the baseline.
+	BaselineGroup string `mapstructure:"baseline_group"`
+
 	_ struct{}
 }
 
@@ -94,6 +115,15 @@ type TrackerConfig struct {
 	// host's baseline follows it from one gateway to another).
 	Store string `mapstructure:"store"`
 
+	// Prevalence (environment scope only); unset: the processor's.
+	KnownAfterHosts *int     `mapstructure:"known_after_hosts"`
+	RareHosts       *int     `mapstructure:"rare_hosts"`
+	RareShare       *float64 `mapstructure:"rare_share"`
+	// RareSignal is the signal raised for a rare term. The default trackers
+	// have theirs (rare_binary_in_environment, …); a tracker of your own
+	// raises none unless it names one.
+	RareSignal string `mapstructure:"rare_signal"`
+
 	_ struct{}
 }
 
@@ -113,6 +143,10 @@ const (
 	storeRedis = "redis"
 
 	defaultRedisPrefix = "cairn:firstseen:"
+
+	defaultKnownAfterHosts = 3
+	defaultRareHosts       = 5
+	defaultRareShare       = 0.0
 )
 
 var _ component.Config = (*Config)(nil)
@@ -135,6 +169,18 @@ func (cfg *Config) Validate() error {
 	if cfg.Store != storeLocal && cfg.Store != storeRedis {
 		errs = errors.Join(errs, fmt.Errorf(`store must be "local" or "redis", got %q`, cfg.Store))
 	}
+	if cfg.KnownAfterHosts < 1 || cfg.KnownAfterHosts > termstore.MaxHosts {
+		errs = errors.Join(errs, fmt.Errorf("known_after_hosts must be between 1 and %d", termstore.MaxHosts))
+	}
+	if cfg.RareHosts < 0 || cfg.RareHosts >= termstore.MaxHosts {
+		errs = errors.Join(errs, fmt.Errorf("rare_hosts must be between 0 and %d", termstore.MaxHosts-1))
+	}
+	if !(cfg.RareShare >= 0 && cfg.RareShare <= 1) {
+		errs = errors.Join(errs, errors.New("rare_share must be between 0 and 1"))
+	}
+	if cfg.MaxFuture <= 0 {
+		errs = errors.Join(errs, errors.New("max_future must be positive"))
+	}
 	if _, err := netclass.New(cfg.InternalNetworks, cfg.ExternalNetworks); err != nil {
 		errs = errors.Join(errs, err)
 	}
@@ -142,9 +188,17 @@ func (cfg *Config) Validate() error {
 	if err != nil {
 		errs = errors.Join(errs, err)
 	}
+	names := map[string]bool{}
+	for _, s := range specs {
+		names[s.Name] = true
+	}
 	for _, s := range specs {
 		if cfg.PersistGranularity > 0 && s.History <= cfg.PersistGranularity {
 			errs = errors.Join(errs, fmt.Errorf("trackers[%s]: history (%s) must be longer than persist_granularity (%s)", s.Name, s.History, cfg.PersistGranularity))
+		}
+		if s.RareSignal != "" && names[s.RareSignal] {
+			// The rare signal would be read as that tracker's own.
+			errs = errors.Join(errs, fmt.Errorf("trackers[%s]: rare_signal %q is a tracker name", s.Name, s.RareSignal))
 		}
 	}
 	shared, err := cfg.sharedTrackers()
@@ -209,7 +263,7 @@ func (cfg *Config) specs() ([]tracker.Spec, error) {
 		}
 		seen[tc.Name] = true
 		resolved := tc.inherit()
-		spec, err := resolved.compile(cfg.EnvironmentField)
+		spec, err := resolved.compile(cfg)
 		if err != nil {
 			errs = errors.Join(errs, fmt.Errorf("%s: %w", where, err))
 			continue
@@ -236,6 +290,11 @@ func (tc TrackerConfig) inherit() TrackerConfig {
 		out.Fields = tc.Fields
 	}
 	if tc.Scope != "" {
+		if tc.Scope != out.Scope {
+			// Prevalence belongs to the environment scope: a default
+			// tracker moved to host scope does not inherit its rare signal.
+			out.RareSignal = ""
+		}
 		out.Scope = tc.Scope
 	}
 	if tc.History != nil {
@@ -262,10 +321,22 @@ func (tc TrackerConfig) inherit() TrackerConfig {
 	if tc.Store != "" {
 		out.Store = tc.Store
 	}
+	if tc.KnownAfterHosts != nil {
+		out.KnownAfterHosts = tc.KnownAfterHosts
+	}
+	if tc.RareHosts != nil {
+		out.RareHosts = tc.RareHosts
+	}
+	if tc.RareShare != nil {
+		out.RareShare = tc.RareShare
+	}
+	if tc.RareSignal != "" {
+		out.RareSignal = tc.RareSignal
+	}
 	return out
 }
 
-func (tc TrackerConfig) compile(envField string) (tracker.Spec, error) {
+func (tc TrackerConfig) compile(cfg *Config) (tracker.Spec, error) {
 	var errs error
 	spec := tracker.Spec{
 		Name:             tc.Name,
@@ -274,7 +345,7 @@ func (tc TrackerConfig) compile(envField string) (tracker.Spec, error) {
 		MaxTerms:         defaultMaxTerms,
 		MaxScopes:        defaultMaxScopes,
 		Exclude:          tc.Exclude,
-		EnvironmentField: envField,
+		EnvironmentField: cfg.EnvironmentField,
 	}
 	if len(tc.Fields) == 0 || len(tc.Fields) > tracker.MaxFields {
 		errs = errors.Join(errs, fmt.Errorf("fields must list 1 to %d fields", tracker.MaxFields))
@@ -290,8 +361,25 @@ func (tc TrackerConfig) compile(envField string) (tracker.Spec, error) {
 	switch tc.Scope {
 	case "host":
 		spec.Scope = tracker.ScopeHost
+		if tc.KnownAfterHosts != nil || tc.RareHosts != nil || tc.RareShare != nil || tc.RareSignal != "" {
+			errs = errors.Join(errs, errors.New("known_after_hosts, rare_hosts, rare_share and rare_signal are for scope: environment"))
+		}
 	case "environment":
 		spec.Scope = tracker.ScopeEnvironment
+		spec.KnownAfterHosts, spec.RareHosts, spec.RareShare = cfg.KnownAfterHosts, cfg.RareHosts, cfg.RareShare
+		if tc.KnownAfterHosts != nil {
+			spec.KnownAfterHosts = *tc.KnownAfterHosts
+		}
+		if tc.RareHosts != nil {
+			spec.RareHosts = *tc.RareHosts
+		}
+		if tc.RareShare != nil {
+			spec.RareShare = *tc.RareShare
+		}
+		spec.RareSignal = tc.RareSignal
+		if spec.RareSignal == tc.Name && tc.Name != "" {
+			errs = errors.Join(errs, errors.New("rare_signal must differ from the tracker's name"))
+		}
 	case "":
 		errs = errors.Join(errs, errors.New(`scope is required: "host" or "environment"`))
 	default:
@@ -373,27 +461,31 @@ func DefaultTrackers() []TrackerConfig {
 			When:   processStart,
 		},
 		{
-			Name:   event.SignalNewBinaryInEnvironment,
-			Fields: []string{"process.hash.sha256|process.executable"},
-			Scope:  "environment",
-			When:   processStart,
+			Name:       event.SignalNewBinaryInEnvironment,
+			Fields:     []string{"process.hash.sha256|process.executable"},
+			Scope:      "environment",
+			When:       processStart,
+			RareSignal: event.SignalRareBinaryInEnvironment,
 		},
 		{
 			Name:         event.SignalNewExternalIP,
 			Fields:       []string{"destination.ip"},
 			Scope:        "environment",
 			OnlyExternal: boolPtr(true),
+			RareSignal:   event.SignalRareExternalIP,
 		},
 		{
-			Name:   event.SignalNewDomain,
-			Fields: []string{"dns.question.name|destination.domain"},
-			Scope:  "environment",
+			Name:       event.SignalNewDomain,
+			Fields:     []string{"dns.question.name|destination.domain"},
+			Scope:      "environment",
+			RareSignal: event.SignalRareDomain,
 		},
 		{
 			Name:         event.SignalNewIPForBinary,
 			Fields:       []string{"process.executable", "destination.ip"},
 			Scope:        "environment",
 			OnlyExternal: boolPtr(true),
+			RareSignal:   event.SignalRareIPForBinary,
 		},
 	}
 }

@@ -39,6 +39,25 @@ func TestDefaultConfig(t *testing.T) {
 	assert.True(t, specs[2].OnlyExternal)
 	assert.Equal(t, [][]string{{"dns.question.name", "destination.domain"}}, specs[3].Fields)
 	assert.Equal(t, [][]string{{"process.executable"}, {"destination.ip"}}, specs[4].Fields)
+
+	// Prevalence defaults, on the environment trackers only, each with its
+	// rare signal.
+	assert.Equal(t, 3, cfg.KnownAfterHosts)
+	assert.Equal(t, 5, cfg.RareHosts)
+	assert.Zero(t, cfg.RareShare)
+	assert.Equal(t, 5*time.Minute, cfg.MaxFuture)
+	assert.Empty(t, cfg.BaselineGroup)
+	assert.Zero(t, specs[0].KnownAfterHosts)
+	assert.Empty(t, specs[0].RareSignal)
+	rare := []string{"", "rare_binary_in_environment", "rare_external_ip", "rare_domain", "rare_ip_for_binary"}
+	for i, s := range specs {
+		assert.Equal(t, rare[i], s.RareSignal, s.Name)
+		if s.Scope == tracker.ScopeEnvironment {
+			assert.Equal(t, 3, s.KnownAfterHosts)
+			assert.Equal(t, 5, s.RareHosts)
+			assert.Zero(t, s.RareShare)
+		}
+	}
 }
 
 func TestCustomConfig(t *testing.T) {
@@ -54,11 +73,27 @@ func TestCustomConfig(t *testing.T) {
 	assert.Equal(t, "all", cfg.EventIDs)
 	seven := duration.Duration(7 * 24 * time.Hour)
 	assert.Equal(t, &seven, cfg.Trackers[0].History)
-	assert.Equal(t, map[string][]string{"event.category": {"process"}, "event.type": {"start"}}, cfg.Trackers[1].When)
+	assert.Equal(t, map[string][]string{"event.category": {"process"}, "event.type": {"start"}}, cfg.Trackers[2].When)
+
+	assert.Equal(t, 2, cfg.KnownAfterHosts)
+	assert.Equal(t, 4, cfg.RareHosts)
+	assert.Equal(t, 0.05, cfg.RareShare)
+	assert.Equal(t, 2*time.Minute, cfg.MaxFuture)
+	assert.Equal(t, "pipeline-a", cfg.BaselineGroup)
 
 	specs, err := cfg.specs()
 	require.NoError(t, err)
-	require.Len(t, specs, 2, "a listed set replaces the defaults")
+	require.Len(t, specs, 3, "a listed set replaces the defaults")
+	// Per tracker over the processor's defaults; a default tracker keeps its
+	// rare signal, one of your own names it.
+	assert.Equal(t, 2, specs[0].KnownAfterHosts)
+	assert.Equal(t, 8, specs[0].RareHosts)
+	assert.Equal(t, 0.05, specs[0].RareShare)
+	assert.Equal(t, "rare_domain", specs[0].RareSignal)
+	assert.Equal(t, 1, specs[1].KnownAfterHosts)
+	assert.Equal(t, 4, specs[1].RareHosts)
+	assert.Equal(t, "rare_service_account", specs[1].RareSignal)
+	specs = append(specs[:1], specs[2:]...)
 	// new_domain inherits what it does not set.
 	assert.Equal(t, [][]string{{"dns.question.name", "destination.domain"}}, specs[0].Fields)
 	assert.Equal(t, tracker.ScopeEnvironment, specs[0].Scope)
@@ -73,16 +108,19 @@ func TestCustomConfig(t *testing.T) {
 
 func TestInvalidConfigs(t *testing.T) {
 	cases := map[string]string{
-		"bad_scope":         `scope must be "host" or "environment"`,
-		"too_many_fields":   "fields must list 1 to 3 fields",
-		"no_fields":         "fields must list 1 to 3 fields",
-		"duplicate":         "duplicate tracker name",
-		"bad_cidr":          "internal_networks",
-		"bad_duration":      `invalid duration "soon"`,
-		"history_too_short": "must be longer than persist_granularity",
-		"no_name":           "name is required",
-		"bad_when":          "when:",
-		"bad_event_ids":     `event_ids must be "flagged" or "all"`,
+		"bad_scope":                `scope must be "host" or "environment"`,
+		"too_many_fields":          "fields must list 1 to 3 fields",
+		"no_fields":                "fields must list 1 to 3 fields",
+		"duplicate":                "duplicate tracker name",
+		"bad_cidr":                 "internal_networks",
+		"bad_duration":             `invalid duration "soon"`,
+		"history_too_short":        "must be longer than persist_granularity",
+		"no_name":                  "name is required",
+		"bad_when":                 "when:",
+		"bad_event_ids":            `event_ids must be "flagged" or "all"`,
+		"bad_prevalence":           "known_after_hosts must be between 1 and 32",
+		"prevalence_on_host":       "are for scope: environment",
+		"rare_signal_is_a_tracker": `rare_signal "new_external_ip" is a tracker name`,
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -108,6 +146,23 @@ func TestValidateCoreOptions(t *testing.T) {
 	assert.ErrorContains(t, cfg.Validate(), "empty field")
 	cfg.Trackers = []TrackerConfig{{Name: "custom", Fields: []string{"user.name"}, Scope: "host", MaxTerms: -1}}
 	assert.ErrorContains(t, cfg.Validate(), "max_terms")
+}
+
+func TestValidatePrevalenceAndTime(t *testing.T) {
+	_, err := loadConfig(t, "bad_prevalence")
+	require.Error(t, err)
+	for _, want := range []string{"known_after_hosts", "rare_hosts must be between 0 and 31", "rare_share must be between 0 and 1", "max_future must be positive"} {
+		assert.Contains(t, err.Error(), want)
+	}
+	cfg := createDefaultConfig().(*Config)
+	cfg.Trackers = []TrackerConfig{{Name: "t", Fields: []string{"user.name"}, Scope: "environment", RareSignal: "t"}}
+	assert.ErrorContains(t, cfg.Validate(), "rare_signal must differ")
+	cfg.Trackers = []TrackerConfig{{Name: "new_domain", RareShare: func() *float64 { v := -1.0; return &v }()}}
+	assert.ErrorContains(t, cfg.Validate(), "rare_share")
+	// A default environment tracker moved to host scope leaves its rare
+	// signal behind rather than failing.
+	cfg.Trackers = []TrackerConfig{{Name: "new_domain", Scope: "host"}}
+	require.NoError(t, cfg.Validate())
 }
 
 func TestConfigUnmarshalRejectsUnknownKeys(t *testing.T) {

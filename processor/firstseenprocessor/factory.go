@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
+	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/internal/redisconf"
 	"github.com/cairnsec/cairn/processor/firstseenprocessor/internal/metadata"
 )
@@ -31,6 +32,10 @@ func createDefaultConfig() component.Config {
 		EventIDs:           eventIDsFlagged,
 		Store:              storeLocal,
 		Redis:              redisconf.Default(defaultRedisPrefix),
+		KnownAfterHosts:    defaultKnownAfterHosts,
+		RareHosts:          defaultRareHosts,
+		RareShare:          defaultRareShare,
+		MaxFuture:          event.DefaultMaxFuture,
 	}
 }
 

@@ -150,7 +150,8 @@ func TestStory(t *testing.T) {
 		conn("web-03", "/tmp/.x/gs-netcat", "185.246.209.94", 7350, "l.gs.thc.org", 38*time.Hour+43*time.Second),
 		conn("web-03", "/usr/bin/curl", "45.77.141.38", 80, "", 38*time.Hour+50*time.Second),
 	)
-	assert.Equal(t, []string{"new_binary_on_host"}, testkit.Signals(attack[0]), "zsh: new on the host, known in the environment")
+	assert.Equal(t, []string{"new_binary_on_host", "new_binary_in_environment"}, testkit.Signals(attack[0]),
+		"zsh: new on the host, and seen on one other host only: not known in the environment yet (known_after_hosts: 3)")
 	assert.Equal(t, []string{"new_binary_on_host", "new_binary_in_environment"}, testkit.Signals(attack[1]))
 	assert.Equal(t, []string{"new_external_ip", "new_ip_for_binary"}, testkit.Signals(attack[2]))
 	assert.Equal(t, []string{"new_domain"}, testkit.Signals(attack[3]))

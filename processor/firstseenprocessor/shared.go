@@ -34,8 +34,10 @@ const reconcileChunk = 8192
 // for longer ago than the history) and this collector has not seen it either.
 type shared struct {
 	logger *zap.Logger
-	cfg    RedisConfig
-	store  *sharedstore.Store
+	// local is the processor's tracker environment (its active hosts).
+	local *tracker.Env
+	cfg   RedisConfig
+	store *sharedstore.Store
 	// gran: a confirmed term is sent again once event time moved this much
 	// past what Redis holds (persist_granularity), to refresh its last-seen
 	// time and TTL.
@@ -58,14 +60,46 @@ type shared struct {
 	groups   []*sharedstore.Group
 	keyBuf   []byte
 
+	// What the last observeShared located, for the caller's teachings.
+	lastTerm uint64
+	lastTS   uint32
+
+	// Active hosts fleet-wide (rare_share): one sorted set per environment
+	// in Redis. usesShare: some shared tracker needs them. active holds
+	// this batch's group per environment; counts what Redis last said, and
+	// when; sentActive the time last sent per (environment, host), so that
+	// a host is sent once per persist_granularity.
+	usesShare    bool
+	activeWindow uint32
+	active       map[uint32]*sharedstore.Group
+	counts       map[uint32]activeCount
+	sentActive   *termstore.Store
+
 	sharedOK, sharedFailed, sharedSkipped metric.MeasurementOption
 }
+
+type activeCount struct {
+	n  int
+	at time.Time
+}
+
+// activeRefresh: how often (wall time) an environment's active-host count
+// is asked again when nothing else needs sending.
+const activeRefresh = 10 * time.Second
+
+// maxActiveEnvs bounds the environments whose counts are cached.
+const maxActiveEnvs = 4096
 
 type sharedTracker struct {
 	t      *tracker.Tracker
 	prefix string // <key_prefix><tracker>:<definition>:
+	// prevalence: the tracker counts hosts per term; its terms go through
+	// the prevalence script and are cached per (term, host).
+	prevalence bool
 	// confirmed: terms Redis holds, with the last-seen time it holds (at
-	// least); bounded like the tracker (max_terms).
+	// least); bounded like the tracker (max_terms). With prevalence, keyed
+	// by the term when Redis holds it saturated (known on every host), else
+	// by pairKey(term, host) when Redis holds the host in its set.
 	confirmed *termstore.Store
 	// scopes: scope fingerprint -> first event time Redis holds, and when it
 	// was last refreshed (its TTL).
@@ -73,13 +107,14 @@ type sharedTracker struct {
 	// pending: what was decided locally while Redis was unavailable, to be
 	// written to it when it returns. Terms keep their latest time, scopes
 	// their earliest.
-	pendingTerms  map[uint64]uint32
+	pendingTerms  map[uint64]pendingTerm
 	pendingScopes map[uint64]uint32
 
-	termGroup  sharedstore.Group
-	scopeGroup sharedstore.Group
-	termFPs    []uint64
-	scopeFPs   []uint64
+	termGroup   sharedstore.Group
+	scopeGroup  sharedstore.Group
+	forgetGroup sharedstore.Group
+	termFPs     []uint64
+	scopeFPs    []uint64
 
 	degradedOpt metric.MeasurementOption
 	reconOpts   map[string]metric.MeasurementOption
@@ -96,6 +131,20 @@ type reqKey struct {
 	fp uint64
 }
 
+// pendingTerm is a term (with prevalence: a term on a host) decided
+// locally, to be recorded in Redis.
+type pendingTerm struct {
+	term uint64
+	host uint32
+	ts   uint32
+}
+
+// pairKey keys a (term, host) pair in the confirmed cache and the pending
+// map of a prevalence tracker.
+func pairKey(term uint64, host uint32) uint64 {
+	return term ^ (uint64(host)+1)*0x9E3779B97F4A7C15
+}
+
 type request struct {
 	tr          int
 	term, scope uint64
@@ -104,6 +153,16 @@ type request struct {
 	event       int
 	termOp      int
 	scopeOp     int // -1: the scope is confirmed in the cache
+	// fixed: decided locally (a taint block, or a term that must not be
+	// learned by a tracker without prevalence); nothing is sent.
+	fixed bool
+	// Prevalence: the event's host, the local sighting, the processor's
+	// clock and the environment, for the verdict in decide.
+	host     uint32
+	host64   uint64
+	env32    uint32
+	clock    uint32
+	sighting termstore.HostSighting
 }
 
 type mark struct {
@@ -116,6 +175,9 @@ type mark struct {
 func newShared(p *firstSeen, names map[string]bool) *shared {
 	cfg := p.cfg.Redis
 	s := &shared{
+		local:         &p.env,
+		active:        map[uint32]*sharedstore.Group{},
+		counts:        map[uint32]activeCount{},
 		logger:        p.logger,
 		cfg:           cfg,
 		gran:          p.cfg.PersistGranularity,
@@ -137,14 +199,28 @@ func newShared(p *firstSeen, names map[string]bool) *shared {
 		st := &sharedTracker{
 			t:             t,
 			prefix:        cfg.KeyPrefix + t.Name() + ":" + t.Definition() + ":",
+			prevalence:    t.HasPrevalence(),
 			confirmed:     termstore.New(spec.MaxTerms),
 			scopes:        map[uint64]scopeInfo{},
-			pendingTerms:  map[uint64]uint32{},
+			pendingTerms:  map[uint64]pendingTerm{},
 			pendingScopes: map[uint64]uint32{},
 			termGroup:     sharedstore.Group{TTL: spec.History},
 			scopeGroup:    sharedstore.Group{Scopes: true, TTL: spec.History + spec.Learning},
+			forgetGroup:   sharedstore.Group{Kind: sharedstore.Forget, TTL: spec.History},
 			degradedOpt:   metric.WithAttributeSet(attribute.NewSet(name)),
 			reconOpts:     map[string]metric.MeasurementOption{},
+		}
+		if st.prevalence {
+			st.termGroup.Kind = sharedstore.Prevalence
+			st.termGroup.HostCap = t.HostCap()
+			st.termGroup.History = uint32(spec.History / time.Second)
+		}
+		if t.UsesShare() {
+			s.usesShare = true
+			s.activeWindow = max(s.activeWindow, uint32(spec.History/time.Second))
+			if s.sentActive == nil {
+				s.sentActive = termstore.New(spec.MaxScopes)
+			}
 		}
 		for _, o := range []string{"recorded", "known", "dropped"} {
 			st.reconOpts[o] = metric.WithAttributeSet(attribute.NewSet(name, attribute.String("outcome", o)))
@@ -195,29 +271,45 @@ func (s *shared) shutdown(p *firstSeen) error {
 func (s *shared) observeShared(p *firstSeen, i int, v *event.View, ts uint32, idx int) {
 	st := s.byTracker[i]
 	t := st.t
-	term, scope, res := t.Term(v, &p.env)
+	env := &p.env
+	s.lastTerm, s.lastTS = 0, ts
+	term, scope, res := t.Term(v, env)
 	if res != tracker.Located {
 		if res == tracker.Malformed {
 			p.stats[i].malformed[t.LastReason()]++
 		}
 		return
 	}
-	local := t.Record(term, scope, ts)
-	k := reqKey{i, term}
+	local := t.Record(term, scope, ts, env)
+	s.lastTerm = term
+	if t.LastBlocked() || env.NoLearn && !st.prevalence {
+		// Decided here: a taint keeps the term out of the baseline in this
+		// collector, and the term script of a tracker without prevalence
+		// cannot look without recording.
+		s.reqs = append(s.reqs, request{tr: i, event: idx, local: local, fixed: true, termOp: -1, scopeOp: -1})
+		return
+	}
+	host := env.Host32()
+	ck := term
+	if st.prevalence {
+		ck = pairKey(term, host)
+	}
+	k := reqKey{i, ck}
 	if j, dup := s.termIdx[k]; dup {
-		// Later events of the batch with the same term: the first one
-		// carries the verdict; record the latest time.
+		// Later events of the batch with the same term (and host): the
+		// first one carries the verdict; record the latest time.
 		op := &st.termGroup.Ops[s.reqs[j].termOp]
 		op.TS = max(op.TS, ts)
+		op.Learn = op.Learn || !env.NoLearn
 		return
 	}
-	if c, ok := st.confirmed.Lookup(term); ok && (ts <= c || time.Duration(ts-c)*time.Second < s.gran) {
-		st.confirmed.Touch(term, c) // recency only
+	if s.confirmedFresh(st, term, ck, ts) {
 		return
 	}
-	r := request{tr: i, term: term, scope: scope, check: ts, local: local, event: idx, scopeOp: -1}
+	r := request{tr: i, term: term, scope: scope, check: ts, local: local, event: idx, scopeOp: -1,
+		host: host, host64: env.Host64(), env32: env.Env32(), clock: env.Clock, sighting: t.LastSighting()}
 	r.termOp = len(st.termGroup.Ops)
-	st.termGroup.Ops = append(st.termGroup.Ops, sharedstore.Op{Key: s.key(st.prefix, 't', term), TS: ts})
+	st.termGroup.Ops = append(st.termGroup.Ops, sharedstore.Op{Key: s.key(st.prefix, 't', term), TS: ts, Host: host, Learn: !env.NoLearn})
 	st.termFPs = append(st.termFPs, term)
 	if info, ok := st.scopes[scope]; !ok || time.Since(info.refreshed) >= s.gran {
 		sk := reqKey{i, scope}
@@ -238,6 +330,68 @@ func (s *shared) observeShared(p *firstSeen, i int, v *event.View, ts uint32, id
 	s.reqs = append(s.reqs, r)
 }
 
+// confirmedFresh reports whether Redis confirmed recently (within
+// persist_granularity of event time) that it holds the term (for any host:
+// without prevalence, or saturated) or this host's sighting of it.
+func (s *shared) confirmedFresh(st *sharedTracker, term, pair uint64, ts uint32) bool {
+	fresh := func(k uint64) bool {
+		c, ok := st.confirmed.Lookup(k)
+		if ok && (ts <= c || time.Duration(ts-c)*time.Second < s.gran) {
+			st.confirmed.Touch(k, c) // recency only
+			return true
+		}
+		return false
+	}
+	return fresh(term) || st.prevalence && fresh(pair)
+}
+
+// noteActive queues a trusted event's host for the fleet-wide active count
+// of its environment, once per persist_granularity of event time per host,
+// and asks for the count again when it is older than activeRefresh.
+func (s *shared) noteActive(env32, host32, ts, clock uint32) {
+	g := s.active[env32]
+	key := uint64(env32)<<32 | uint64(host32)
+	if last, ok := s.sentActive.Lookup(key); !ok || ts > last && time.Duration(ts-last)*time.Second >= s.gran {
+		s.sentActive.Touch(key, ts)
+		g = s.activeGroup(env32)
+		g.Ops = append(g.Ops, sharedstore.Op{Host: host32, TS: ts})
+	}
+	if c, ok := s.counts[env32]; !ok || time.Since(c.at) >= activeRefresh {
+		g = s.activeGroup(env32)
+	}
+	if g != nil && clock > s.activeWindow {
+		g.MinTS = max(g.MinTS, clock-s.activeWindow)
+	}
+}
+
+func (s *shared) activeGroup(env32 uint32) *sharedstore.Group {
+	g := s.active[env32]
+	if g == nil {
+		g = &sharedstore.Group{Kind: sharedstore.Active, Key: s.cfg.KeyPrefix + "hosts:" + sharedstore.HostHex(env32),
+			TTL: time.Duration(s.activeWindow)*time.Second + time.Hour}
+		s.active[env32] = g
+	}
+	return g
+}
+
+// activeCount is the fleet-wide count of active hosts Redis last gave for
+// an environment (0 when unknown).
+func (s *shared) activeCount(env32 uint32) int { return s.counts[env32].n }
+
+// forget undoes in this collector's cache, and queues for Redis, what a
+// tainted event taught a shared tracker: its host leaves the term's host
+// set (with prevalence; without, Redis keeps the term, see the README).
+func (s *shared) forget(st *sharedTracker, term uint64, host uint32) {
+	st.confirmed.Delete(term)
+	if !st.prevalence {
+		return
+	}
+	pk := pairKey(term, host)
+	st.confirmed.Delete(pk)
+	delete(st.pendingTerms, pk)
+	st.forgetGroup.Ops = append(st.forgetGroup.Ops, sharedstore.Op{Key: s.key(st.prefix, 't', term), Host: host})
+}
+
 func (s *shared) key(prefix string, kind byte, fp uint64) string {
 	b := append(s.keyBuf[:0], prefix...)
 	b = append(b, kind, ':')
@@ -250,14 +404,6 @@ func (s *shared) key(prefix string, kind byte, fp uint64) string {
 // to be unavailable. The round trip is bounded by the latency budget.
 func (s *shared) exec(ctx context.Context, p *firstSeen) {
 	s.lastTrip = 0
-	if len(s.reqs) == 0 {
-		return
-	}
-	tb := p.telemetry
-	if !s.healthy {
-		tb.ProcessorFirstseenShared.Add(ctx, 1, s.sharedSkipped)
-		return
-	}
 	s.groups = s.groups[:0]
 	for _, st := range s.byTracker {
 		if st == nil {
@@ -269,6 +415,20 @@ func (s *shared) exec(ctx context.Context, p *firstSeen) {
 		if len(st.scopeGroup.Ops) > 0 {
 			s.groups = append(s.groups, &st.scopeGroup)
 		}
+		if len(st.forgetGroup.Ops) > 0 {
+			s.groups = append(s.groups, &st.forgetGroup)
+		}
+	}
+	for _, g := range s.active {
+		s.groups = append(s.groups, g)
+	}
+	if len(s.groups) == 0 {
+		return
+	}
+	tb := p.telemetry
+	if !s.healthy {
+		tb.ProcessorFirstseenShared.Add(ctx, 1, s.sharedSkipped)
+		return
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
 	t0 := time.Now()
@@ -288,6 +448,14 @@ func (s *shared) exec(ctx context.Context, p *firstSeen) {
 // decide turns the round trip's answers into verdicts (pass 2 input).
 func (s *shared) decide(p *firstSeen) {
 	now := time.Now()
+	for env32, g := range s.active {
+		if g.CountDone {
+			s.counts[env32] = activeCount{n: int(g.Count), at: now}
+		}
+	}
+	if len(s.counts) > maxActiveEnvs {
+		clear(s.counts) // rare: more environments than that
+	}
 	for _, st := range s.byTracker {
 		if st == nil {
 			continue
@@ -304,48 +472,118 @@ func (s *shared) decide(p *firstSeen) {
 	}
 	for k := range s.reqs {
 		r := &s.reqs[k]
+		if r.fixed {
+			s.marks = append(s.marks, mark{event: r.event, tr: r.tr, res: r.local})
+			continue
+		}
 		st := s.byTracker[r.tr]
 		t := st.t
 		op := &st.termGroup.Ops[r.termOp]
 		if !op.Done {
-			s.defer1(p, st, r, op.TS)
+			if op.Learn {
+				s.defer1(p, st, r, op.TS)
+			}
 			s.marks = append(s.marks, mark{event: r.event, tr: r.tr, res: r.local, degraded: true})
 			continue
 		}
-		st.confirmed.Touch(r.term, max(op.Stored, op.TS))
 		sharedNew := op.Stored == 0 || t.Expired(op.Stored, r.check)
+		if st.prevalence {
+			if res, ok := s.decidePrevalent(st, r, op, sharedNew); ok {
+				s.marks = append(s.marks, mark{event: r.event, tr: r.tr, res: res})
+			}
+			continue
+		}
+		st.confirmed.Touch(r.term, max(op.Stored, op.TS))
 		if !sharedNew || r.local == tracker.Seen {
 			continue
 		}
-		first, known := t.Scopes.Lookup(r.scope)
-		if !known {
-			first = r.check
-		}
-		if r.scopeOp >= 0 && st.scopeGroup.Ops[r.scopeOp].Done {
-			first = min(first, st.scopeGroup.Ops[r.scopeOp].Stored)
-		} else if info, ok := st.scopes[r.scope]; ok {
-			first = min(first, info.first)
-		}
 		res := tracker.NewTerm
-		if t.InLearning(first, r.check) {
+		if t.InLearning(s.scopeFirst(st, r), r.check) {
 			res = tracker.NewTermLearning
 		}
 		s.marks = append(s.marks, mark{event: r.event, tr: r.tr, res: res})
 	}
 }
 
+// scopeFirst is the earliest first event of the request's scope known here
+// or to Redis.
+func (s *shared) scopeFirst(st *sharedTracker, r *request) uint32 {
+	first, known := st.t.LookupScope(r.scope)
+	if !known {
+		first = r.check
+	}
+	if r.scopeOp >= 0 && st.scopeGroup.Ops[r.scopeOp].Done {
+		first = min(first, st.scopeGroup.Ops[r.scopeOp].Stored)
+	} else if info, ok := st.scopes[r.scope]; ok {
+		first = min(first, info.first)
+	}
+	return first
+}
+
+// decidePrevalent is the verdict of a prevalence tracker: what Redis and
+// this collector know of the term, whichever knows more (the most hosts;
+// the host's own sighting if either has it), decided as the local tracker
+// would (tracker.Prevalent). ok is false for Seen.
+func (s *shared) decidePrevalent(st *sharedTracker, r *request, op *sharedstore.Op, sharedNew bool) (tracker.Result, bool) {
+	t := st.t
+	rn, rhad := op.Hosts, op.Had
+	if sharedNew {
+		rn, rhad = 0, false
+	}
+	if op.Learn {
+		// Redis holds the host now: cache the pair, or the term once its set
+		// is saturated (known on every host).
+		held := max(op.Stored, op.TS)
+		if rn+1 >= t.HostCap() {
+			st.confirmed.Touch(r.term, held)
+		} else {
+			st.confirmed.Touch(pairKey(r.term, r.host), held)
+		}
+	} else if rn >= t.HostCap() {
+		st.confirmed.Touch(r.term, op.Stored)
+	}
+	ln, lhad := int(r.sighting.Hosts), r.sighting.Had
+	if r.sighting.New() {
+		ln, lhad = 0, false
+	}
+	n, had := max(rn, ln), rhad || lhad
+	switch {
+	case n == 0:
+		res := tracker.NewTerm
+		if t.InLearning(s.scopeFirst(st, r), r.check) {
+			res = tracker.NewTermLearning
+		}
+		return res, true
+	case had || n >= t.HostCap():
+		return tracker.Seen, false
+	}
+	// Active hosts: the fleet's count from Redis, or this collector's own
+	// when it knows more (Redis not asked yet).
+	active := s.activeCount(r.env32)
+	if p := s.local.Active; p != nil {
+		active = max(active, p.Count(r.env32))
+	}
+	res := t.PrevalentAt(n, r.scope, r.check, t.RareThresholdFor(active), r.clock, r.host64)
+	return res, res != tracker.Seen
+}
+
 // defer1 keeps a locally decided term (and its scope) for reconciliation.
 func (s *shared) defer1(p *firstSeen, st *sharedTracker, r *request, ts uint32) {
 	st.degraded++
-	if old, ok := st.pendingTerms[r.term]; ok {
-		st.pendingTerms[r.term] = max(old, ts)
+	pk := r.term
+	if st.prevalence {
+		pk = pairKey(r.term, r.host)
+	}
+	if old, ok := st.pendingTerms[pk]; ok {
+		old.ts = max(old.ts, ts)
+		st.pendingTerms[pk] = old
 	} else if len(st.pendingTerms) < st.t.Spec().MaxTerms {
-		st.pendingTerms[r.term] = ts
+		st.pendingTerms[pk] = pendingTerm{term: r.term, host: r.host, ts: ts}
 	} else {
 		p.telemetry.ProcessorFirstseenReconciled.Add(context.Background(), 1, st.reconOpts["dropped"])
 	}
 	first := r.check
-	if f, ok := st.t.Scopes.Lookup(r.scope); ok {
+	if f, ok := st.t.LookupScope(r.scope); ok {
 		first = min(first, f)
 	}
 	if old, ok := st.pendingScopes[r.scope]; !ok || first < old {
@@ -371,17 +609,8 @@ func (s *shared) apply(p *firstSeen, ld plog.Logs) {
 		for ; k < len(s.marks) && s.marks[k].event == idx; k++ {
 			m := s.marks[k]
 			degraded = degraded || m.degraded
-			tr := p.trackers[m.tr]
-			switch m.res {
-			case tracker.NewTerm:
-				if !allIDs {
-					v.EnsureID()
-				}
-				v.AddSignal(tr.Name())
-				v.SetFlag(tr.FlagKey)
-				p.stats[m.tr].flagged++
-			case tracker.NewTermLearning:
-				p.stats[m.tr].learning++
+			if m.res != tracker.Malformed {
+				p.apply(v, m.tr, m.res, allIDs)
 			}
 		}
 		if degraded {
@@ -403,9 +632,13 @@ func (s *shared) reset(ctx context.Context, p *firstSeen) {
 		}
 		st.termGroup.Ops = st.termGroup.Ops[:0]
 		st.scopeGroup.Ops = st.scopeGroup.Ops[:0]
+		st.forgetGroup.Ops = st.forgetGroup.Ops[:0]
 		st.termFPs = st.termFPs[:0]
 		st.scopeFPs = st.scopeFPs[:0]
 	}
+	// Active groups are made again when needed: an environment without
+	// news costs nothing.
+	clear(s.active)
 	s.reqs = s.reqs[:0]
 	s.marks = s.marks[:0]
 	clear(s.termIdx)
@@ -463,7 +696,8 @@ func (s *shared) probe(p *firstSeen) {
 
 type reconOp struct {
 	st *sharedTracker
-	fp uint64
+	fp uint64 // the pending key (a scope, a term, or a term and host)
+	pt pendingTerm
 }
 
 // reconcile writes the pending terms and scopes in chunks. It reports true
@@ -503,22 +737,22 @@ func (s *shared) reconcileOnce(p *firstSeen) (done bool, err error) {
 		if st == nil || n >= reconcileChunk {
 			continue
 		}
-		tg := &sharedstore.Group{TTL: st.termGroup.TTL}
+		tg := &sharedstore.Group{TTL: st.termGroup.TTL, Kind: st.termGroup.Kind, HostCap: st.termGroup.HostCap, History: st.termGroup.History}
 		var to []reconOp
-		for fp, ts := range st.pendingTerms {
+		for pk, pt := range st.pendingTerms {
 			if n >= reconcileChunk {
 				break
 			}
-			tg.Ops = append(tg.Ops, sharedstore.Op{Key: s.key(st.prefix, 't', fp), TS: ts})
-			to = append(to, reconOp{st, fp})
-			delete(st.pendingTerms, fp)
+			tg.Ops = append(tg.Ops, sharedstore.Op{Key: s.key(st.prefix, 't', pt.term), TS: pt.ts, Host: pt.host, Learn: true})
+			to = append(to, reconOp{st, pk, pt})
+			delete(st.pendingTerms, pk)
 			n++
 		}
 		sg := &sharedstore.Group{Scopes: true, TTL: st.scopeGroup.TTL}
 		var so []reconOp
 		for fp, ts := range st.pendingScopes {
 			sg.Ops = append(sg.Ops, sharedstore.Op{Key: s.key(st.prefix, 's', fp), TS: ts})
-			so = append(so, reconOp{st, fp})
+			so = append(so, reconOp{st: st, fp: fp})
 			delete(st.pendingScopes, fp)
 		}
 		groups = append(groups, tg, sg)
@@ -547,8 +781,8 @@ func (s *shared) reconcileOnce(p *firstSeen) (done bool, err error) {
 					if old, ok := o.st.pendingScopes[o.fp]; !ok || op.TS < old {
 						o.st.pendingScopes[o.fp] = op.TS
 					}
-				} else if old, ok := o.st.pendingTerms[o.fp]; !ok || op.TS > old {
-					o.st.pendingTerms[o.fp] = op.TS
+				} else if old, ok := o.st.pendingTerms[o.fp]; !ok || op.TS > old.ts {
+					o.st.pendingTerms[o.fp] = o.pt
 				}
 				continue
 			}
@@ -558,7 +792,11 @@ func (s *shared) reconcileOnce(p *firstSeen) (done bool, err error) {
 			}
 			o.st.confirmed.Touch(o.fp, max(op.Stored, op.TS))
 			outcome := "known"
-			if op.Stored == 0 || o.st.t.Expired(op.Stored, op.TS) {
+			switch {
+			case op.Stored == 0 || o.st.t.Expired(op.Stored, op.TS):
+				outcome = "recorded"
+			case o.st.prevalence && !op.Had && op.Hosts < o.st.t.HostCap():
+				// The term was known, this host's sighting was not.
 				outcome = "recorded"
 			}
 			p.telemetry.ProcessorFirstseenReconciled.Add(context.Background(), 1, o.st.reconOpts[outcome])

@@ -199,29 +199,46 @@ func shifted(events []map[string]any, d time.Duration, every, salt int) []map[st
 
 // BenchmarkRedisMemoryPerTerm writes 500,000 term keys the way the
 // processor names them into a redis-server of its own and reports Redis'
-// used_memory growth per term (key, value, TTL and overhead).
+// used_memory growth per term (key, value, TTL and overhead): values=plain
+// as a tracker without prevalence writes them; with prevalence (the
+// prevalence script, host-set bound 6), terms seen on 1 host, on 5 hosts
+// (the most a set of the default bound lists) and saturated.
 func BenchmarkRedisMemoryPerTerm(b *testing.B) {
 	const terms = 500_000
-	for n := 0; n < b.N; n++ {
-		srv := redistest.StartServer(b)
-		client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-		store := sharedstore.New(client, false)
-		ctx := context.Background()
-		before := usedMemory(b, client)
-		prefix := defaultRedisPrefix + "new_external_ip:0123456789abcdef:t:"
-		for i := 0; i < terms; i += 10_000 {
-			g := &sharedstore.Group{TTL: 30 * 24 * time.Hour}
-			for j := i; j < i+10_000; j++ {
-				fp := uint64(j)*0x9E3779B97F4A7C15 + 1
-				g.Ops = append(g.Ops, sharedstore.Op{Key: prefix + strconv.FormatUint(fp, 16), TS: 1_780_000_000 + uint32(j%3600)})
+	for _, tc := range []struct {
+		name  string
+		hosts int
+	}{{"plain", 0}, {"hosts=1", 1}, {"hosts=5", 5}, {"saturated", 6}} {
+		b.Run("values="+tc.name, func(b *testing.B) {
+			for n := 0; n < b.N; n++ {
+				srv := redistest.StartServer(b)
+				client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+				store := sharedstore.New(client, false)
+				ctx := context.Background()
+				before := usedMemory(b, client)
+				prefix := defaultRedisPrefix + "new_external_ip:0123456789abcdef:t:"
+				for i := 0; i < terms; i += 10_000 {
+					g := &sharedstore.Group{TTL: 30 * 24 * time.Hour}
+					if tc.hosts > 0 {
+						g.Kind, g.HostCap, g.History = sharedstore.Prevalence, 6, 30*24*3600
+					}
+					for h := range max(tc.hosts, 1) {
+						g.Ops = g.Ops[:0]
+						for j := i; j < i+10_000; j++ {
+							fp := uint64(j)*0x9E3779B97F4A7C15 + 1
+							g.Ops = append(g.Ops, sharedstore.Op{Key: prefix + strconv.FormatUint(fp, 16), TS: 1_780_000_000 + uint32(j%3600),
+								Host: uint32(h)*0x9E3779B9 + 7, Learn: true})
+						}
+						require.NoError(b, store.Exec(ctx, []*sharedstore.Group{g}))
+					}
+				}
+				after := usedMemory(b, client)
+				b.ReportMetric(float64(after-before)/terms, "bytes/term")
+				b.ReportMetric(0, "ns/op")
+				_ = client.Close()
+				srv.Kill()
 			}
-			require.NoError(b, store.Exec(ctx, []*sharedstore.Group{g}))
-		}
-		after := usedMemory(b, client)
-		b.ReportMetric(float64(after-before)/terms, "bytes/term")
-		b.ReportMetric(0, "ns/op")
-		_ = client.Close()
-		srv.Kill()
+		})
 	}
 }
 

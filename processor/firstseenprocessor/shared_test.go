@@ -36,9 +36,13 @@ var envTrackers = map[string]func(a map[string]any) string{
 }
 
 // fleetConfig: the default trackers without learning (every first sighting
-// is flagged), environment trackers in Redis at addr under prefix.
+// is flagged), environment trackers in Redis at addr under prefix, and
+// without prevalence (known after the first host, no rare signals), so
+// that every environment-new term is flagged exactly once fleet-wide;
+// prevalenceConfig below counts hosts.
 func fleetConfig(addr, prefix string) *Config {
 	cfg := createDefaultConfig().(*Config)
+	cfg.KnownAfterHosts, cfg.RareHosts, cfg.RareShare = 1, 0, 0
 	cfg.Store = storeRedis
 	cfg.Redis.Endpoint = addr
 	cfg.Redis.KeyPrefix = prefix

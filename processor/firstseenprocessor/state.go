@@ -26,9 +26,12 @@ type state struct {
 	logger    *zap.Logger
 	client    storage.Client
 	telemetry *metadata.TelemetryBuilder
-	// per tracker: terms and scopes persisters.
-	terms  []*termstore.Persister
-	scopes []*termstore.Persister
+	// per tracker: terms, scopes (done learning) and learning scopes
+	// persisters; active: the active hosts, when counted.
+	terms    []*termstore.Persister
+	scopes   []*termstore.Persister
+	learning []*termstore.Persister
+	active   *termstore.Persister
 
 	// granularity: seconds a known term's time must move before it is
 	// written again.
@@ -41,11 +44,21 @@ type state struct {
 //
 //	firstseen/<tracker>/def                 definition digest of the tracker
 //	firstseen/<tracker>/<def>/terms/...     termstore keys of the terms
-//	firstseen/<tracker>/<def>/scopes/...    termstore keys of the scopes
+//	firstseen/<tracker>/<def>/scopes/...    termstore keys of the scopes done learning
+//	firstseen/<tracker>/<def>/learning/...  termstore keys of the scopes still learning
+//	firstseen-hosts/active/...              termstore keys of the active hosts
 //
 // The digest in the prefix means a tracker whose fields or scope changed
 // starts a fresh baseline (with its learning period) instead of misreading
 // the old one.
+//
+// Versions: terms of trackers with prevalence are written in termstore's
+// format version 2 (each term with its host set); everything else keeps
+// version 1. State from before prevalence (version 1 terms, all scopes
+// under scopes/, no learning/ and no active hosts) loads as it is: its
+// terms count as seen on every host (termstore's migration: known, as they
+// were), its scopes as done learning, and the active hosts are counted
+// again from the next events.
 func keyPrefix(t *tracker.Tracker) string {
 	return fmt.Sprintf("firstseen/%s/%s/", t.Name(), t.Definition())
 }
@@ -62,9 +75,20 @@ func openState(ctx context.Context, host component.Host, storageID, self compone
 	return &state{logger: logger, client: client, telemetry: tb, granularity: gran}, nil
 }
 
+// activePrefix holds the active hosts: not a tracker's, so outside every
+// firstseen/<tracker>/ prefix.
+const activePrefix = "firstseen-hosts/active/"
+
 // load restores every tracker. Damaged state is logged and counted; the
 // tracker then starts with what could be read, as a fresh install would.
-func (s *state) load(ctx context.Context, trackers []*tracker.Tracker) {
+func (s *state) load(ctx context.Context, trackers []*tracker.Tracker, active *tracker.ActiveHosts) {
+	if active != nil {
+		s.active = termstore.NewPersister(s.client, activePrefix, s.granularity)
+		if err := s.active.Load(ctx, active.Store); err != nil {
+			s.fail(ctx, "loading active hosts", err, "")
+		}
+		active.Rebuild()
+	}
 	for _, t := range trackers {
 		prefix := keyPrefix(t)
 		defKey := "firstseen/" + t.Name() + "/def"
@@ -80,16 +104,21 @@ func (s *state) load(ctx context.Context, trackers []*tracker.Tracker) {
 		}
 		tp := termstore.NewPersister(s.client, prefix+"terms/", s.granularity)
 		sp := termstore.NewPersister(s.client, prefix+"scopes/", s.granularity)
+		lp := termstore.NewPersister(s.client, prefix+"learning/", s.granularity)
 		if err := tp.Load(ctx, t.Terms); err != nil {
 			s.fail(ctx, "loading terms", err, t.Name())
 		}
 		if err := sp.Load(ctx, t.Scopes); err != nil {
 			s.fail(ctx, "loading scopes", err, t.Name())
 		}
+		if err := lp.Load(ctx, t.Learning); err != nil {
+			s.fail(ctx, "loading learning scopes", err, t.Name())
+		}
 		s.terms = append(s.terms, tp)
 		s.scopes = append(s.scopes, sp)
+		s.learning = append(s.learning, lp)
 		s.logger.Info("Restored first-seen baseline", zap.String("tracker", t.Name()),
-			zap.Int("terms", t.Terms.Len()), zap.Int("scopes", t.Scopes.Len()))
+			zap.Int("terms", t.Terms.Len()), zap.Int("scopes", t.Scopes.Len()), zap.Int("learning_scopes", t.Learning.Len()))
 	}
 }
 
@@ -99,7 +128,7 @@ func (s *state) fail(ctx context.Context, what string, err error, name string) {
 }
 
 // flush appends what changed since the last flush. The caller holds mu.
-func (s *state) flush(ctx context.Context, trackers []*tracker.Tracker) {
+func (s *state) flush(ctx context.Context, trackers []*tracker.Tracker, active *tracker.ActiveHosts) {
 	for i, t := range trackers {
 		if err := s.terms[i].Flush(ctx, t.Terms); err != nil {
 			s.fail(ctx, "writing terms", err, t.Name())
@@ -107,19 +136,27 @@ func (s *state) flush(ctx context.Context, trackers []*tracker.Tracker) {
 		if err := s.scopes[i].Flush(ctx, t.Scopes); err != nil {
 			s.fail(ctx, "writing scopes", err, t.Name())
 		}
+		if err := s.learning[i].Flush(ctx, t.Learning); err != nil {
+			s.fail(ctx, "writing learning scopes", err, t.Name())
+		}
+	}
+	if s.active != nil {
+		if err := s.active.Flush(ctx, active.Store); err != nil {
+			s.fail(ctx, "writing active hosts", err, "")
+		}
 	}
 }
 
-func (s *state) startFlushing(mu *sync.Mutex, trackers []*tracker.Tracker, every time.Duration) {
+func (s *state) startFlushing(mu *sync.Mutex, trackers []*tracker.Tracker, active *tracker.ActiveHosts, every time.Duration) {
 	s.loop = periodic.Start(every, func() {
 		mu.Lock()
 		defer mu.Unlock()
-		s.flush(context.Background(), trackers)
+		s.flush(context.Background(), trackers, active)
 	})
 }
 
 // close writes a final snapshot so the next start loads one compact record.
-func (s *state) close(ctx context.Context, mu *sync.Mutex, trackers []*tracker.Tracker) error {
+func (s *state) close(ctx context.Context, mu *sync.Mutex, trackers []*tracker.Tracker, active *tracker.ActiveHosts) error {
 	s.loop.Stop()
 	mu.Lock()
 	defer mu.Unlock()
@@ -130,6 +167,14 @@ func (s *state) close(ctx context.Context, mu *sync.Mutex, trackers []*tracker.T
 		}
 		if err := s.scopes[i].Snapshot(ctx, t.Scopes); err != nil {
 			errs = errors.Join(errs, fmt.Errorf("tracker %s: saving scopes: %w", t.Name(), err))
+		}
+		if err := s.learning[i].Snapshot(ctx, t.Learning); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("tracker %s: saving learning scopes: %w", t.Name(), err))
+		}
+	}
+	if s.active != nil {
+		if err := s.active.Snapshot(ctx, active.Store); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("saving active hosts: %w", err))
 		}
 	}
 	if errs != nil {

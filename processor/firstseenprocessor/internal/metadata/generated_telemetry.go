@@ -39,6 +39,10 @@ type TelemetryBuilder struct {
 	ProcessorFirstseenDegraded    metric.Int64Counter
 	ProcessorFirstseenShared      metric.Int64Counter
 	ProcessorFirstseenReconciled  metric.Int64Counter
+	ProcessorFirstseenRare        metric.Int64Counter
+	ProcessorFirstseenSkewed      metric.Int64Counter
+	ProcessorFirstseenNotLearned  metric.Int64Counter
+	ProcessorFirstseenTaint       metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -120,7 +124,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorFirstseenEvictions, err = builder.meter.Int64Counter(
 		"otelcol_processor_firstseen_evictions",
-		metric.WithDescription("Number of terms or scopes evicted because a tracker reached max_terms or max_scopes, per tracker and table. [Alpha]"),
+		metric.WithDescription("Number of terms, scopes or blocks evicted because a tracker reached a bound, per tracker, table (terms, scopes, blocked) and, for scopes, kind (learning, done). [Alpha]"),
 		metric.WithUnit("{term}"),
 	)
 	errs = errors.Join(errs, err)
@@ -152,6 +156,30 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_firstseen_reconciled",
 		metric.WithDescription("Number of terms decided locally while the shared store was unavailable and written to it afterwards, per tracker and outcome (recorded, known, dropped). [Alpha]"),
 		metric.WithUnit("{term}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorFirstseenRare, err = builder.meter.Int64Counter(
+		"otelcol_processor_firstseen_rare",
+		metric.WithDescription("Number of events that raised a tracker's rare signal (a known term seen on few hosts, on a further host), per tracker. [Alpha]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorFirstseenSkewed, err = builder.meter.Int64Counter(
+		"otelcol_processor_firstseen_skewed",
+		metric.WithDescription("Number of events dated further ahead of the collector's clock than max_future, decided at their receipt time. [Alpha]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorFirstseenNotLearned, err = builder.meter.Int64Counter(
+		"otelcol_processor_firstseen_not_learned",
+		metric.WithDescription("Number of events whose terms were kept out of the baseline, per reason (malicious_verdict, tainted). [Alpha]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorFirstseenTaint, err = builder.meter.Int64Counter(
+		"otelcol_processor_firstseen_taint",
+		metric.WithDescription("Taint marks and what became of them, per outcome (forgotten: terms or hosts taken back; unknown: marked events that taught nothing here; fell_out: records of what an event taught, dropped for room within the window; dropped: marks the registry dropped for room). [Alpha]"),
+		metric.WithUnit("{item}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -30,12 +30,18 @@ func TestTelemetryBuilder(t *testing.T) {
 	tb.ProcessorFirstseenDegraded.Add(ctx, 1)
 	tb.ProcessorFirstseenShared.Add(ctx, 1)
 	tb.ProcessorFirstseenReconciled.Add(ctx, 1)
+	tb.ProcessorFirstseenRare.Add(ctx, 1)
+	tb.ProcessorFirstseenSkewed.Add(ctx, 1)
+	tb.ProcessorFirstseenNotLearned.Add(ctx, 1)
+	tb.ProcessorFirstseenTaint.Add(ctx, 1)
 	for _, name := range []string{
 		"otelcol_processor_firstseen_events", "otelcol_processor_firstseen_signals",
 		"otelcol_processor_firstseen_learning", "otelcol_processor_firstseen_malformed",
 		"otelcol_processor_firstseen_evictions", "otelcol_processor_firstseen_state_errors",
 		"otelcol_processor_firstseen_terms", "otelcol_processor_firstseen_degraded",
 		"otelcol_processor_firstseen_shared_requests", "otelcol_processor_firstseen_reconciled",
+		"otelcol_processor_firstseen_rare", "otelcol_processor_firstseen_skewed",
+		"otelcol_processor_firstseen_not_learned", "otelcol_processor_firstseen_taint",
 	} {
 		m, err := tel.GetMetric(name)
 		require.NoError(t, err, name)

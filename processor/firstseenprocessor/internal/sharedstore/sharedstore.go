@@ -14,6 +14,19 @@
 // In Redis Cluster a script may only touch keys of one hash slot, so there
 // every key gets its own EVALSHA (go-redis sends one pipeline per node, in
 // parallel); elsewhere up to ChunkKeys keys share one call.
+//
+// Prevalence: the terms of a tracker that counts hosts hold, after the time,
+// the term's host set: "<time>:<host>,<host>,…" (hosts as 8 hex digits of
+// their 32-bit fingerprint), or "<time>:*" once seen on the tracker's bound
+// of hosts (saturated). A value written before host sets existed ("<time>")
+// reads as saturated: known everywhere, as it was. The prevalence script
+// returns, per key, the stored time, how many hosts had the term and
+// whether this host was one of them, and records the host (unless asked
+// only to look). The forget script takes one host out of a term's set (a
+// taint); the active script keeps one sorted set per environment of hosts
+// by their last trusted event time and returns how many are within the
+// window. All of them go into the same pipeline: still one round trip per
+// batch.
 package sharedstore
 
 import (
@@ -33,20 +46,128 @@ const ChunkKeys = 512
 
 // termScript: ARGV[1] is the TTL in milliseconds, ARGV[1+i] the event time
 // for KEYS[i]. Returns, per key, the stored time before the call (0: absent),
-// and stores the later of the two, refreshing the TTL when it moved.
+// and stores the later of the two, refreshing the TTL when it moved. A host
+// set after the time (written by the prevalence script for the same
+// tracker, when its configuration changed) is kept.
 const termScript = `
 local out = {}
 for i, k in ipairs(KEYS) do
   local ts = tonumber(ARGV[i+1])
   local v = redis.call('GET', k)
-  local prev = 0
-  if v then prev = tonumber(v) end
+  local prev, rest = 0, ''
+  if v then
+    local c = string.find(v, ':', 1, true)
+    if c then
+      prev, rest = tonumber(string.sub(v, 1, c - 1)), string.sub(v, c)
+    else
+      prev = tonumber(v)
+    end
+  end
   if ts > prev then
-    redis.call('SET', k, ARGV[i+1], 'PX', ARGV[1])
+    redis.call('SET', k, ARGV[i+1] .. rest, 'PX', ARGV[1])
   end
   out[i] = prev
 end
 return out
+`
+
+// prevScript: ARGV[1] TTL (ms), ARGV[2] host-set bound, ARGV[3] history
+// (s); then per KEYS[i] three values: event time, host (8 hex digits), and
+// "1" to record or "0" to only look. Returns per key
+// prev*256 + had*128 + hosts: the stored time before the call (0: absent),
+// whether the host was in the set, and how many hosts it held (the bound
+// once saturated; 0 when the term had expired by the event's time, which
+// then starts a new set).
+const prevScript = `
+local cap, hist = tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {}
+for i, k in ipairs(KEYS) do
+  local ts = tonumber(ARGV[3*i+1])
+  local host = ARGV[3*i+2]
+  local v = redis.call('GET', k)
+  local prev, n, had, hosts = 0, 0, 0, ''
+  if v then
+    local c = string.find(v, ':', 1, true)
+    if c then
+      prev, hosts = tonumber(string.sub(v, 1, c - 1)), string.sub(v, c + 1)
+    else
+      prev, hosts = tonumber(v), '*'
+    end
+    if ts > prev and ts - prev > hist then
+      hosts = ''
+    elseif hosts == '*' then
+      n = cap
+    elseif hosts ~= '' then
+      for h in string.gmatch(hosts, '[^,]+') do
+        n = n + 1
+        if h == host then had = 1 end
+      end
+    end
+  end
+  if ARGV[3*i+3] == '1' then
+    local next = hosts
+    if had == 0 and hosts ~= '*' then
+      if n + 1 >= cap then
+        next = '*'
+      elseif hosts == '' then
+        next = host
+      else
+        next = hosts .. ',' .. host
+      end
+    end
+    if (not v) or ts > prev or next ~= hosts then
+      local t = prev
+      if ts > prev then t = ts end
+      redis.call('SET', k, string.format('%d', t) .. ':' .. next, 'PX', ARGV[1])
+    end
+  end
+  out[i] = prev * 256 + had * 128 + n
+end
+return out
+`
+
+// forgetScript: ARGV[i] is a host (8 hex digits) to take out of KEYS[i]'s
+// host set; a set left empty deletes the term. Saturated sets and values
+// without hosts are left alone. Returns 1 per key where the host was
+// removed.
+const forgetScript = `
+local out = {}
+for i, k in ipairs(KEYS) do
+  out[i] = 0
+  local v = redis.call('GET', k)
+  local c = v and string.find(v, ':', 1, true)
+  if c then
+    local hosts = string.sub(v, c + 1)
+    if hosts ~= '*' and hosts ~= '' then
+      local kept, found = {}, false
+      for h in string.gmatch(hosts, '[^,]+') do
+        if h == ARGV[i] then found = true else kept[#kept + 1] = h end
+      end
+      if found then
+        out[i] = 1
+        if #kept == 0 then
+          redis.call('DEL', k)
+        else
+          redis.call('SET', k, string.sub(v, 1, c) .. table.concat(kept, ','), 'KEEPTTL')
+        end
+      end
+    end
+  end
+end
+return out
+`
+
+// activeScript: KEYS[1] is an environment's sorted set of hosts by last
+// trusted event time. ARGV[1] TTL (ms), ARGV[2] the oldest time still
+// active, then pairs of time and host. Records each host's time (the later
+// one), drops hosts older than the window, and returns how many are left.
+const activeScript = `
+for i = 3, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], 'GT', ARGV[i], ARGV[i+1])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return redis.call('ZCARD', KEYS[1])
 `
 
 // scopeScript: like termScript, but keeps the earliest time, always refreshes
@@ -68,28 +189,89 @@ return out
 `
 
 var (
-	termHash  = redis.NewScript(termScript).Hash()
-	scopeHash = redis.NewScript(scopeScript).Hash()
+	termHash   = redis.NewScript(termScript).Hash()
+	scopeHash  = redis.NewScript(scopeScript).Hash()
+	prevHash   = redis.NewScript(prevScript).Hash()
+	forgetHash = redis.NewScript(forgetScript).Hash()
+	activeHash = redis.NewScript(activeScript).Hash()
 )
 
 // Op is one key to check and record.
 type Op struct {
 	Key string
-	// TS: the event time to record.
+	// TS: the event time to record (Active: the host's last event time).
 	TS uint32
+	// Host is the host fingerprint (Prevalence, Forget, Active), Learn
+	// whether a Prevalence op records it or only looks.
+	Host  uint32
+	Learn bool
 	// Stored is the result: for terms the time stored before the call (0 when
 	// the key was absent), for scopes the time stored after it.
 	Stored uint32
-	// Done is set when Stored is valid.
+	// Hosts and Had (Prevalence): how many hosts held the term before the
+	// call and whether Host was one of them.
+	Hosts int
+	Had   bool
+	// Done is set when the results are valid.
 	Done bool
 }
+
+// Kind says which script a Group runs.
+type Kind uint8
+
+const (
+	// Terms: termScript, or scopeScript when Group.Scopes.
+	Terms Kind = iota
+	// Prevalence: terms with host sets (prevScript).
+	Prevalence
+	// Forget: take hosts out of terms' host sets (forgetScript).
+	Forget
+	// Active: one environment's active hosts (activeScript on Group.Key).
+	Active
+)
 
 // Group is a set of keys sharing one script and TTL (one tracker's terms or
 // scopes).
 type Group struct {
 	Scopes bool
+	Kind   Kind
 	TTL    time.Duration
-	Ops    []Op
+	// Prevalence: the host-set bound and the history (seconds).
+	HostCap int
+	History uint32
+	// Active: the sorted set, the oldest time still active, and the result:
+	// how many hosts are active (Count, valid when CountDone).
+	Key       string
+	MinTS     uint32
+	Count     int64
+	CountDone bool
+	Ops       []Op
+}
+
+func (g *Group) script() (hash, src string) {
+	switch g.Kind {
+	case Prevalence:
+		return prevHash, prevScript
+	case Forget:
+		return forgetHash, forgetScript
+	case Active:
+		return activeHash, activeScript
+	}
+	if g.Scopes {
+		return scopeHash, scopeScript
+	}
+	return termHash, termScript
+}
+
+// HostHex is how scripts spell a host fingerprint: 8 hex digits.
+func HostHex(h uint32) string {
+	const digits = "0123456789abcdef"
+	var b [8]byte
+	for i := 7; i >= 0; i-- {
+		b[i] = digits[h&15]
+		h >>= 4
+	}
+	return string(b[:])
 }
 
 // Store runs check-and-record calls against Redis.
@@ -146,16 +328,19 @@ func (s *Store) Exec(ctx context.Context, groups []*Group) error {
 	}
 	pipe := s.client.Pipeline()
 	for _, g := range groups {
-		hash, src := termHash, termScript
-		if g.Scopes {
-			hash, src = scopeHash, scopeScript
-		}
+		hash, src := g.script()
 		ttl := g.TTL.Milliseconds()
 		if ttl < 1 {
 			ttl = 1
 		}
-		for start := 0; start < len(g.Ops); start += chunk {
-			n := min(chunk, len(g.Ops)-start)
+		step := chunk
+		if g.Kind == Active {
+			// One key whatever the number of hosts: one call, also on a
+			// Cluster.
+			step = max(len(g.Ops), 1)
+		}
+		for start := 0; start < len(g.Ops) || start == 0 && g.Kind == Active; start += step {
+			n := min(step, len(g.Ops)-start)
 			keys, args := s.args(g, start, n, ttl)
 			calls = append(calls, call{
 				cmd:   pipe.EvalSha(ctx, hash, keys, args...),
@@ -168,6 +353,7 @@ func (s *Store) Exec(ctx context.Context, groups []*Group) error {
 	}
 	for _, g := range groups {
 		s.keys.Add(int64(len(g.Ops)))
+		g.CountDone = false
 	}
 	s.roundTrips.Add(1)
 	_, execErr := pipe.Exec(ctx)
@@ -201,6 +387,39 @@ func (s *Store) Exec(ctx context.Context, groups []*Group) error {
 }
 
 func (s *Store) args(g *Group, start, n int, ttl int64) ([]string, []any) {
+	switch g.Kind {
+	case Prevalence:
+		keys := make([]string, n)
+		args := make([]any, 3, 3+3*n)
+		args[0], args[1], args[2] = ttl, g.HostCap, int64(g.History)
+		for i := 0; i < n; i++ {
+			op := &g.Ops[start+i]
+			keys[i] = op.Key
+			learn := "0"
+			if op.Learn {
+				learn = "1"
+			}
+			args = append(args, int64(op.TS), HostHex(op.Host), learn)
+		}
+		return keys, args
+	case Forget:
+		keys := make([]string, n)
+		args := make([]any, n)
+		for i := 0; i < n; i++ {
+			op := &g.Ops[start+i]
+			keys[i] = op.Key
+			args[i] = HostHex(op.Host)
+		}
+		return keys, args
+	case Active:
+		args := make([]any, 2, 2+2*n)
+		args[0], args[1] = ttl, int64(g.MinTS)
+		for i := 0; i < n; i++ {
+			op := &g.Ops[start+i]
+			args = append(args, int64(op.TS), HostHex(op.Host))
+		}
+		return []string{g.Key}, args
+	}
 	keys := make([]string, n)
 	args := make([]any, n+1)
 	args[0] = ttl
@@ -222,6 +441,17 @@ func (c call) collect(execErr error) error {
 		}
 		return execErr
 	}
+	if c.group.Kind == Active {
+		n, err := c.cmd.Int64()
+		if err != nil {
+			return err
+		}
+		c.group.Count, c.group.CountDone = n, true
+		for i := range c.group.Ops {
+			c.group.Ops[i].Done = true
+		}
+		return nil
+	}
 	vals, err := c.cmd.Int64Slice()
 	if err != nil {
 		return err
@@ -231,7 +461,14 @@ func (c call) collect(execErr error) error {
 	}
 	for i, v := range vals {
 		op := &c.group.Ops[c.start+i]
-		op.Stored = clampSeconds(v)
+		switch c.group.Kind {
+		case Prevalence:
+			op.Stored = clampSeconds(v >> 8)
+			op.Had = v&128 != 0
+			op.Hosts = int(v & 127)
+		default:
+			op.Stored = clampSeconds(v)
+		}
 		op.Done = true
 	}
 	return nil
@@ -259,8 +496,10 @@ func isNoScript(err error) bool {
 // (Direct calls, not a pipeline: a Cluster client sends them to every
 // master.)
 func (s *Store) LoadScripts(ctx context.Context) error {
-	if err := s.client.ScriptLoad(ctx, termScript).Err(); err != nil {
-		return err
+	for _, src := range []string{termScript, scopeScript, prevScript, forgetScript, activeScript} {
+		if err := s.client.ScriptLoad(ctx, src).Err(); err != nil {
+			return err
+		}
 	}
-	return s.client.ScriptLoad(ctx, scopeScript).Err()
+	return nil
 }

@@ -140,3 +140,105 @@ func TestUnreachable(t *testing.T) {
 	require.Error(t, err)
 	assert.False(t, g.Ops[0].Done)
 }
+
+func TestPrevalenceScript(t *testing.T) {
+	s, p := newStore(t)
+	ctx := context.Background()
+	key := p + "term"
+	run := func(ts, host uint32, learn bool) Op {
+		t.Helper()
+		g := &Group{Kind: Prevalence, TTL: time.Hour, HostCap: 3, History: 1000, Ops: []Op{{Key: key, TS: ts, Host: host, Learn: learn}}}
+		require.NoError(t, s.Exec(ctx, []*Group{g}))
+		require.True(t, g.Ops[0].Done)
+		return g.Ops[0]
+	}
+	get := func() string { v, _ := s.Client().Get(ctx, key).Result(); return v }
+
+	op := run(100, 7, false)
+	assert.Equal(t, uint32(0), op.Stored, "absent")
+	assert.Empty(t, get(), "a look records nothing")
+	op = run(100, 7, true)
+	assert.Equal(t, Op{Key: key, TS: 100, Host: 7, Learn: true, Done: true}, op)
+	assert.Equal(t, "100:00000007", get())
+	op = run(110, 7, true)
+	assert.Equal(t, 1, op.Hosts)
+	assert.True(t, op.Had)
+	assert.Equal(t, uint32(100), op.Stored)
+	op = run(105, 0xabcdef01, true)
+	assert.Equal(t, 1, op.Hosts)
+	assert.False(t, op.Had)
+	assert.Equal(t, "110:00000007,abcdef01", get(), "the later time kept, the host added")
+	op = run(120, 9, false)
+	assert.Equal(t, 2, op.Hosts)
+	assert.Equal(t, "110:00000007,abcdef01", get())
+	// The third host fills the bound: saturated.
+	run(120, 9, true)
+	assert.Equal(t, "120:*", get())
+	op = run(130, 7, true)
+	assert.Equal(t, 3, op.Hosts)
+	assert.False(t, op.Had, "a saturated set no longer knows its hosts")
+	ttl, err := s.Client().PTTL(ctx, key).Result()
+	require.NoError(t, err)
+	assert.InDelta(t, time.Hour.Seconds(), ttl.Seconds(), 5)
+	// Past the history the term is new again: its set starts over.
+	op = run(2000, 5, true)
+	assert.Equal(t, uint32(130), op.Stored)
+	assert.Zero(t, op.Hosts)
+	assert.Equal(t, "2000:00000005", get())
+
+	// A value from before host sets: known everywhere.
+	require.NoError(t, s.Client().Set(ctx, key, "500", time.Hour).Err())
+	op = run(600, 1, true)
+	assert.Equal(t, uint32(500), op.Stored)
+	assert.Equal(t, 3, op.Hosts)
+	assert.Equal(t, "600:*", get())
+	// And the plain term script reads the new format, keeping the hosts.
+	g := &Group{TTL: time.Hour, Ops: []Op{{Key: key, TS: 700}}}
+	require.NoError(t, s.Exec(ctx, []*Group{g}))
+	assert.Equal(t, uint32(600), g.Ops[0].Stored)
+	assert.Equal(t, "700:*", get())
+}
+
+func TestForgetScript(t *testing.T) {
+	s, p := newStore(t)
+	ctx := context.Background()
+	c := s.Client()
+	require.NoError(t, c.Set(ctx, p+"a", "100:00000001,00000002", time.Hour).Err())
+	require.NoError(t, c.Set(ctx, p+"b", "100:00000001", time.Hour).Err())
+	require.NoError(t, c.Set(ctx, p+"c", "100:*", time.Hour).Err())
+	require.NoError(t, c.Set(ctx, p+"d", "100", time.Hour).Err())
+	g := &Group{Kind: Forget, Ops: []Op{{Key: p + "a", Host: 1}, {Key: p + "b", Host: 1}, {Key: p + "c", Host: 1}, {Key: p + "d", Host: 1}, {Key: p + "e", Host: 1}}}
+	require.NoError(t, s.Exec(ctx, []*Group{g}))
+	for _, op := range g.Ops {
+		assert.True(t, op.Done)
+	}
+	v, _ := c.Get(ctx, p+"a").Result()
+	assert.Equal(t, "100:00000002", v)
+	ttl, _ := c.PTTL(ctx, p+"a").Result()
+	assert.Greater(t, ttl, 50*time.Minute, "the TTL is kept")
+	n, _ := c.Exists(ctx, p+"b").Result()
+	assert.Zero(t, n, "a term left without hosts is deleted")
+	v, _ = c.Get(ctx, p+"c").Result()
+	assert.Equal(t, "100:*", v, "saturated: hosts unknown, left alone")
+	v, _ = c.Get(ctx, p+"d").Result()
+	assert.Equal(t, "100", v)
+}
+
+func TestActiveScript(t *testing.T) {
+	s, p := newStore(t)
+	ctx := context.Background()
+	g := &Group{Kind: Active, Key: p + "hosts", TTL: time.Hour, MinTS: 100,
+		Ops: []Op{{Host: 1, TS: 150}, {Host: 2, TS: 150}, {Host: 3, TS: 50}}}
+	require.NoError(t, s.Exec(ctx, []*Group{g}))
+	assert.True(t, g.CountDone)
+	assert.Equal(t, int64(2), g.Count, "host 3 is older than the window")
+	// Later times win; the window moves; an empty group still counts.
+	g = &Group{Kind: Active, Key: p + "hosts", TTL: time.Hour, MinTS: 160, Ops: []Op{{Host: 1, TS: 200}, {Host: 1, TS: 120}}}
+	require.NoError(t, s.Exec(ctx, []*Group{g}))
+	assert.Equal(t, int64(1), g.Count)
+	g = &Group{Kind: Active, Key: p + "hosts", TTL: time.Hour, MinTS: 160}
+	before := s.RoundTrips()
+	require.NoError(t, s.Exec(ctx, []*Group{g}))
+	assert.Equal(t, int64(1), g.Count)
+	assert.Equal(t, before+1, s.RoundTrips())
+}

@@ -56,6 +56,17 @@ type Spec struct {
 	OnlyExternal bool
 	MaxTerms     int
 	MaxScopes    int
+
+	// Prevalence, for environment-scoped trackers (ignored for host scope;
+	// see prevalence.go). KnownAfterHosts: a term counts as known only once
+	// seen on this many distinct hosts (0 or 1: on the first). RareHosts and
+	// RareShare: a known term seen on at most this many hosts, or this share
+	// of the environment's active hosts, raises RareSignal on a further
+	// host. No RareSignal: no rare raises.
+	KnownAfterHosts int
+	RareHosts       int
+	RareShare       float64
+	RareSignal      string
 }
 
 // Env holds settings shared by all trackers of a processor, and scratch
@@ -75,6 +86,40 @@ type Env struct {
 	// Event counts the events observed; shared `when` results are valid for
 	// one event.
 	Event uint64
+
+	// Set by the processor for each event:
+	//
+	// Clock is the newest trusted event time seen (never taken from an event
+	// dated too far ahead): it decides which learning scopes are done.
+	Clock uint32
+	// NoLearn: the event's terms must not enter the baseline (a malicious
+	// intel verdict); trackers only look them up.
+	NoLearn bool
+	// Active counts the hosts active per environment, for rare_share; nil
+	// when no tracker uses it.
+	Active *ActiveHosts
+	// envField is the environment field of environment-scoped trackers
+	// (one per processor), nil for none.
+	envField *event.Field
+
+	// The event's host and environment fingerprints, worked out at most
+	// once per event and only when asked (see Host32): trackers set view.
+	view      *event.View
+	hostEvent uint64
+	hostSet   bool
+	host64    uint64
+	host32    uint32
+	env32     uint32
+	scratch   []byte
+}
+
+// SetEnvironmentField names the field that splits environments (empty:
+// one environment), for EventHost.
+func (env *Env) SetEnvironmentField(name string) {
+	env.envField = nil
+	if name != "" {
+		env.envField = event.Lookup(name)
+	}
 }
 
 // Memo shares one `when` condition between trackers that use the same one
@@ -121,6 +166,23 @@ const (
 	// Located: Term found the event's term; Record (or a shared store)
 	// decides whether it is new.
 	Located
+	// RareTerm: a known term, but seen on few hosts (prevalence), on a host
+	// that had not shown it: the tracker's rare signal.
+	RareTerm
+)
+
+// Taught says what Record added to the baseline for the event, so that a
+// taint can take it back (Forget).
+type Taught uint8
+
+const (
+	// TaughtNothing: the term was known here already, or not recorded.
+	TaughtNothing Taught = iota
+	// TaughtTerm: the event put the term into the baseline (a first
+	// sighting, or the first after its history ran out).
+	TaughtTerm
+	// TaughtHost: the event added its host to a held term's host set.
+	TaughtHost
 )
 
 type alt struct {
@@ -155,17 +217,37 @@ type Tracker struct {
 	history    uint32
 	learning   uint32
 
-	// Terms maps fingerprint(scope, term) to last-seen time.
+	// Terms maps fingerprint(scope, term) to last-seen time and, with
+	// prevalence, the term's host set.
 	Terms *termstore.Store
-	// Scopes maps fingerprint(scope) to the time of the scope's first event
-	// for this tracker or, when earlier, for a sibling tracker (see
-	// ShareScopeBirth): it starts the scope's learning period.
-	Scopes *termstore.Store
-	// siblings are the Scopes of trackers with the same kind of scope.
-	siblings []*termstore.Store
+	// Scopes and Learning map fingerprint(scope) to the time of the scope's
+	// first event for this tracker or, when earlier, for a sibling tracker
+	// (see ShareScopeBirth): it starts the scope's learning period. Scopes
+	// holds the scopes done learning, Learning those still in it, each
+	// bounded by max_scopes: a flood of made-up host names evicts only
+	// other scopes still learning (see rememberScope).
+	Scopes   *termstore.Store
+	Learning *termstore.Store
+	// Blocked holds terms a taint took out of the baseline, until the
+	// (event) time stored with them, and the hosts that showed them since.
+	Blocked *termstore.Store
+	// siblings are the trackers with the same kind of scope; hostTrackers
+	// the host-scoped trackers, whose scopes say whether a host is still
+	// learning (prevalence signals wait for that).
+	siblings     []*Tracker
+	hostTrackers []*Tracker
 
-	// FlagKey is the attribute set on flagged events.
-	FlagKey string
+	// FlagKey is the attribute set on flagged events, RareFlagKey on events
+	// that raise the rare signal.
+	FlagKey     string
+	RareFlagKey string
+
+	prev prevalence
+
+	// What the last Record did, for the processor and the shared store.
+	taught   Taught
+	blocked  bool
+	sighting termstore.HostSighting
 
 	buf        []byte
 	spans      [MaxFields]compSpan
@@ -189,14 +271,31 @@ func New(spec Spec) (*Tracker, error) {
 	if spec.Learning < 0 {
 		return nil, fmt.Errorf("tracker %q: learning must not be negative", spec.Name)
 	}
+	pv, err := newPrevalence(&spec)
+	if err != nil {
+		return nil, fmt.Errorf("tracker %q: %w", spec.Name, err)
+	}
 	t := &Tracker{
 		spec:     spec,
 		history:  secs(spec.History),
 		learning: secs(spec.Learning),
-		Terms:    termstore.New(spec.MaxTerms),
 		Scopes:   termstore.New(spec.MaxScopes),
+		Learning: termstore.New(spec.MaxScopes),
+		Blocked:  termstore.NewWithHosts(min(spec.MaxTerms, maxBlocked), termstore.MaxHosts),
 		FlagKey:  event.FirstSeenFlag(spec.Name),
+		prev:     pv,
 		buf:      make([]byte, 0, 256),
+	}
+	if pv.on {
+		if spec.MaxTerms > MaxPrevalenceTerms {
+			return nil, fmt.Errorf("tracker %q: max_terms above %d with prevalence", spec.Name, MaxPrevalenceTerms)
+		}
+		t.Terms = termstore.NewWithHosts(spec.MaxTerms, pv.hostCap)
+	} else {
+		t.Terms = termstore.New(spec.MaxTerms)
+	}
+	if pv.rare {
+		t.RareFlagKey = event.FirstSeenFlag(spec.RareSignal)
 	}
 	for _, alts := range spec.Fields {
 		if len(alts) == 0 {
@@ -237,11 +336,18 @@ func (t *Tracker) ShareWhen(m *Memo) { t.when = m }
 // period then starts at its first sighting by any of them, not by this
 // tracker alone: a host that ran programs for days and only now reaches
 // its first external IP is past learning, and that first IP is flagged.
+//
+// It also gives environment-scoped trackers the host-scoped ones, whose
+// scopes tell whether a host is still learning.
 func (t *Tracker) ShareScopeBirth(all []*Tracker) {
 	t.siblings = t.siblings[:0]
+	t.hostTrackers = t.hostTrackers[:0]
 	for _, o := range all {
 		if o != t && o.spec.Scope == t.spec.Scope && o.spec.EnvironmentField == t.spec.EnvironmentField {
-			t.siblings = append(t.siblings, o.Scopes)
+			t.siblings = append(t.siblings, o)
+		}
+		if t.spec.Scope == ScopeEnvironment && o.spec.Scope == ScopeHost {
+			t.hostTrackers = append(t.hostTrackers, o)
 		}
 	}
 }
@@ -311,13 +417,16 @@ func (t *Tracker) Observe(v *event.View, ts uint32, env *Env) Result {
 	if res != Located {
 		return res
 	}
-	return t.Record(term, scope, ts)
+	return t.Record(term, scope, ts, env)
 }
 
 // Term works out the event's term without recording it: the fingerprints of
 // scope+term and of the scope alone, with Located; or why the event has no
 // term for this tracker (NotApplicable, Excluded, Ignored, Malformed).
 func (t *Tracker) Term(v *event.View, env *Env) (term, scope uint64, res Result) {
+	// What Record reports is about this event only.
+	t.taught, t.blocked = TaughtNothing, false
+	env.view = v
 	if !t.when.Match(v, env) {
 		return 0, 0, NotApplicable
 	}
@@ -391,29 +500,136 @@ func (t *Tracker) Term(v *event.View, env *Env) (term, scope uint64, res Result)
 }
 
 // Record records a term found by Term in the tracker's own stores at event
-// time ts and says whether it is new here: Seen, NewTerm or NewTermLearning.
-func (t *Tracker) Record(term, scope uint64, ts uint32) Result {
-	prev, found := t.Terms.Touch(term, ts)
-	if found && !t.Expired(prev, ts) {
-		// A known term implies a known scope: its learning start was
-		// recorded with the term's first sighting, so the common path skips
-		// the scope table altogether.
-		return Seen
-	}
-	born := ts
-	if _, known := t.Scopes.Lookup(scope); !known {
-		for _, s := range t.siblings {
-			if f, ok := s.Lookup(scope); ok && f < born {
-				born = f
-			}
+// time ts and says whether it is new here: Seen, NewTerm, RareTerm or
+// NewTermLearning. With env.NoLearn it decides the same way but records
+// nothing of the term. Taught then says what it added to the baseline.
+func (t *Tracker) Record(term, scope uint64, ts uint32, env *Env) Result {
+	t.taught, t.blocked, t.sighting = TaughtNothing, false, termstore.HostSighting{}
+	if t.Blocked.Len() > 0 {
+		if res, ok := t.recordBlocked(term, scope, ts, env); ok {
+			return res
 		}
 	}
-	first, _ := t.Scopes.Remember(scope, born)
+	if !t.prev.on {
+		var prev uint32
+		var found bool
+		if env.NoLearn {
+			prev, found = t.Terms.Lookup(term)
+		} else {
+			prev, found = t.Terms.Touch(term, ts)
+		}
+		if found && !t.Expired(prev, ts) {
+			// A known term implies a known scope: its learning start was
+			// recorded with the term's first sighting, so the common path
+			// skips the scope tables altogether.
+			return Seen
+		}
+		t.sighting = termstore.HostSighting{Prev: prev, Found: found, Expired: found}
+		if !env.NoLearn {
+			t.taught = TaughtTerm
+		}
+		return t.firstSighting(scope, ts, env)
+	}
+	var sg termstore.HostSighting
+	if env.NoLearn {
+		sg = t.Terms.PeekHostOf(term, ts, t.history, env)
+	} else {
+		sg = t.Terms.TouchHostOf(term, ts, t.history, env)
+	}
+	t.sighting = sg
+	if sg.New() {
+		if !env.NoLearn {
+			t.taught = TaughtTerm
+		}
+		return t.firstSighting(scope, ts, env)
+	}
+	if sg.Had || int(sg.Hosts) >= t.prev.hostCap {
+		return Seen
+	}
+	if !env.NoLearn {
+		t.taught = TaughtHost
+	}
+	return t.PrevalentAt(int(sg.Hosts), scope, ts, t.RareThreshold(env), env.Clock, env.Host64())
+}
+
+// firstSighting decides a term seen for the first time (in its history):
+// new, unless its scope is learning.
+func (t *Tracker) firstSighting(scope uint64, ts uint32, env *Env) Result {
+	first := t.rememberScope(scope, ts, env.Clock)
 	if t.InLearning(first, ts) {
 		return NewTermLearning
 	}
 	return NewTerm
 }
+
+// rememberScope records the scope's first event (the earlier of what is
+// held and ts) and returns it. A scope new to this tracker starts at its
+// earliest sighting by a sibling, and goes to the done table when that lies
+// a learning period before the clock, else to the learning table.
+func (t *Tracker) rememberScope(scope uint64, ts, clock uint32) uint32 {
+	if _, ok := t.Scopes.Lookup(scope); ok {
+		first, _ := t.Scopes.Remember(scope, ts)
+		return first
+	}
+	if _, ok := t.Learning.Lookup(scope); ok {
+		first, _ := t.Learning.Remember(scope, ts)
+		return first
+	}
+	born := ts
+	for _, o := range t.siblings {
+		if f, ok := o.LookupScope(scope); ok && f < born {
+			born = f
+		}
+	}
+	if t.doneBy(born, clock) {
+		t.Scopes.Remember(scope, born)
+		return born
+	}
+	t.insertLearning(scope, born, clock)
+	return born
+}
+
+// insertLearning adds a scope to the learning table. When the table is
+// full, the scopes at its least recently used end that are done learning by
+// now move to the done table first, so the eviction that makes room takes
+// a scope still learning: a flood of made-up hosts pushes out only its own
+// kind, never a host that finished learning. Each scope moves once, so the
+// cost stays constant per insertion.
+func (t *Tracker) insertLearning(scope uint64, born, clock uint32) {
+	for t.Learning.Len() >= t.Learning.Cap() {
+		fp, first, _ := t.Learning.Oldest()
+		if !t.doneBy(first, clock) {
+			break
+		}
+		t.Learning.Delete(fp)
+		t.Scopes.Remember(fp, first)
+	}
+	t.Learning.Remember(scope, born)
+}
+
+// doneBy reports whether a scope first seen at first has finished learning
+// by clock, the newest trusted event time.
+func (t *Tracker) doneBy(first, clock uint32) bool {
+	return t.learning == 0 || clock >= first && clock-first >= t.learning
+}
+
+// LookupScope returns the first-event time of a scope held in either table.
+func (t *Tracker) LookupScope(scope uint64) (uint32, bool) {
+	if f, ok := t.Scopes.Lookup(scope); ok {
+		return f, true
+	}
+	return t.Learning.Lookup(scope)
+}
+
+// Taught says what the last Record added to the baseline.
+func (t *Tracker) Taught() Taught { return t.taught }
+
+// LastBlocked reports whether the last Record decided from the taint blocks
+// (the term is kept out of the baseline): no shared store is asked then.
+func (t *Tracker) LastBlocked() bool { return t.blocked }
+
+// LastSighting is what the last Record found in the term store.
+func (t *Tracker) LastSighting() termstore.HostSighting { return t.sighting }
 
 // Expired reports whether a term last seen at prev is new again at ts: more
 // than the history window later. Earlier events never make a term new.
