@@ -68,20 +68,13 @@ func (p *correlate) fillAlert(rec plog.LogRecord, a *engine.Alert) {
 	}
 	event.PutNested(attrs, p.c.entity[0].Name).SetStr(a.Entity)
 
-	// ATT&CK: the tactics and techniques of the signals present.
+	// ATT&CK: the tactics and techniques of the raises counted.
 	tacts := tactics(a)
-	var techs, subs attackList
+	techs, subs := techniques(a, signals)
 	var present []string
 	for i, s := range signals {
-		if !a.Tally.Has(i) {
-			continue
-		}
-		present = append(present, s.Name)
-		if t := s.Technique; t.ID != "" {
-			techs.add(t.ID, t.Name, t.Reference())
-			if t.SubID != "" {
-				subs.add(t.SubID, t.SubName, t.SubReference())
-			}
+		if a.Tally.Has(i) {
+			present = append(present, s.Name)
 		}
 	}
 	attrs.PutStr("message", message(a, signals, tacts.names))
@@ -148,7 +141,14 @@ func (p *correlate) fillAlert(rec plog.LogRecord, a *engine.Alert) {
 		m.PutDouble(event.ContributionWeight, round2(c.Weight))
 		event.PutNested(m, event.ContributionEventID).SetStr(c.Evidence.EventID)
 		m.PutStr(event.ContributionTime, rfc3339(c.Evidence.Time))
-		m.PutStr(event.ContributionSummary, summary(c.Evidence))
+		sum := summary(c.Evidence)
+		if d := c.Detail(); d != nil && !d.Label.IsZero() {
+			// The detector's own words for this raise: for a Sigma rule its
+			// title and author, which the rules' licence requires in
+			// match output.
+			sum += ": " + d.Label.String()
+		}
+		m.PutStr(event.ContributionSummary, sum)
 	}
 	if a.Omitted > 0 {
 		event.PutNested(attrs, event.AlertOmittedContributionsKey).SetInt(int64(a.Omitted))
@@ -199,6 +199,40 @@ func (l *attackList) put(m pcommon.Map) {
 	putStrings(m, "id", l.ids)
 	putStrings(m, "name", l.names)
 	putStrings(m, "reference", l.refs)
+}
+
+// techniques lists the ATT&CK techniques and sub-techniques of an alert's
+// raises, in the order of its contributions: a raise's detail replaces the
+// catalog's technique of its signal. Signals whose contributions are all
+// beyond max_contributions bring their catalog technique.
+func techniques(a *engine.Alert, signals []engine.Signal) (techs, subs attackList) {
+	add := func(t attack.Technique) {
+		if t.ID == "" {
+			return
+		}
+		techs.add(t.ID, t.Name, t.Reference())
+		if t.SubID != "" {
+			subs.add(t.SubID, t.SubName, t.SubReference())
+		}
+	}
+	listed := make([]bool, len(signals))
+	for i := range a.Contributions {
+		c := &a.Contributions[i]
+		listed[c.Signal] = true
+		if d := c.Detail(); d != nil && !d.Techniques.IsZero() {
+			for _, id := range d.TechniqueIDs() {
+				add(attack.LookupTechniqueID(id))
+			}
+			continue
+		}
+		add(signals[c.Signal].Technique)
+	}
+	for i, s := range signals {
+		if a.Tally.Has(i) && !listed[i] {
+			add(s.Technique)
+		}
+	}
+	return techs, subs
 }
 
 // tactics lists the ATT&CK tactics of an alert's signals.

@@ -61,13 +61,26 @@ func BenchmarkProcessLogs(b *testing.B) {
 
 // BenchmarkProcessLogsWithSignals: 1 event in 20 carries a signal, one
 // kind per host (as a rollout gives), on 5,000 rotating hosts, so entities
-// and windows are exercised without alerts being written.
+// and windows are exercised without alerts being written. WithDetails: the
+// signal is a Sigma match with its detail (key, label, tactics,
+// techniques), as the sigma processor writes it.
 func BenchmarkProcessLogsWithSignals(b *testing.B) {
+	benchmarkSignals(b, false)
+}
+
+func BenchmarkProcessLogsWithDetails(b *testing.B) {
+	benchmarkSignals(b, true)
+}
+
+func benchmarkSignals(b *testing.B, details bool) {
 	const batchSize = 1000
 	p := newBenchProcessor(b, createDefaultConfig().(*Config))
 	template := lastEvents(b, batchSize)
 	work := plog.NewLogs()
 	names := []string{"new_binary_on_host", "new_external_ip", "new_domain"}
+	if details {
+		names = []string{event.SignalSigmaLow, event.SignalSigmaMedium, event.SignalSigmaHigh}
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
@@ -77,7 +90,16 @@ func BenchmarkProcessLogsWithSignals(b *testing.B) {
 		for i := 0; i < batchSize; i += 20 {
 			a := recs.At(i).Attributes()
 			host := (n*batchSize + i) % 5000
-			a.PutEmptyMap("cairn").PutEmptySlice("signals").AppendEmpty().SetStr(names[host%3])
+			c := a.PutEmptyMap("cairn")
+			c.PutEmptySlice("signals").AppendEmpty().SetStr(names[host%3])
+			if details {
+				d := c.PutEmptySlice("signal_details").AppendEmpty().SetEmptyMap()
+				d.PutStr("signal", names[host%3])
+				d.PutStr("key", "sigma:312b42b1-bded-4441-8b58-163a3af58775")
+				d.PutStr("label", `Sigma rule "Potentially Suspicious Execution From Tmp Folder" by Joseliyo Sanchez, @Joseliyo_Jstnk`)
+				d.PutEmptySlice("tactics").AppendEmpty().SetStr("TA0005")
+				d.PutEmptySlice("techniques").AppendEmpty().SetStr("T1036")
+			}
 			a.PutEmptyMap("host").PutStr("name", fmt.Sprintf("h%d", host))
 		}
 		b.StartTimer()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -36,9 +37,19 @@ type Config struct {
 	// a default rule's inherits what it leaves unset.
 	Rules []RuleConfig `mapstructure:"rules"`
 
+	// DistinctRatio is what each further distinct raise of a signal (another
+	// binary, destination, rule) weighs relative to the one before, unless
+	// the signal sets its own ratio: w, w·r, w·r², … (default 0.5).
+	DistinctRatio float64 `mapstructure:"distinct_ratio"`
+
 	// Lateness is how far out of order (in event time) an event may arrive
 	// and still be placed in its windows; later ones are dropped (counted).
 	Lateness time.Duration `mapstructure:"lateness"`
+	// MaxFuture is how far ahead of the collector's clock an event may be
+	// dated and still be trusted. Beyond it the event is marked
+	// cairn.time.skewed, correlated at its receipt time, and never moves a
+	// host's clock or the sweep (default event.DefaultMaxFuture, 5m).
+	MaxFuture time.Duration `mapstructure:"max_future"`
 	// MaxEntities bounds the entities held; the least recently active go first.
 	MaxEntities int `mapstructure:"max_entities"`
 	// MaxSignalsPerEntity bounds the signal observations held per entity.
@@ -64,6 +75,14 @@ type Config struct {
 	// `make run`.
 	LogAlerts bool `mapstructure:"log_alerts"`
 
+	// BaselineGroup names the internal/taint registry through which the
+	// events of high and critical alerts are reported to the firstseen
+	// processors of the same group (their option of the same name), so
+	// that what those events taught the baseline is forgotten while the
+	// alert is open. Default "": the group of every processor that does
+	// not set one.
+	BaselineGroup string `mapstructure:"baseline_group"`
+
 	_ struct{}
 }
 
@@ -71,9 +90,18 @@ type Config struct {
 type SignalConfig struct {
 	// Weight is added to a rule's score per occurrence; 0 ignores the signal.
 	Weight *float64 `mapstructure:"weight"`
-	// Cap bounds what the signal adds to one window; 0 (default): only the
-	// strongest occurrence counts, repeats add nothing.
+	// Cap bounds what the signal adds to one window; 0: no bound beyond the
+	// diminishing series itself.
 	Cap *float64 `mapstructure:"cap"`
+	// Ratio overrides distinct_ratio for this signal: 0 counts its
+	// strongest raise only, 1 adds every distinct raise in full (up to
+	// the cap).
+	Ratio *float64 `mapstructure:"ratio"`
+	// Key lists the fields whose values tell raises of this signal apart
+	// (each entry may be alternatives a|b, the first present counts),
+	// when an event's cairn.signal_details gives no key. Default: derived
+	// from the name (see keyKindOf).
+	Key []string `mapstructure:"key"`
 	// Tactic is an ATT&CK tactic id (TA0002); "none" clears an inherited one.
 	Tactic string `mapstructure:"tactic"`
 	// Technique is an ATT&CK technique or sub-technique id (T1071,
@@ -135,19 +163,24 @@ type RuleConfig struct {
 	_ struct{}
 }
 
-// ConditionConfig: every set clause must hold.
+// ConditionConfig: every set clause must hold, or one of the alternatives
+// in Or.
 type ConditionConfig struct {
 	MinScore           float64  `mapstructure:"min_score"`
 	MinDistinctSignals int      `mapstructure:"min_distinct_signals"`
 	MinTactics         int      `mapstructure:"min_tactics"`
 	AnyOf              []string `mapstructure:"any_of"`
 	AllOf              []string `mapstructure:"all_of"`
+	// Or lists alternative conditions (each with the clauses above, not
+	// nested further): the rule also fires when one of them holds.
+	Or []ConditionConfig `mapstructure:"or"`
 
 	_ struct{}
 }
 
 const (
 	defaultEntity           = "host.name"
+	defaultDistinctRatio    = 0.5
 	defaultLateness         = 5 * time.Minute
 	defaultMaxEntities      = 50_000
 	defaultMaxSignals       = 32
@@ -171,6 +204,12 @@ func (cfg *Config) Validate() error {
 	var errs error
 	if cfg.Lateness < 0 {
 		errs = errors.Join(errs, errors.New("lateness must not be negative"))
+	}
+	if cfg.MaxFuture < 0 {
+		errs = errors.Join(errs, errors.New("max_future must not be negative"))
+	}
+	if cfg.DistinctRatio < 0 || cfg.DistinctRatio > 1 {
+		errs = errors.Join(errs, errors.New("distinct_ratio must be between 0 and 1"))
 	}
 	if cfg.MaxEntities <= 0 {
 		errs = errors.Join(errs, errors.New("max_entities must be positive"))
@@ -205,6 +244,47 @@ type compiled struct {
 	// exceptions[i] lists the conditions of rule i.
 	exceptions [][]condition.Condition
 	signalIdx  map[string]int
+	// keys[i] is how raises of signal i without a detail key are told
+	// apart.
+	keys []keySource
+}
+
+// keySource says where the key of a raise comes from when its detail has
+// none: configured fields, else a part of the evidence chosen by the
+// signal's name.
+type keySource struct {
+	fields [][]*event.Field
+	kind   keyKind
+}
+
+// keyKind is the part of an event's evidence that tells raises apart.
+type keyKind uint8
+
+const (
+	keyNone   keyKind = iota
+	keyBinary         // the hash, else the executable
+	keyIP             // the destination address
+	keyDomain         // the domain looked up or reached
+	keyHash           // the hash (a feed matched it), else the executable
+)
+
+// keyKindOf derives a signal's key from its name, the convention of
+// Cairn's signals: intel_*_hash the hash, *_ip* the destination address
+// (new_ip_for_binary too: one destination reached by several new programs
+// is one destination), *_domain the domain, *_binary* the binary. Other
+// names have no derived key: their raises without a detail key are one.
+func keyKindOf(name string) keyKind {
+	switch {
+	case strings.HasPrefix(name, "intel_") && strings.HasSuffix(name, "_hash"):
+		return keyHash
+	case strings.Contains(name, "_ip"):
+		return keyIP
+	case strings.HasSuffix(name, "_domain") || strings.Contains(name, "_domain_"):
+		return keyDomain
+	case strings.Contains(name, "_binary"):
+		return keyBinary
+	}
+	return keyNone
 }
 
 // ruleInfo is what alert records need of a rule beyond the engine's view.
@@ -266,8 +346,25 @@ func (cfg *Config) compile() (*compiled, error) {
 		if w := catalog[name].weight(); w < 0 {
 			errs = errors.Join(errs, fmt.Errorf("signals[%s]: weight must not be negative", name))
 		}
+		if r := catalog[name].Ratio; r != nil && (*r < 0 || *r > 1) {
+			errs = errors.Join(errs, fmt.Errorf("signals[%s]: ratio must be between 0 and 1", name))
+		}
+		ks := keySource{kind: keyKindOf(name)}
+		for _, k := range catalog[name].Key {
+			alts := event.SplitAlternatives(k)
+			if len(alts) == 0 {
+				errs = errors.Join(errs, fmt.Errorf("signals[%s]: key: %q is not a field name or a list of alternatives a|b", name, k))
+				continue
+			}
+			var fs []*event.Field
+			for _, a := range alts {
+				fs = append(fs, event.Lookup(a))
+			}
+			ks.fields = append(ks.fields, fs)
+		}
 		c.signalIdx[name] = len(c.engine.Signals)
 		c.engine.Signals = append(c.engine.Signals, sig)
+		c.keys = append(c.keys, ks)
 	}
 
 	for i, m := range cfg.SignalMappings {
@@ -332,7 +429,7 @@ func (cfg *Config) compile() (*compiled, error) {
 		ids[rc.ID] = i
 	}
 	for i, rc := range rules {
-		r, info, exc, err := rc.compile(i, c, catalog, ids)
+		r, info, exc, err := rc.compile(i, c, catalog, ids, cfg.DistinctRatio)
 		if err != nil {
 			errs = errors.Join(errs, prefixed("rules["+ruleName(rc, i)+"]", err))
 		}
@@ -341,6 +438,7 @@ func (cfg *Config) compile() (*compiled, error) {
 		c.exceptions = append(c.exceptions, exc)
 	}
 	c.engine.Lateness = int64(cfg.Lateness)
+	c.engine.MaxFuture = int64(cfg.MaxFuture)
 	c.engine.MaxEntities = cfg.MaxEntities
 	c.engine.MaxObservations = cfg.MaxSignalsPerEntity
 	c.engine.MaxContributions = cfg.MaxContributions
@@ -388,6 +486,12 @@ func (sc SignalConfig) over(base SignalConfig) SignalConfig {
 	}
 	if sc.Cap != nil {
 		out.Cap = sc.Cap
+	}
+	if sc.Ratio != nil {
+		out.Ratio = sc.Ratio
+	}
+	if sc.Key != nil {
+		out.Key = sc.Key
 	}
 	if sc.Tactic != "" {
 		out.Tactic = sc.Tactic
@@ -473,7 +577,7 @@ func (rc RuleConfig) inherit() RuleConfig {
 	return out
 }
 
-func (rc RuleConfig) compile(index int, c *compiled, catalog map[string]SignalConfig, ids map[string]int) (*engine.Rule, ruleInfo, []condition.Condition, error) {
+func (rc RuleConfig) compile(index int, c *compiled, catalog map[string]SignalConfig, ids map[string]int, ratio float64) (*engine.Rule, ruleInfo, []condition.Condition, error) {
 	var errs error
 	r := &engine.Rule{Index: index, ID: rc.ID, Name: rc.Name, Window: int64(defaultWindow),
 		Signals: make([]engine.RuleSignal, len(c.engine.Signals))}
@@ -499,7 +603,7 @@ func (rc RuleConfig) compile(index int, c *compiled, catalog map[string]SignalCo
 	// Weights: the rule's own list over the catalog, or the whole catalog.
 	if rc.Signals == nil {
 		for name, sc := range catalog {
-			r.Signals[c.signalIdx[name]] = ruleSignal(sc)
+			r.Signals[c.signalIdx[name]] = ruleSignal(sc, ratio)
 		}
 	} else {
 		for name, sc := range rc.Signals {
@@ -509,13 +613,16 @@ func (rc RuleConfig) compile(index int, c *compiled, catalog map[string]SignalCo
 				continue
 			}
 			merged := sc.over(base)
-			if sc.Tactic != "" || sc.Technique != "" {
-				errs = errors.Join(errs, fmt.Errorf("signals[%s]: set tactic and technique in the signals catalog, not per rule", name))
+			if sc.Tactic != "" || sc.Technique != "" || sc.Key != nil {
+				errs = errors.Join(errs, fmt.Errorf("signals[%s]: set tactic, technique and key in the signals catalog, not per rule", name))
 			}
 			if merged.weight() < 0 || (merged.Cap != nil && *merged.Cap < 0) {
 				errs = errors.Join(errs, fmt.Errorf("signals[%s]: weight and cap must not be negative", name))
 			}
-			r.Signals[c.signalIdx[name]] = ruleSignal(merged)
+			if merged.Ratio != nil && (*merged.Ratio < 0 || *merged.Ratio > 1) {
+				errs = errors.Join(errs, fmt.Errorf("signals[%s]: ratio must be between 0 and 1", name))
+			}
+			r.Signals[c.signalIdx[name]] = ruleSignal(merged, ratio)
 		}
 	}
 
@@ -523,45 +630,34 @@ func (rc RuleConfig) compile(index int, c *compiled, catalog map[string]SignalCo
 	if rc.Condition == nil {
 		errs = errors.Join(errs, errors.New("condition is required"))
 	} else {
-		cc := rc.Condition
-		if cc.MinScore < 0 || cc.MinDistinctSignals < 0 || cc.MinTactics < 0 {
-			errs = errors.Join(errs, errors.New("condition: minimums must not be negative"))
-		}
-		if cc.MinScore > 0 {
-			r.Criteria = append(r.Criteria, criteria.MinScore(cc.MinScore))
-		}
-		if cc.MinDistinctSignals > 0 {
-			r.Criteria = append(r.Criteria, criteria.MinDistinct(cc.MinDistinctSignals))
-		}
-		if cc.MinTactics > 0 {
-			r.Criteria = append(r.Criteria, criteria.MinTactics(cc.MinTactics))
-		}
-		for _, clause := range []struct {
-			key   string
-			names []string
-			all   bool
-		}{{"any_of", cc.AnyOf, false}, {"all_of", cc.AllOf, true}} {
-			if len(clause.names) == 0 {
-				continue
+		main, err := compileCondition(*rc.Condition, r, c)
+		errs = errors.Join(errs, err)
+		if len(rc.Condition.Or) == 0 {
+			r.Criteria = main
+		} else {
+			// The condition's own clauses are one alternative (when it
+			// has any), each entry of or another.
+			either := criteria.Either{}
+			if len(main) > 0 {
+				either.Groups = append(either.Groups, main)
 			}
-			var idx []int
-			for _, n := range clause.names {
-				i, ok := c.signalIdx[n]
-				switch {
-				case !ok:
-					errs = errors.Join(errs, fmt.Errorf("condition: %s: %q is not in the signals catalog", clause.key, n))
-				case r.Signals[i].Weight <= 0:
-					errs = errors.Join(errs, fmt.Errorf("condition: %s: signal %q has no weight in this rule, so it can never be present", clause.key, n))
+			for i, alt := range rc.Condition.Or {
+				if len(alt.Or) > 0 {
+					errs = errors.Join(errs, fmt.Errorf("condition: or[%d]: alternatives do not nest", i))
 				}
-				idx = append(idx, i)
+				g, err := compileCondition(alt, r, c)
+				if err != nil {
+					errs = errors.Join(errs, prefixed(fmt.Sprintf("or[%d]", i), err))
+				}
+				if len(g) == 0 {
+					errs = errors.Join(errs, fmt.Errorf("condition: or[%d]: set at least one of min_score, min_distinct_signals, min_tactics, any_of, all_of", i))
+					continue
+				}
+				either.Groups = append(either.Groups, g)
 			}
-			if clause.all {
-				r.Criteria = append(r.Criteria, criteria.AllOf{Signals: idx, Names: clause.names})
-			} else {
-				r.Criteria = append(r.Criteria, criteria.AnyOf{Signals: idx, Names: clause.names})
-			}
+			r.Criteria = []criteria.Criterion{either}
 		}
-		if len(r.Criteria) == 0 {
+		if len(main) == 0 && len(rc.Condition.Or) == 0 {
 			errs = errors.Join(errs, errors.New("condition: set at least one of min_score, min_distinct_signals, min_tactics, any_of, all_of"))
 		}
 	}
@@ -605,10 +701,60 @@ func (rc RuleConfig) compile(index int, c *compiled, catalog map[string]SignalCo
 	return r, info, exc, errs
 }
 
-func ruleSignal(sc SignalConfig) engine.RuleSignal {
-	rs := engine.RuleSignal{Weight: sc.weight()}
+// compileCondition turns one condition's clauses (not its alternatives)
+// into criteria.
+func compileCondition(cc ConditionConfig, r *engine.Rule, c *compiled) ([]criteria.Criterion, error) {
+	var errs error
+	var out []criteria.Criterion
+	if cc.MinScore < 0 || cc.MinDistinctSignals < 0 || cc.MinTactics < 0 {
+		errs = errors.Join(errs, errors.New("condition: minimums must not be negative"))
+	}
+	if cc.MinScore > 0 {
+		out = append(out, criteria.MinScore(cc.MinScore))
+	}
+	if cc.MinDistinctSignals > 0 {
+		out = append(out, criteria.MinDistinct(cc.MinDistinctSignals))
+	}
+	if cc.MinTactics > 0 {
+		out = append(out, criteria.MinTactics(cc.MinTactics))
+	}
+	for _, clause := range []struct {
+		key   string
+		names []string
+		all   bool
+	}{{"any_of", cc.AnyOf, false}, {"all_of", cc.AllOf, true}} {
+		if len(clause.names) == 0 {
+			continue
+		}
+		var idx []int
+		for _, n := range clause.names {
+			i, ok := c.signalIdx[n]
+			switch {
+			case !ok:
+				errs = errors.Join(errs, fmt.Errorf("condition: %s: %q is not in the signals catalog", clause.key, n))
+			case r.Signals[i].Weight <= 0:
+				errs = errors.Join(errs, fmt.Errorf("condition: %s: signal %q has no weight in this rule, so it can never be present", clause.key, n))
+			}
+			idx = append(idx, i)
+		}
+		if clause.all {
+			out = append(out, criteria.AllOf{Signals: idx, Names: clause.names})
+		} else {
+			out = append(out, criteria.AnyOf{Signals: idx, Names: clause.names})
+		}
+	}
+	return out, errs
+}
+
+// ruleSignal is what a signal is worth to a rule; ratio is the default of
+// distinct_ratio, for signals that set none.
+func ruleSignal(sc SignalConfig, ratio float64) engine.RuleSignal {
+	rs := engine.RuleSignal{Weight: sc.weight(), Ratio: ratio}
 	if sc.Cap != nil {
 		rs.Cap = *sc.Cap
+	}
+	if sc.Ratio != nil {
+		rs.Ratio = *sc.Ratio
 	}
 	return rs
 }
@@ -622,21 +768,49 @@ func dur(d time.Duration) *duration.Duration {
 
 // DefaultSignals is the built-in catalog: Cairn's own signal names (part of
 // its interface) with weights that make one of them alone far too weak to
-// alert, and the ATT&CK tactic each one is evidence of.
+// alert, caps that keep one noisy kind from carrying an alert, and the
+// ATT&CK tactic each one is evidence of. The README's table gives the
+// reasons; the scenario tests and cmd/cairn's eval corpus hold them to it.
 func DefaultSignals() map[string]SignalConfig {
-	return map[string]SignalConfig{
-		event.SignalNewBinaryOnHost:        {Weight: f64(10), Tactic: "TA0002", Label: "binary new on this host"},
-		event.SignalNewBinaryInEnvironment: {Weight: f64(20), Tactic: "TA0002", Label: "binary new to the environment"},
-		event.SignalNewIPForBinary:         {Weight: f64(10), Tactic: "TA0011", Label: "address this binary never reached before"},
-		event.SignalNewExternalIP:          {Weight: f64(20), Tactic: "TA0011", Label: "external IP never seen before"},
-		event.SignalNewDomain:              {Weight: f64(20), Tactic: "TA0011", Label: "domain never seen before"},
-		// A known-malicious binary run: User Execution, narrowed to its
-		// sub-technique Malicious File (threat.technique.subtechnique.*).
-		event.SignalIntelMaliciousHash:  {Weight: f64(50), Tactic: "TA0002", Technique: "T1204.002", Label: "hash known as malicious"},
-		event.SignalIntelSuspiciousHash: {Weight: f64(25), Tactic: "TA0002", Label: "hash known as suspicious"},
-		event.SignalIntelBadIP:          {Weight: f64(40), Tactic: "TA0011", Technique: "T1071", Label: "IP on a threat feed"},
-		event.SignalIntelBadDomain:      {Weight: f64(40), Tactic: "TA0011", Technique: "T1071", Label: "domain on a threat feed"},
+	sc := func(weight, capacity float64, tactic, label string) SignalConfig {
+		return SignalConfig{Weight: f64(weight), Cap: f64(capacity), Tactic: tactic, Label: label}
 	}
+	exec, c2 := "TA0002", "TA0011"
+	signals := map[string]SignalConfig{
+		// What is new. A few new binaries on one host (an intruder's
+		// tools) count for up to three times one; the environment's new
+		// binaries for one and a half: an install brings many.
+		event.SignalNewBinaryOnHost:        sc(10, 30, exec, "binary new on this host"),
+		event.SignalNewBinaryInEnvironment: sc(20, 30, exec, "binary new to the environment"),
+		event.SignalNewIPForBinary:         sc(10, 20, c2, "address this binary never reached before"),
+		event.SignalNewExternalIP:          sc(20, 40, c2, "external IP never seen before"),
+		event.SignalNewDomain:              sc(20, 40, c2, "domain never seen before"),
+		// What only few hosts know (firstseen's prevalence): half of new,
+		// real evidence on the next host a tool or a C2 reaches.
+		event.SignalRareBinaryInEnvironment: sc(10, 20, exec, "binary seen on few hosts"),
+		event.SignalRareExternalIP:          sc(10, 20, c2, "external IP few hosts reached"),
+		event.SignalRareDomain:              sc(10, 20, c2, "domain few hosts looked up"),
+		event.SignalRareIPForBinary:         sc(5, 10, c2, "address this binary reached from few hosts"),
+		// Threat intel. A known-malicious binary run: User Execution,
+		// narrowed to its sub-technique Malicious File
+		// (threat.technique.subtechnique.*); with any corroborating signal
+		// it reaches the composite rule (DefaultRules).
+		event.SignalIntelMaliciousHash:  {Weight: f64(50), Cap: f64(100), Tactic: exec, Technique: "T1204.002", Label: "hash known as malicious"},
+		event.SignalIntelSuspiciousHash: sc(25, 50, exec, "hash known as suspicious"),
+		event.SignalIntelBadIP:          {Weight: f64(40), Cap: f64(80), Tactic: c2, Technique: "T1071", Label: "IP on a threat feed"},
+		event.SignalIntelBadDomain:      {Weight: f64(40), Cap: f64(80), Tactic: c2, Technique: "T1071", Label: "domain on a threat feed"},
+		// Sigma rule matches, by the rule's level. A match's detail gives
+		// the rule's own tactics, techniques and label (title and author);
+		// Execution is the tactic of a rule tagged with none. A high rule
+		// with one new destination of its process (20 + 10) reaches the
+		// composite rule's score; a critical one, whose matches "border
+		// certainty" (Sigma's levels), needs any corroboration.
+		event.SignalSigmaLow:      sc(10, 20, exec, "Sigma rule (low)"),
+		event.SignalSigmaMedium:   sc(25, 50, exec, "Sigma rule (medium)"),
+		event.SignalSigmaHigh:     sc(70, 140, exec, "Sigma rule (high)"),
+		event.SignalSigmaCritical: sc(100, 200, exec, "Sigma rule (critical)"),
+	}
+	return signals
 }
 
 // Ids of the default rules.
@@ -646,18 +820,33 @@ const (
 	compromisedHostTitle = "Potentially Compromised Host"
 )
 
+// earlyWarningAnchors are the signals one of which the early warning needs
+// besides a second tactic: a destination nobody reached, a threat-intel
+// match, or a high-level behaviour rule. New binaries and the addresses of
+// new binaries alone are what a build machine does all day, and a
+// destination few hosts know is what the first hosts of a fleet-wide job
+// (a backup to a new server) reach: both still count in the composite
+// rule's score.
+var earlyWarningAnchors = []string{
+	event.SignalNewExternalIP, event.SignalNewDomain,
+	event.SignalIntelMaliciousHash, event.SignalIntelSuspiciousHash, event.SignalIntelBadIP, event.SignalIntelBadDomain,
+	event.SignalSigmaHigh, event.SignalSigmaCritical,
+}
+
 // DefaultRules are the two reference rules: an early warning when two
 // different steps of an intrusion show on one host, and the composite alert
-// when enough evidence piles up. The early warning stands down while the
-// composite alert is open, so a host under attack gets one alert.
+// when enough evidence piles up, or when a known-malicious binary (or a
+// critical Sigma rule) is corroborated by any other signal. The early
+// warning stands down while the composite alert is open, so a host under
+// attack gets one alert.
 func DefaultRules() []RuleConfig {
 	return []RuleConfig{
 		{
 			ID:           RuleEarlyWarning,
 			Name:         "Suspicious Host Activity",
-			Description:  "Two different kinds of weak signal on one host within the window, covering two ATT&CK tactics (for example a new binary and a new external destination).",
+			Description:  "Two different kinds of signal on one host within the window, covering two ATT&CK tactics, one of them a never-seen external destination, a threat-intel match or a high-level Sigma rule (for example a new binary reaching a new external IP).",
 			Window:       dur(time.Hour),
-			Condition:    &ConditionConfig{MinDistinctSignals: 2, MinTactics: 2},
+			Condition:    &ConditionConfig{MinDistinctSignals: 2, MinTactics: 2, AnyOf: append([]string(nil), earlyWarningAnchors...)},
 			Severity:     "low",
 			RiskScore:    f64(21),
 			SuppressFor:  dur(time.Hour),
@@ -666,9 +855,12 @@ func DefaultRules() []RuleConfig {
 		{
 			ID:          RuleCompromisedHost,
 			Name:        compromisedHostTitle,
-			Description: "Weak signals on one host add up: new binaries, new external destinations and threat-intel matches within the window, across at least two ATT&CK tactics.",
+			Description: "Signals on one host add up: new and rare binaries and destinations, threat-intel matches and Sigma rules within the window, across at least two ATT&CK tactics; or a known-malicious binary or a critical Sigma rule with any other signal.",
 			Window:      dur(time.Hour),
-			Condition:   &ConditionConfig{MinScore: 100, MinDistinctSignals: 3, MinTactics: 2},
+			Condition: &ConditionConfig{MinScore: 100, MinDistinctSignals: 3, MinTactics: 2, Or: []ConditionConfig{
+				{AllOf: []string{event.SignalIntelMaliciousHash}, MinDistinctSignals: 2},
+				{AllOf: []string{event.SignalSigmaCritical}, MinDistinctSignals: 2},
+			}},
 			Severity:    "high",
 			RiskScore:   f64(73),
 			SuppressFor: dur(time.Hour),

@@ -8,9 +8,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 
+	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/internal/testkit"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/attack"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/criteria"
+	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/engine"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/metadata"
 )
 
@@ -32,9 +34,16 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, []int{1}, ew.SupersededBy)
 	assert.Equal(t, "Potentially Compromised Host", pch.Name)
 	assert.Equal(t, int64(time.Hour), pch.Window)
-	assert.Equal(t, []criteria.Criterion{criteria.MinScore(100), criteria.MinDistinct(3), criteria.MinTactics(2)}, pch.Criteria)
-	assert.Equal(t, 10.0, pch.Signals[c.signalIdx["new_binary_on_host"]].Weight)
-	assert.Len(t, c.engine.Signals, 9)
+	intel, critical := c.signalIdx["intel_malicious_hash"], c.signalIdx["sigma_critical"]
+	assert.Equal(t, []criteria.Criterion{criteria.Either{Groups: [][]criteria.Criterion{
+		{criteria.MinScore(100), criteria.MinDistinct(3), criteria.MinTactics(2)},
+		{criteria.MinDistinct(2), criteria.AllOf{Signals: []int{intel}, Names: []string{"intel_malicious_hash"}}},
+		{criteria.MinDistinct(2), criteria.AllOf{Signals: []int{critical}, Names: []string{"sigma_critical"}}},
+	}}}, pch.Criteria)
+	assert.Equal(t, engine.RuleSignal{Weight: 10, Cap: 30, Ratio: 0.5}, pch.Signals[c.signalIdx["new_binary_on_host"]])
+	assert.Len(t, c.engine.Signals, 17)
+	assert.Equal(t, keyKind(keyIP), c.keys[c.signalIdx["new_ip_for_binary"]].kind)
+	assert.Equal(t, int64(event.DefaultMaxFuture), c.engine.MaxFuture)
 	assert.Equal(t, "host.name", c.entity[0].Name)
 	require.Len(t, c.modifiers, 1)
 	assert.Equal(t, 1.5, c.modifiers[0].mult)
@@ -46,6 +55,9 @@ func TestFullConfig(t *testing.T) {
 	cfg, err := loadConfig(t, "full")
 	require.NoError(t, err)
 	assert.Equal(t, 2*time.Minute, cfg.Lateness)
+	assert.Equal(t, 10*time.Minute, cfg.MaxFuture)
+	assert.Equal(t, 0.25, cfg.DistinctRatio)
+	assert.Equal(t, "fleet-a", cfg.BaselineGroup)
 	assert.Equal(t, component.MustNewID("file_storage"), *cfg.Storage)
 	assert.False(t, cfg.LogAlerts)
 	assert.Equal(t, storeRedis, cfg.Store)
@@ -57,10 +69,14 @@ func TestFullConfig(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, c.entity, 2)
 	assert.Equal(t, "host.id", c.entity[0].Name)
-	assert.Len(t, c.engine.Signals, 10, "the defaults and one added")
+	assert.Len(t, c.engine.Signals, 18, "the defaults and one added")
 	falco := c.signalIdx["falco_shell_in_container"]
 	assert.Equal(t, attack.Technique{ID: "T1059", Name: "Command and Scripting Interpreter", SubID: "T1059.004", SubName: "Unix Shell"},
 		c.engine.Signals[falco].Technique, "a sub-technique is kept under its parent technique")
+	require.Len(t, c.keys[falco].fields, 2, "key fields")
+	assert.Equal(t, "rule.name", c.keys[falco].fields[0][0].Name)
+	assert.Len(t, c.keys[falco].fields[1], 2, "alternatives")
+	assert.Equal(t, int64(10*time.Minute), c.engine.MaxFuture)
 	assert.Equal(t, "domain nobody reached before", c.engine.Signals[c.signalIdx["new_domain"]].Label)
 	require.Len(t, c.mappings, 1)
 	assert.Len(t, c.modifiers, 2)
@@ -68,8 +84,13 @@ func TestFullConfig(t *testing.T) {
 	require.Len(t, c.engine.Rules, 2)
 	pch := c.engine.Rules[0]
 	assert.Equal(t, "Potentially Compromised Host", pch.Name, "inherited from the default rule")
-	assert.Equal(t, []criteria.Criterion{criteria.MinScore(80), criteria.MinTactics(2)}, pch.Criteria)
+	assert.Equal(t, []criteria.Criterion{criteria.Either{Groups: [][]criteria.Criterion{
+		{criteria.MinScore(80), criteria.MinTactics(2)},
+		{criteria.AllOf{Signals: []int{c.signalIdx["intel_malicious_hash"], falco}, Names: []string{"intel_malicious_hash", "falco_shell_in_container"}}},
+	}}}, pch.Criteria)
 	assert.Zero(t, pch.Signals[c.signalIdx["new_ip_for_binary"]].Weight, "weight 0 turns a signal off")
+	assert.Equal(t, engine.RuleSignal{Weight: 40, Cap: 100, Ratio: 1}, pch.Signals[falco], "the catalog's ratio")
+	assert.Equal(t, engine.RuleSignal{Weight: 20, Cap: 30, Ratio: 0.25}, pch.Signals[c.signalIdx["new_binary_in_environment"]], "distinct_ratio")
 	assert.Len(t, c.exceptions[0], 1)
 
 	custom := c.engine.Rules[1]
@@ -78,8 +99,7 @@ func TestFullConfig(t *testing.T) {
 	assert.Equal(t, []int{0}, custom.SupersededBy)
 	assert.Equal(t, 40.0, custom.Signals[falco].Weight, "catalog weight")
 	ext := custom.Signals[c.signalIdx["new_external_ip"]]
-	assert.Equal(t, 30.0, ext.Weight)
-	assert.Equal(t, 60.0, ext.Cap)
+	assert.Equal(t, engine.RuleSignal{Weight: 30, Cap: 60, Ratio: 0}, ext, "the rule's own ratio")
 	assert.Zero(t, custom.Signals[c.signalIdx["new_domain"]].Weight, "not listed: not counted")
 	assert.Equal(t, "critical", c.rules[1].severity)
 }
@@ -88,14 +108,16 @@ func TestInvalidConfigs(t *testing.T) {
 	for name, wants := range map[string][]string{
 		"bad_rules": {
 			"rules[a]: duplicate rule id",
-			"condition: set at least one of",
 			"severity must be low, medium, high or critical",
 			"risk_score must be between 0 and 100",
 			"superseded_by: a rule cannot supersede itself",
 			`superseded_by: no rule with id "nope"`,
 			"exceptions[0]: empty",
 			`signals: "not_a_signal" is not in the signals catalog`,
-			"set tactic and technique in the signals catalog, not per rule",
+			"set tactic, technique and key in the signals catalog, not per rule",
+			"signals[new_external_ip]: ratio must be between 0 and 1",
+			"condition: or[0]: set at least one of",
+			"condition: or[1]: alternatives do not nest",
 		},
 		"bad_catalog": {
 			"entity:",
@@ -104,6 +126,11 @@ func TestInvalidConfigs(t *testing.T) {
 			"max_signals_per_entity must be positive",
 			"max_contributions must be positive",
 			"flush_interval must be positive",
+			"max_future must not be negative",
+			"distinct_ratio must be between 0 and 1",
+			"signals[w]: ratio must be between 0 and 1",
+			`signals[w]: key: "" is not a field name`,
+			`signals[w]: key: "a|" is not a field name`,
 			"signals[x]: weight must not be negative",
 			`unknown ATT&CK tactic "TA9999"`,
 			`technique "T99" is not an ATT&CK technique id`,
@@ -123,6 +150,12 @@ func TestInvalidConfigs(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestEmptyCondition(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Rules = []RuleConfig{{ID: "r", Name: "R", Severity: "low", RiskScore: f64(1), Condition: &ConditionConfig{}}}
+	assert.ErrorContains(t, cfg.Validate(), "rules[r]: condition: set at least one of min_score")
 }
 
 func TestConditionNamesAbsentSignal(t *testing.T) {

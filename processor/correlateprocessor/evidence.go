@@ -193,14 +193,17 @@ func message(a *engine.Alert, signals []engine.Signal, tactics []string) string 
 	}
 	var groups []*group
 	byEv := map[*engine.Evidence]*group{}
-	for _, c := range a.Contributions {
+	for i := range a.Contributions {
+		c := &a.Contributions[i]
 		g := byEv[c.Evidence]
 		if g == nil {
 			g = &group{ev: c.Evidence}
 			byEv[c.Evidence] = g
 			groups = append(groups, g)
 		}
-		g.labels = append(g.labels, signals[c.Signal].Label)
+		if l := label(c, signals); !slices.Contains(g.labels, l) {
+			g.labels = append(g.labels, l)
+		}
 	}
 	for i, g := range groups {
 		if i > 0 {
@@ -213,6 +216,15 @@ func message(a *engine.Alert, signals []engine.Signal, tactics []string) string 
 	}
 	b.WriteByte('.')
 	return b.String()
+}
+
+// label is the phrase for a contribution: its detail's (a Sigma rule's
+// title and author), else its signal's.
+func label(c *engine.Contribution, signals []engine.Signal) string {
+	if d := c.Detail(); d != nil && !d.Label.IsZero() {
+		return d.Label.String()
+	}
+	return signals[c.Signal].Label
 }
 
 func formatScore(s float64) string { return strconv.FormatFloat(s, 'f', -1, 64) }

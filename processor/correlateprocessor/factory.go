@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
+	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/internal/redisconf"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/metadata"
 )
@@ -27,7 +28,9 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		Entity:              defaultEntity,
 		Modifiers:           defaultModifiers(),
+		DistinctRatio:       defaultDistinctRatio,
 		Lateness:            defaultLateness,
+		MaxFuture:           event.DefaultMaxFuture,
 		MaxEntities:         defaultMaxEntities,
 		MaxSignalsPerEntity: defaultMaxSignals,
 		MaxContributions:    defaultMaxContributions,

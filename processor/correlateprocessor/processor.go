@@ -3,6 +3,7 @@ package correlateprocessor
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,7 +16,11 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/zeebo/xxh3"
+
 	"github.com/cairnsec/cairn/internal/event"
+	"github.com/cairnsec/cairn/internal/taint"
+	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/attack"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/engine"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/metadata"
 )
@@ -25,6 +30,14 @@ const maxKeptBatchEvents = 1024
 
 // sweepEvery is how much event time passes between sweeps of idle entities.
 const sweepEvery = int64(time.Minute)
+
+// maxRaises bounds the raises one event makes (its signals, and a signal
+// once per detail): an event listing hundreds of details cannot flood its
+// entity's window.
+const maxRaises = 16
+
+// skewedField is cairn.time.skewed, flat or nested.
+var skewedField = event.Lookup(event.TimeSkewedKey)
 
 // correlate weaves the signals of each entity into alerts.
 type correlate struct {
@@ -46,8 +59,18 @@ type correlate struct {
 	touched   []string
 	touchedIn map[string]struct{}
 
+	// taints is the registry of the baseline group, through which the
+	// events of high and critical alerts reach firstseen.
+	taints *taint.Registry
+	// tainting[i]: rule i is high or critical.
+	tainting []bool
+
 	// Per-batch scratch, kept to avoid allocating.
 	hits        []engine.Hit
+	raised      []engine.Hit
+	detailed    []engine.Hit
+	ids         []string
+	keyBuf      []byte
 	outcomes    []engine.Outcome
 	enrichments []event.Enrichment
 	pending     []*pendingAlert
@@ -56,7 +79,6 @@ type correlate struct {
 	// alert fired late in a batch can tag its earlier contributing events.
 	batchEvents map[string]batchRecord
 
-	watermark int64
 	lastSweep int64
 
 	telemetry *metadata.TelemetryBuilder
@@ -77,6 +99,9 @@ type pendingAlert struct {
 	res   pcommon.Resource
 	// fired: the alert is new in this batch (else it was updated).
 	fired bool
+	// added are the ids of the events the batch counted in the alert, for
+	// the baseline's taint (beyond the contributions it lists).
+	added []string
 }
 
 type ruleAction struct {
@@ -90,6 +115,7 @@ type batchStats struct {
 	alerts   map[ruleAction]int64
 	late     int64
 	noEntity int64
+	skewed   int64
 	evicted  engine.Stats
 }
 
@@ -122,6 +148,11 @@ func newCorrelate(set processor.Settings, cfg *Config) (*correlate, error) {
 		telemetry:   tb,
 		ruleAttrs:   map[ruleAction]metric.MeasurementOption{},
 		stats:       batchStats{signals: make([]int64, len(c.engine.Signals)), alerts: map[ruleAction]int64{}},
+		taints:      taint.Get(cfg.BaselineGroup),
+	}
+	eng.SetNow(func() int64 { return p.now().UnixNano() })
+	for _, r := range c.rules {
+		p.tainting = append(p.tainting, r.severity == "high" || r.severity == "critical")
 	}
 	for _, s := range c.engine.Signals {
 		p.sigAttrs = append(p.sigAttrs, metric.WithAttributeSet(attribute.NewSet(attribute.String("signal", s.Name))))
@@ -210,10 +241,13 @@ func (p *correlate) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, e
 	for _, pa := range p.pending {
 		p.appendAlert(ld, pa)
 		p.logAlert(pa)
+		p.taint(pa)
 	}
-	if p.watermark-p.lastSweep >= sweepEvery {
-		p.eng.Sweep(p.watermark)
-		p.lastSweep = p.watermark
+	// The watermark is the latest trusted time two entities reached: a
+	// skewed event never moves it, nor does one entity alone.
+	if wm := p.eng.Watermark(); wm-p.lastSweep >= sweepEvery {
+		p.eng.Sweep(wm)
+		p.lastSweep = wm
 	}
 	// clear keeps a map's buckets and a slice's array: don't hold a huge
 	// batch's worth of scratch between batches.
@@ -240,7 +274,7 @@ func (p *correlate) observe(v *event.View, res pcommon.Resource, rec plog.LogRec
 	if val, ok := v.Signals(); ok {
 		event.AnyEquals(val, func(name string) bool {
 			if i, ok := p.c.signalIdx[name]; ok {
-				hits = appendHit(hits, i)
+				hits = appendHit(hits, engine.Hit{Signal: i})
 			}
 			return false
 		})
@@ -249,7 +283,7 @@ func (p *correlate) observe(v *event.View, res pcommon.Resource, rec plog.LogRec
 		if m.when.Match(v) {
 			name := p.c.engine.Signals[m.signal].Name
 			v.AddSignal(name)
-			hits = appendHit(hits, m.signal)
+			hits = appendHit(hits, engine.Hit{Signal: m.signal})
 		}
 	}
 	p.hits = hits
@@ -263,9 +297,18 @@ func (p *correlate) observe(v *event.View, res pcommon.Resource, rec plog.LogRec
 	}
 	// The engine keeps the key: don't let it hold the batch's memory.
 	entity = strings.Clone(entity)
-	t := p.now()
-	if et, ok := v.Time(); ok {
-		t = et
+	// An event dated too far ahead of this collector's clock is placed at
+	// its receipt time, and marked.
+	now := p.now()
+	t, skewed, ok := v.SkewedTime(now, p.cfg.MaxFuture)
+	if !ok {
+		t = now
+	}
+	if skewed {
+		p.stats.skewed++
+		if _, marked := v.Get(skewedField); !marked {
+			v.SetFlag(event.TimeSkewedKey)
+		}
 	}
 	ts := t.UnixNano()
 	mult := 1.0
@@ -273,9 +316,6 @@ func (p *correlate) observe(v *event.View, res pcommon.Resource, rec plog.LogRec
 		if m.when.Match(v) {
 			mult *= m.mult
 		}
-	}
-	for i := range hits {
-		hits[i].Mult = mult
 	}
 	var except uint64
 	for i, conds := range p.c.exceptions {
@@ -289,7 +329,11 @@ func (p *correlate) observe(v *event.View, res pcommon.Resource, rec plog.LogRec
 	id := v.EnsureID()
 	var evidence *engine.Evidence
 	evidence, p.enrichments = evidenceOf(v, id, entity, ts, p.enrichments)
-	ev := &engine.Event{Entity: entity, Time: ts, Hits: hits, Except: except, Evidence: evidence}
+	raised := p.raises(v, hits, evidence)
+	for i := range raised {
+		raised[i].Mult = mult
+	}
+	ev := &engine.Event{Entity: entity, Time: ts, Hits: raised, Except: except, Evidence: evidence, Skewed: skewed}
 	out, placed := p.eng.Observe(ev, p.outcomes[:0])
 	p.outcomes = out
 	if !placed {
@@ -298,9 +342,6 @@ func (p *correlate) observe(v *event.View, res pcommon.Resource, rec plog.LogRec
 	}
 	for _, h := range hits {
 		p.stats.signals[h.Signal]++
-	}
-	if ts > p.watermark {
-		p.watermark = ts
 	}
 	if p.shared != nil {
 		if _, ok := p.touchedIn[entity]; !ok {
@@ -320,7 +361,172 @@ func (p *correlate) observe(v *event.View, res pcommon.Resource, rec plog.LogRec
 			pa.fired = true
 			p.tagEarlier(o.Alert, id)
 		}
+		if p.tainting[o.Rule.Index] {
+			for _, a := range o.Added {
+				pa.added = append(pa.added, a.EventID)
+			}
+		}
 	}
+}
+
+// raises turns an event's signals into raises, in the order of its
+// signals: one per cairn.signal_details entry of a signal (told apart by
+// their keys), else one whose key comes from the signal's key fields or its
+// evidence (see keyKindOf). Details with a label, tactics or techniques go
+// into the evidence, where the alert finds them.
+func (p *correlate) raises(v *event.View, sigs []engine.Hit, ev *engine.Evidence) []engine.Hit {
+	detailed := p.detailed[:0]
+	v.SignalDetails(func(d event.SignalDetail) bool {
+		i, ok := p.c.signalIdx[d.Signal]
+		if !ok || !slices.ContainsFunc(sigs, func(h engine.Hit) bool { return h.Signal == i }) {
+			// Only what cairn.signals raises counts; a detail cannot
+			// raise a signal by itself.
+			return true
+		}
+		if len(detailed) == maxRaises {
+			return false
+		}
+		h := engine.Hit{Signal: i}
+		if h.Key = keyOf(d.Key); h.Key == 0 {
+			if h.Key = p.derivedKey(v, i, ev); h.Key == 0 {
+				h.Key = keyOf(d.Label)
+			}
+		}
+		if hasRaise(detailed, h) {
+			return true
+		}
+		if det, ok := p.detailOf(d); ok && len(ev.Details) < engine.MaxDetails {
+			ev.Details = append(ev.Details, det)
+			h.Detail = uint8(len(ev.Details))
+		}
+		detailed = append(detailed, h)
+		return true
+	})
+	p.detailed = detailed
+	out := p.raised[:0]
+	for _, s := range sigs {
+		n := len(out)
+		for _, h := range detailed {
+			if h.Signal == s.Signal && len(out) < maxRaises {
+				out = append(out, h)
+			}
+		}
+		if len(out) == n && len(out) < maxRaises {
+			out = append(out, engine.Hit{Signal: s.Signal, Key: p.derivedKey(v, s.Signal, ev)})
+		}
+	}
+	p.raised = out
+	return out
+}
+
+// keyOf is a raise's key for a text; 0 (no key) for "".
+func keyOf(s string) uint64 {
+	if s == "" {
+		return 0
+	}
+	if k := xxh3.HashString(s); k != 0 {
+		return k
+	}
+	return 1
+}
+
+// derivedKey is the key of a raise without a detail key: its signal's key
+// fields when configured, else the part of the evidence its name points
+// at; 0 when there is none.
+func (p *correlate) derivedKey(v *event.View, sig int, ev *engine.Evidence) uint64 {
+	ks := p.c.keys[sig]
+	if len(ks.fields) > 0 {
+		b := p.keyBuf[:0]
+		found := false
+		for _, alts := range ks.fields {
+			for _, f := range alts {
+				if val, ok := v.Get(f); ok {
+					if nb, ok := event.AppendValue(b, val); ok {
+						b, found = nb, true
+						break
+					}
+				}
+			}
+			b = append(b, 0)
+		}
+		p.keyBuf = b
+		if !found {
+			return 0
+		}
+		if k := xxh3.Hash(b); k != 0 {
+			return k
+		}
+		return 1
+	}
+	switch ks.kind {
+	case keyBinary, keyHash:
+		if !ev.Hash.IsZero() {
+			return keyOf(ev.Hash.String())
+		}
+		return keyOf(ev.Exe.String())
+	case keyIP:
+		return keyOf(ev.IP)
+	case keyDomain:
+		return keyOf(ev.Domain)
+	}
+	return 0
+}
+
+// detailOf keeps what a detail adds to the catalog's view of a raise; ok is
+// false when it adds nothing (a key alone). Tactics and techniques this
+// release does not know are left out, not errors: detectors follow newer
+// ATT&CK releases than any table.
+func (p *correlate) detailOf(d event.SignalDetail) (engine.Detail, bool) {
+	det := engine.Detail{Label: engine.Intern(engine.TruncateLabel(d.Label))}
+	for _, s := range d.Tactics {
+		if t, ok := attack.FindTactic(s); ok {
+			det.Tactics |= 1 << t.Index
+		}
+	}
+	ids := p.ids[:0]
+	for _, s := range d.Techniques {
+		if id, ok := attack.NormalTechniqueID(s); ok && !slices.Contains(ids, id) && len(ids) < engine.MaxTechniques {
+			ids = append(ids, id)
+		}
+	}
+	switch len(ids) {
+	case 0:
+	case 1:
+		det.Techniques = engine.Intern(ids[0])
+	default:
+		det.Techniques = engine.Intern(strings.Join(ids, ","))
+	}
+	clear(ids)
+	p.ids = ids[:0]
+	return det, det != (engine.Detail{})
+}
+
+func hasRaise(hits []engine.Hit, h engine.Hit) bool {
+	return slices.ContainsFunc(hits, func(x engine.Hit) bool { return x.Signal == h.Signal && x.Key == h.Key })
+}
+
+// taint reports the events of a high or critical alert to firstseen (the
+// baseline group's registry): what they taught the baseline is forgotten,
+// and kept out until the alert's end plus its suppression. Each batch that
+// changes the alert reports its listed contributions again with the alert's
+// new end, and the events the batch counted beyond them.
+func (p *correlate) taint(pa *pendingAlert) {
+	a := pa.alert
+	if !p.tainting[a.Rule.Index] {
+		return
+	}
+	ids := make([]string, 0, len(a.Contributions)+len(pa.added))
+	for _, c := range a.Contributions {
+		if !slices.Contains(ids, c.Evidence.EventID) {
+			ids = append(ids, c.Evidence.EventID)
+		}
+	}
+	for _, id := range pa.added {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	p.taints.Taint(ids, time.Unix(0, a.End+a.Rule.SuppressFor).UTC())
 }
 
 // signalEntities lists the entities of the batch's events that carry (or
@@ -353,13 +559,13 @@ func (p *correlate) signalEntities(ld plog.Logs) []string {
 	return out
 }
 
-func appendHit(hits []engine.Hit, sig int) []engine.Hit {
-	for _, h := range hits {
-		if h.Signal == sig {
-			return hits
-		}
+// appendHit adds a raise unless the event already raises that signal with
+// that key.
+func appendHit(hits []engine.Hit, h engine.Hit) []engine.Hit {
+	if hasRaise(hits, h) {
+		return hits
 	}
-	return append(hits, engine.Hit{Signal: sig, Mult: 1})
+	return append(hits, h)
 }
 
 // entityOf returns the first present entity field as text.
@@ -456,12 +662,22 @@ func (p *correlate) record(ctx context.Context) {
 		tb.ProcessorCorrelateDropped.Add(ctx, p.stats.noEntity, metric.WithAttributes(attribute.String("reason", "no_entity")))
 		p.stats.noEntity = 0
 	}
+	if p.stats.skewed > 0 {
+		tb.ProcessorCorrelateTimeAdjusted.Add(ctx, p.stats.skewed, metric.WithAttributes(attribute.String("reason", "skewed")))
+		p.stats.skewed = 0
+	}
 	s := p.eng.Stats()
 	if d := s.EntityEvictions - p.stats.evicted.EntityEvictions; d > 0 {
 		tb.ProcessorCorrelateEvictions.Add(ctx, int64(d), metric.WithAttributes(attribute.String("table", "entities")))
 	}
 	if d := s.ObservationEvictions - p.stats.evicted.ObservationEvictions; d > 0 {
 		tb.ProcessorCorrelateEvictions.Add(ctx, int64(d), metric.WithAttributes(attribute.String("table", "signals")))
+	}
+	if d := s.ClockBack - p.stats.evicted.ClockBack; d > 0 {
+		tb.ProcessorCorrelateTimeAdjusted.Add(ctx, int64(d), metric.WithAttributes(attribute.String("reason", "clock_back")))
+	}
+	if d := s.Poisoned - p.stats.evicted.Poisoned; d > 0 {
+		tb.ProcessorCorrelateTimeAdjusted.Add(ctx, int64(d), metric.WithAttributes(attribute.String("reason", "future_state")))
 	}
 	p.stats.evicted = s
 }

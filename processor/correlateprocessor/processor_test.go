@@ -181,7 +181,8 @@ func TestFlatSemconvEvents(t *testing.T) {
 	assert.Equal(t, "eu-west-1", testkit.Nested(a, "cloud.region"), "the entity's resource")
 	assert.Equal(t, RuleCompromisedHost, testkit.Nested(a, "rule.id"))
 	assert.Contains(t, testkit.Nested(a, "message"), "/tmp/x connected to 45.134.26.117:80")
-	assert.Equal(t, "2026-03-05T14:00:01.000Z", testkit.Nested(a, "@timestamp"))
+	assert.Equal(t, "2026-03-05T14:00:00.000Z", testkit.Nested(a, "@timestamp"), "the malicious start decides; the connection updates")
+	assert.Equal(t, "2026-03-05T14:00:01.000Z", testkit.Nested(a, "event.end"))
 	// Both events carry the alert id, the earlier one too (same batch).
 	assert.Equal(t, []any{testkit.Nested(a, "event.id")}, testkit.Nested(out[0], "cairn.alert.ids"))
 	assert.Equal(t, []any{testkit.Nested(a, "event.id")}, testkit.Nested(out[1], "cairn.alert.ids"))
@@ -247,7 +248,8 @@ func TestEntityField(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Entity = "container.id|host.name"
 	h := newHarness(t, cfg)
-	sig := `"user":{"id":"0"},"cairn":{"signals":["new_binary_on_host","new_binary_in_environment","intel_malicious_hash"]}`
+	// Strong, but one tactic: no alert on its own.
+	sig := `"user":{"id":"0"},"cairn":{"signals":["new_binary_on_host","new_binary_in_environment","sigma_high"]}`
 	// Two containers on one host: separate entities, no alert for either...
 	h.send(doc(0, "node-1", `"container":{"id":"c1"},`+sig))
 	out := h.send(doc(time.Second, "node-1", `"container":{"id":"c2"},"destination":{"ip":"45.33.32.156"},"cairn":{"signals":["new_external_ip"]}`))
@@ -270,7 +272,8 @@ func TestCrashMidAttack(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &storageID
 	cfg.FlushInterval = 20 * time.Millisecond
-	start := doc(0, "web-03", `"process":{"executable":"/tmp/.x/gs-netcat"},"user":{"name":"root","id":"0"},"cairn":{"signals":["new_binary_on_host","new_binary_in_environment","intel_malicious_hash"]}`)
+	// A binary on a feed that was known on the host: alone, no alert.
+	start := doc(0, "web-03", `"process":{"executable":"/tmp/.x/gs-netcat"},"user":{"name":"root","id":"0"},"cairn":{"signals":["intel_malicious_hash"]}`)
 	beacon := doc(time.Second, "web-03", `"process":{"executable":"/tmp/.x/gs-netcat"},"destination":{"ip":"45.134.26.117","port":80},"cairn":{"signals":["new_external_ip"]}`)
 
 	run := func(crash bool, docs ...string) []map[string]any {
@@ -305,7 +308,7 @@ func TestCrashMidAttack(t *testing.T) {
 	assert.Empty(t, alertsIn(run(true, start)))
 	alerts := alertsIn(run(false, beacon))
 	require.Len(t, alerts, 1, "the evidence from before the crash counts")
-	assert.EqualValues(t, 120+20, testkit.Nested(alerts[0], "cairn.alert.score"), "15+30+75 as root, then 20")
+	assert.EqualValues(t, 75+20, testkit.Nested(alerts[0], "cairn.alert.score"), "75 as root, then 20: the malicious binary corroborated")
 }
 
 // TestAlertLogLine: log_alerts writes one readable line when an alert
@@ -333,7 +336,7 @@ func TestAlertLogLine(t *testing.T) {
 		}
 		require.Len(t, lines, 1, "fired once; the update is at debug")
 		assert.Contains(t, lines[0].Message, "ALERT Potentially Compromised Host on web-10 (score 140")
-		assert.Contains(t, lines[0].Message, "/opt/x connected to 45.33.32.156:443")
+		assert.Contains(t, lines[0].Message, "/opt/x connected to 45.33.32.156:443", "the state at the end of the batch")
 		assert.Equal(t, "high", lines[0].ContextMap()["severity"])
 		assert.Equal(t, "web-10", lines[0].ContextMap()["host.name"])
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,28 +114,45 @@ func TestScenarioFiresOneAlert(t *testing.T) {
 			assert.Equal(t, "web-03", get("host.name"))
 			assert.Equal(t, "cairn-compromised-host", get("rule.id"))
 			assert.Equal(t, "Potentially Compromised Host", get("rule.name"))
-			assert.Equal(t, "2026-03-05T14:00:41.000Z", get("@timestamp"), "the beacon connection decides")
+			assert.Equal(t, "2026-03-05T14:00:40.000Z", get("@timestamp"), "the known-malicious binary, new on the host, decides")
 			assert.Equal(t, "2026-03-05T14:00:00.000Z", get("event.start"))
 			assert.Equal(t, "2026-03-05T14:00:41.262Z", get("event.end"))
 			assert.Equal(t, []string{"intrusion_detection"}, strs(get("event.category")))
 			assert.Equal(t, []string{"info"}, strs(get("event.type")))
 			assert.EqualValues(t, 73, get("event.severity"))
 			assert.EqualValues(t, 73, get("event.risk_score"))
-			assert.EqualValues(t, 185, get("cairn.alert.score"))
+			// The exact score depends on what the stages before correlate
+			// raise (Sigma's rules, firstseen's prevalence); the signals of
+			// firstseen and intel alone give 205: 10 (zsh) + 75 + 10 + 30
+			// (gs-netcat as root: the feed, a second new binary at half its
+			// 15, new to the environment), then 30 + 15 (the beacon), 20
+			// (the domain), 10 + 5 (the second destination: half again, to
+			// the caps of 40 and 20). processor_test.go has the arithmetic
+			// on fixed input.
+			assert.GreaterOrEqual(t, get("cairn.alert.score"), 205.0)
 			assert.Equal(t, "cairn", get("event.module"))
 			assert.Equal(t, "cairn.alerts", get("event.dataset"))
 			assert.Nil(t, get("log.level"), "the severity is event.severity, not a log level")
 			assert.Equal(t, "high", get("cairn.alert.severity"))
-			assert.Equal(t, []string{"TA0002", "TA0011"}, strs(get("threat.tactic.id")))
-			assert.Equal(t, []string{"Execution", "Command and Control"}, strs(get("threat.tactic.name")))
-			assert.Equal(t, []string{"https://attack.mitre.org/tactics/TA0002/", "https://attack.mitre.org/tactics/TA0011/"}, strs(get("threat.tactic.reference")))
+			// Execution and Command and Control at least (a Sigma rule's own
+			// tactics may add to them), each with its name and page.
+			tactics := strs(get("threat.tactic.id"))
+			assert.Subset(t, tactics, []string{"TA0002", "TA0011"})
+			assert.Len(t, strs(get("threat.tactic.name")), len(tactics))
+			for i, ref := range strs(get("threat.tactic.reference")) {
+				assert.Equal(t, "https://attack.mitre.org/tactics/"+tactics[i]+"/", ref)
+			}
 			// ECS: the technique is T1204, the sub-technique T1204.002 below it.
-			assert.Equal(t, []string{"T1204"}, strs(get("threat.technique.id")))
-			assert.Equal(t, []string{"User Execution"}, strs(get("threat.technique.name")))
-			assert.Equal(t, []string{"https://attack.mitre.org/techniques/T1204/"}, strs(get("threat.technique.reference")))
-			assert.Equal(t, []string{"T1204.002"}, strs(get("threat.technique.subtechnique.id")))
-			assert.Equal(t, []string{"Malicious File"}, strs(get("threat.technique.subtechnique.name")))
-			assert.Equal(t, []string{"https://attack.mitre.org/techniques/T1204/002/"}, strs(get("threat.technique.subtechnique.reference")))
+			techs := strs(get("threat.technique.id"))
+			i := slices.Index(techs, "T1204")
+			require.GreaterOrEqual(t, i, 0, "T1204 in %v", techs)
+			assert.Equal(t, "User Execution", strs(get("threat.technique.name"))[i])
+			assert.Equal(t, "https://attack.mitre.org/techniques/T1204/", strs(get("threat.technique.reference"))[i])
+			subs := strs(get("threat.technique.subtechnique.id"))
+			j := slices.Index(subs, "T1204.002")
+			require.GreaterOrEqual(t, j, 0, "T1204.002 in %v", subs)
+			assert.Equal(t, "Malicious File", strs(get("threat.technique.subtechnique.name"))[j])
+			assert.Equal(t, "https://attack.mitre.org/techniques/T1204/002/", strs(get("threat.technique.subtechnique.reference"))[j])
 			// The alert carries gs-netcat's feed match, as intel wrote it on
 			// the process start, for the threat intel of Kibana's flyout.
 			assert.Equal(t, []any{gsNetcatEnrichment}, get("threat.enrichments"))
@@ -150,17 +168,22 @@ func TestScenarioFiresOneAlert(t *testing.T) {
 				assert.Contains(t, msg, want)
 			}
 			contribs, _ := get("cairn.alert.contributions").([]any)
-			require.Len(t, contribs, 9)
 			ids := map[string]bool{}
 			var total float64
+			signals := map[string]bool{}
 			for _, c := range contribs {
 				m := c.(map[string]any)
 				ids[testkit.Nested(m, "event.id").(string)] = true
 				total += m["weight"].(float64)
+				signals[m["signal"].(string)] = true
 				assert.NotEmpty(t, m["summary"])
 				assert.NotEmpty(t, m["time"])
 			}
-			assert.EqualValues(t, 185, total, "the contributions add up to the score")
+			assert.Len(t, ids, 5, "zsh, gs-netcat, its two connections and its lookup")
+			for _, s := range []string{"new_binary_on_host", "intel_malicious_hash", "new_external_ip", "new_ip_for_binary", "new_domain"} {
+				assert.True(t, signals[s], s)
+			}
+			assert.InDelta(t, get("cairn.alert.score"), total, 1e-9, "the contributions add up to the score")
 
 			// Every contributing event in the output carries the alert id
 			// when it left with or after the deciding batch; with one batch
@@ -178,7 +201,7 @@ func TestScenarioFiresOneAlert(t *testing.T) {
 			if batch == 1024 {
 				assert.Equal(t, len(ids), tagged)
 			} else {
-				assert.Equal(t, 3, tagged, "the deciding event and the two updates")
+				assert.Equal(t, 4, tagged, "the deciding event and the three updates")
 			}
 
 			// The summary shows the alert and its explanation.
@@ -188,7 +211,7 @@ func TestScenarioFiresOneAlert(t *testing.T) {
 			assert.Contains(t, buf.String(), "[high] Potentially Compromised Host: web-03")
 			assert.Contains(t, buf.String(), "intel_malicious_hash")
 			if batch == 1 {
-				assert.Equal(t, 3, r.sum.AlertRecords, "fired, then updated twice under the same id")
+				assert.Equal(t, 4, r.sum.AlertRecords, "fired, then updated three times under the same id")
 			}
 		})
 	}
@@ -264,8 +287,9 @@ func TestQuietCases(t *testing.T) {
 	})
 }
 
-// TestRestartMidAttack: state saved between the gs-netcat start and its
-// connections still yields the alert after the restart.
+// TestRestartMidAttack: a restart between the gs-netcat start (which fires
+// the alert) and its connections: the alert comes back from the state and
+// is updated under the same id, with what it had before the restart.
 func TestRestartMidAttack(t *testing.T) {
 	data := bundled(t)
 	cut := bytes.Index(data, []byte(`"@timestamp":"2026-03-05T14:00:41.000Z"`))
@@ -274,19 +298,20 @@ func TestRestartMidAttack(t *testing.T) {
 	state := t.TempDir()
 
 	first := replayLines(t, data[:cut], 1024, state)
-	assert.Empty(t, first.alerts(), "not enough evidence before the beacon")
+	require.Len(t, first.alerts(), 1, "the known-malicious binary, new on the host, fires before the restart")
 	second := replayLines(t, data[cut:], 1024, state)
 	alerts := second.alerts()
 	require.Len(t, alerts, 1)
-	for _, a := range alerts {
+	for id, a := range alerts {
+		assert.Contains(t, first.alerts(), id, "updated, not fired again")
 		assert.Equal(t, "cairn-compromised-host", testkit.Nested(a, "rule.id"))
 		assert.Equal(t, "2026-03-05T14:00:00.000Z", testkit.Nested(a, "event.start"), "evidence from before the restart counts")
-		assert.EqualValues(t, 185, testkit.Nested(a, "cairn.alert.score"))
 		assert.Equal(t, []any{gsNetcatEnrichment}, testkit.Nested(a, "threat.enrichments"),
 			"the enrichment of evidence from before the restart comes back from the state")
 	}
 	whole := replayLines(t, data, 1024, "")
-	for id := range whole.alerts() {
-		assert.Contains(t, alerts, id, "same alert id as an uninterrupted run")
+	for id, a := range whole.alerts() {
+		require.Contains(t, alerts, id, "same alert id as an uninterrupted run")
+		assert.Equal(t, testkit.Nested(a, "cairn.alert.score"), testkit.Nested(alerts[id], "cairn.alert.score"), "and the same score")
 	}
 }

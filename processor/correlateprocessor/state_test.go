@@ -77,14 +77,14 @@ func TestFlushFailureKeepsIndexTrue(t *testing.T) {
 	require.NoError(t, st.flush(context.Background(), eng))
 	assert.Equal(t, []string{"a"}, index())
 
-	// a changes and b is new; the write fails and is retried later.
-	observe("a")
+	// b is new; the write fails and is retried later.
 	observe("b")
 	client.fail = true
 	require.Error(t, st.flush(context.Background(), eng))
 	client.fail = false
 
-	// c evicts a (the least recently active): a leaves storage.
+	// c evicts a (the least recently active, with one event like the
+	// others): a leaves storage.
 	observe("c")
 	require.NoError(t, st.flush(context.Background(), eng))
 	assert.ElementsMatch(t, []string{"b", "c"}, index())

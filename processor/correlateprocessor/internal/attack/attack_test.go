@@ -72,3 +72,41 @@ func TestTableHasParents(t *testing.T) {
 		assert.NotEmpty(t, tq.Name, id)
 	}
 }
+
+// TestDetectorForms: tactics and techniques as detectors write them (Sigma
+// tags, lower case, names) resolve; what this table does not know is
+// reported, not guessed.
+func TestDetectorForms(t *testing.T) {
+	for _, s := range []string{"TA0011", "ta0011", "Command and Control", "attack.command-and-control", "command_and_control"} {
+		tc, ok := FindTactic(s)
+		assert.True(t, ok, s)
+		assert.Equal(t, "TA0011", tc.ID, s)
+	}
+	for _, s := range []string{"TA9999", "attack.lateral", "", "t1059"} {
+		_, ok := FindTactic(s)
+		assert.False(t, ok, s)
+	}
+	id, ok := NormalTechniqueID("attack.t1059.004")
+	assert.True(t, ok)
+	assert.Equal(t, "T1059.004", id)
+	_, ok = NormalTechniqueID("attack.execution")
+	assert.False(t, ok)
+
+	assert.Equal(t, Technique{ID: "T1059", Name: "Command and Scripting Interpreter", SubID: "T1059.004", SubName: "Unix Shell"}, LookupTechniqueID("T1059.004"))
+	// Newer than the table: the id stands in for the name.
+	assert.Equal(t, Technique{ID: "T1686", Name: "T1686"}, LookupTechniqueID("T1686"))
+	assert.Equal(t, Technique{ID: "T1685", Name: "T1685", SubID: "T1685.006", SubName: "T1685.006"}, LookupTechniqueID("T1685.006"))
+	assert.Equal(t, Technique{ID: "T1053", Name: "Scheduled Task/Job", SubID: "T1053.002", SubName: "T1053.002"}, LookupTechniqueID("T1053.002"))
+}
+
+// TestDefenseEvasionSplit: both of ATT&CK v19's successors of Defense
+// Evasion resolve, by id and by the names Sigma's tags use, and the old
+// name still finds TA0005.
+func TestDefenseEvasionSplit(t *testing.T) {
+	for s, id := range map[string]string{"attack.stealth": "TA0005", "attack.defense-impairment": "TA0112",
+		"TA0112": "TA0112", "Defense Evasion": "TA0005", "defense_evasion": "TA0005"} {
+		tc, ok := FindTactic(s)
+		assert.True(t, ok, s)
+		assert.Equal(t, id, tc.ID, s)
+	}
+}

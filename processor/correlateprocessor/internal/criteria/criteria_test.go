@@ -78,3 +78,15 @@ func TestMonotone(t *testing.T) {
 		}
 	}
 }
+
+func TestEither(t *testing.T) {
+	tl := tally(4, 90, 0b1, 0, 2)
+	e := Either{Groups: [][]Criterion{
+		{MinScore(100), MinTactics(2)},
+		{AllOf{Signals: []int{2}, Names: []string{"intel"}}, MinDistinct(2)},
+	}}
+	assert.True(t, e.Met(tl), "the second group holds")
+	assert.False(t, Either{Groups: e.Groups[:1]}.Met(tl))
+	assert.False(t, Either{}.Met(tl), "no group, nothing holds")
+	assert.Equal(t, "(score >= 100 and at least 2 ATT&CK tactics) or (all of intel and at least 2 distinct signals)", e.String())
+}

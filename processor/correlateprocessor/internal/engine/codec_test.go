@@ -2,13 +2,16 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairnsec/cairn/internal/event"
+	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/attack"
 	"github.com/cairnsec/cairn/processor/correlateprocessor/internal/criteria"
 )
 
@@ -27,7 +30,7 @@ func codecRule() *Rule {
 func TestRestoreStateWithoutEnrichments(t *testing.T) {
 	f := &feeder{t: t, e: newEngine(t, codecRule())}
 	require.NoError(t, f.e.Restore([]byte(stateBeforeEnrichments)))
-	ent, ok := f.e.entities.Peek("web-03")
+	ent, ok := f.e.entities.peek("web-03")
 	require.True(t, ok)
 	require.Len(t, ent.alerts, 1)
 	a := ent.alerts[0]
@@ -74,7 +77,7 @@ func TestEncodeRestoreEnrichments(t *testing.T) {
 
 	g := &feeder{t: t, e: newEngine(t, codecRule())}
 	require.NoError(t, g.e.Restore(data))
-	ent, _ := g.e.entities.Peek("web-03")
+	ent, _ := g.e.entities.peek("web-03")
 	require.Len(t, ent.alerts, 1)
 	got := ent.alerts[0].Contributions[0].Evidence
 	assert.Equal(t, enr, got.Enrichments)
@@ -97,10 +100,84 @@ func TestRestoreBoundsEnrichments(t *testing.T) {
 		at(0), at(0), list, at(0))
 	e := newEngine(t, codecRule())
 	require.NoError(t, e.Restore([]byte(data)))
-	ent, _ := e.entities.Peek("h")
+	ent, _ := e.entities.peek("h")
 	ev := ent.obs[0].ev
 	require.Len(t, ev.Enrichments, MaxEnrichments)
 	assert.Equal(t, "10.0.0.0", ev.Enrichments[0].Indicator.IP, "the first ones are kept")
 	assert.Equal(t, 3, ev.EnrichmentsCut, "1 cut before, 2 cut now")
 	assert.Less(t, cap(ev.Enrichments), MaxEnrichments+2, "a copy: the longer list is not held")
+}
+
+// TestEncodeRestoreKeysAndDetails: the keys of raises and the details of
+// evidence survive a restart: the same binary again adds nothing, another
+// adds half, and the alert keeps its labels and tactics.
+func TestEncodeRestoreKeysAndDetails(t *testing.T) {
+	r := rule(0, "r", time.Hour, []float64{10, 10, 10, 10}, criteria.MinDistinct(2))
+	r.Signals[sigExec].Ratio = 0.5
+	f := &feeder{t: t, e: newEngine(t, r)}
+	ev := &Event{Entity: "h", Time: at(0), Hits: []Hit{{Signal: sigExec, Mult: 1, Key: 7, Detail: 1}},
+		Evidence: &Evidence{EventID: "e1", Time: at(0), Details: []Detail{{Label: Intern(`Sigma rule "X" by Y`), Tactics: 1 << 5, Techniques: Intern("T1059.004,T1686")}}}}
+	_, ok := f.e.Observe(ev, nil)
+	require.True(t, ok)
+	require.Len(t, fired(f.hit("h", time.Second, sigNet)), 1)
+	data, ok, err := f.e.EncodeKey("h")
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	g := &feeder{t: t, e: newEngine(t, r)}
+	require.NoError(t, g.e.Restore(data))
+	ent, _ := g.e.entities.peek("h")
+	a := ent.alerts[0]
+	d := a.Contributions[0].Detail()
+	require.NotNil(t, d)
+	assert.Equal(t, Detail{Label: Intern(`Sigma rule "X" by Y`), Tactics: 1 << 5, Techniques: Intern("T1059.004,T1686")}, *d)
+	assert.Equal(t, []string{"T1059.004", "T1686"}, d.TechniqueIDs())
+	assert.Equal(t, uint32(1<<5|1<<11), a.Tally.Tactics, "the detail's tactic, not exec's")
+	assert.Equal(t, uint64(7), ent.obs[0].key)
+
+	out := g.hitKey("h", 2*time.Second, 7, sigExec)
+	require.Len(t, out, 1)
+	assert.Equal(t, 20.0, out[0].Alert.Tally.Score, "the same key adds nothing after the restart")
+	out = g.hitKey("h", 3*time.Second, 8, sigExec)
+	assert.Equal(t, 25.0, out[0].Alert.Tally.Score, "another adds half")
+}
+
+// TestRestoreOldAlertSums: an alert written before keys were kept counts
+// what each signal added as one raise: the same signal unkeyed adds
+// nothing more, a keyed raise adds at the diminishing rate.
+func TestRestoreOldAlertSums(t *testing.T) {
+	r := codecRule()
+	r.Signals[sigNet].Ratio = 0.5
+	f := &feeder{t: t, e: newEngine(t, r)}
+	require.NoError(t, f.e.Restore([]byte(stateBeforeEnrichments)))
+	out := f.hit("web-03", 2*time.Second, sigNet)
+	require.Len(t, out, 1)
+	assert.Equal(t, 30.0, out[0].Alert.Tally.Score)
+	out = f.hitKey("web-03", 3*time.Second, 9, sigNet)
+	assert.Equal(t, 35.0, out[0].Alert.Tally.Score, "15 + 10/2")
+}
+
+// TestRestoreBoundsDetails: details from elsewhere are bounded (count,
+// label length, techniques) and references to details that do not exist
+// are dropped.
+func TestRestoreBoundsDetails(t *testing.T) {
+	long := strings.Repeat("é", MaxLabel)
+	var dets []string
+	for i := 0; i < MaxDetails+3; i++ {
+		dets = append(dets, fmt.Sprintf(`{"l":%q,"ta":["TA0011","TA9999"],"te":"T1,T2,T3,T4,T5,T6,T7,T8,T9,T10"}`, long))
+	}
+	data := fmt.Sprintf(`{"key":"h","latest":%d,"evidence":[{"id":"e","t":%d,"det":[%s]}],"obs":[{"t":%d,"s":"net","m":1,"e":0,"k":3,"d":%d}]}`,
+		at(0), at(0), strings.Join(dets, ","), at(0), MaxDetails+2)
+	e := newEngine(t, codecRule())
+	require.NoError(t, e.Restore([]byte(data)))
+	ent, _ := e.entities.peek("h")
+	ev := ent.obs[0].ev
+	require.Len(t, ev.Details, MaxDetails)
+	assert.LessOrEqual(t, len(ev.Details[0].Label.String()), MaxLabel)
+	assert.True(t, strings.HasSuffix(ev.Details[0].Label.String(), "…"))
+	assert.True(t, utf8.ValidString(ev.Details[0].Label.String()))
+	assert.Len(t, ev.Details[0].TechniqueIDs(), MaxTechniques)
+	c2, _ := attack.FindTactic("TA0011")
+	assert.Equal(t, uint32(1)<<c2.Index, ev.Details[0].Tactics, "the unknown tactic is left out")
+	assert.Zero(t, ent.obs[0].det, "a reference beyond the details is dropped")
 }

@@ -5,8 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/zeebo/xxh3"
 )
 
@@ -19,17 +19,25 @@ type Engine struct {
 	order     []*Rule
 	maxWindow int64
 
-	entities *simplelru.LRU[string, *Entity]
-	// removing is set while the engine itself removes an entity, so that the
-	// eviction callback counts only capacity evictions.
-	removing bool
+	entities *table
 	removed  map[string]struct{}
 
 	stats   Stats
 	scratch scratch
 	// dirty holds the entities changed since the last TakeDirty.
 	dirty map[string]*Entity
+	// wm is the watermark the sweep goes by (see Watermark).
+	wm watermark
+	// now is the wall clock, for what Restore accepts (SetNow).
+	now func() int64
 }
+
+// clockBackAfter is how many consecutive events of an entity beyond the
+// lateness mean that its clock went back (a reset real-time clock, a
+// restored VM) rather than a few stragglers: the entity's clock then
+// follows, instead of every later event being dropped until the old time
+// comes round again. A host can be blinded for two events at most.
+const clockBackAfter = 3
 
 // Stats are cumulative counters, read by the processor for its metrics.
 type Stats struct {
@@ -40,6 +48,11 @@ type Stats struct {
 	ObservationEvictions uint64
 	// Late: events dropped for arriving later than Lateness allows.
 	Late uint64
+	// ClockBack: entities whose clock went back, which was followed.
+	ClockBack uint64
+	// Poisoned: restored entities from which times beyond the wall clock
+	// (plus MaxFuture) were left out.
+	Poisoned uint64
 }
 
 // New builds an engine. The configuration must be valid (see Validate).
@@ -47,7 +60,8 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, removed: map[string]struct{}{}, dirty: map[string]*Entity{}}
+	e := &Engine{cfg: cfg, removed: map[string]struct{}{}, dirty: map[string]*Entity{},
+		now: func() int64 { return time.Now().UnixNano() }}
 	for _, r := range cfg.Rules {
 		if r.Window > e.maxWindow {
 			e.maxWindow = r.Window
@@ -58,20 +72,23 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.order = order
-	lru, err := simplelru.NewLRU[string, *Entity](cfg.MaxEntities, func(key string, _ *Entity) {
-		if !e.removing {
-			e.stats.EntityEvictions++
-		}
-		if e.cfg.TrackChanges {
-			e.removed[key] = struct{}{}
-			delete(e.dirty, key)
-		}
+	e.entities = newTable(cfg.MaxEntities, func(ent *Entity) {
+		e.stats.EntityEvictions++
+		e.dropped(ent.Key)
 	})
-	if err != nil {
-		return nil, err
-	}
-	e.entities = lru
 	return e, nil
+}
+
+// SetNow replaces the wall clock (Unix nanoseconds) Restore checks state
+// against; the processor gives its own, tests a fixed one.
+func (e *Engine) SetNow(now func() int64) { e.now = now }
+
+// dropped records, for persistence, that an entity left the table.
+func (e *Engine) dropped(key string) {
+	if e.cfg.TrackChanges {
+		e.removed[key] = struct{}{}
+		delete(e.dirty, key)
+	}
 }
 
 // Validate checks what the engine relies on.
@@ -82,8 +99,8 @@ func (c *Config) Validate() error {
 	if c.MaxEntities <= 0 || c.MaxObservations <= 0 || c.MaxContributions <= 0 {
 		return fmt.Errorf("entity, observation and contribution bounds must be positive")
 	}
-	if c.Lateness < 0 {
-		return fmt.Errorf("lateness must not be negative")
+	if c.Lateness < 0 || c.MaxFuture < 0 {
+		return fmt.Errorf("lateness and max_future must not be negative")
 	}
 	for i, r := range c.Rules {
 		if r.Index != i {
@@ -94,6 +111,11 @@ func (c *Config) Validate() error {
 		}
 		if r.Window <= 0 || r.SuppressFor < 0 {
 			return fmt.Errorf("rule %q: window must be positive and suppress_for not negative", r.ID)
+		}
+		for _, rs := range r.Signals {
+			if rs.Ratio < 0 || rs.Ratio > 1 || rs.Weight < 0 || rs.Cap < 0 {
+				return fmt.Errorf("rule %q: weights and caps must not be negative, ratios must be within [0, 1]", r.ID)
+			}
 		}
 		for _, s := range r.SupersededBy {
 			if s < 0 || s >= len(c.Rules) || s == i {
@@ -147,41 +169,102 @@ func (e *Engine) Signals() []Signal { return e.cfg.Signals }
 func (e *Engine) Stats() Stats { return e.stats }
 
 // Len is the number of entities held.
-func (e *Engine) Len() int { return e.entities.Len() }
+func (e *Engine) Len() int { return e.entities.len() }
 
-// Observe places an event's signals in its entity's windows, evaluates the
+// watermark follows the latest trusted event time confirmed by two
+// entities: the second highest of the entities' latest times. One entity
+// alone (a forged event, a host whose clock runs ahead within the
+// tolerance) cannot move it, so it cannot make the sweep drop every other
+// entity's evidence.
+type watermark struct {
+	top, second int64
+	topKey      string
+}
+
+func (w *watermark) see(key string, t int64) {
+	switch {
+	case key == w.topKey:
+		w.top = max(w.top, t)
+	case t > w.top:
+		w.second, w.top, w.topKey = w.top, t, key
+	case t > w.second:
+		w.second = t
+	}
+}
+
+// Watermark is the event time the sweep may go by: the latest trusted
+// event time that two different entities have reached (0 before that).
+func (e *Engine) Watermark() int64 { return e.wm.second }
+
+// Observe places an event's raises in its entity's windows, evaluates the
 // rules and appends to out what happened to alerts. It reports false when
 // the event came later than the lateness allows and was dropped.
 func (e *Engine) Observe(ev *Event, out []Outcome) ([]Outcome, bool) {
 	if len(ev.Hits) == 0 {
 		return out, true
 	}
-	ent, ok := e.entities.Get(ev.Entity)
+	clear(e.scratch.added)
+	e.scratch.added = e.scratch.added[:0]
+	ent, ok := e.entities.get(ev.Entity)
 	if !ok {
-		ent = &Entity{Key: ev.Entity, Latest: ev.Time}
-		e.entities.Add(ev.Entity, ent)
+		ent = &Entity{Key: ev.Entity}
+		e.entities.add(ent, false)
 		delete(e.removed, ev.Entity)
 	}
-	if ev.Time < ent.Latest-e.cfg.Lateness {
-		e.stats.Late++
-		return out, false
+	if !ev.Skewed && ent.Latest != 0 && ev.Time < ent.Latest-e.cfg.Lateness {
+		// Late, per entity: other entities' clocks do not matter.
+		if ent.lateRun++; ent.lateRun < clockBackAfter {
+			e.stats.Late++
+			return out, false
+		}
+		ent.Latest = ev.Time
+		e.stats.ClockBack++
 	}
+	ent.lateRun = 0
+	ent.touched = true
 	if e.cfg.TrackChanges {
 		e.dirty[ent.Key] = ent
 	}
-	if ev.Time > ent.Latest {
-		ent.Latest = ev.Time
+	if !ev.Skewed {
+		ent.Latest = max(ent.Latest, ev.Time)
+		e.wm.see(ent.Key, ev.Time)
 	}
 	e.expire(ent)
 	first := e.insert(ent, ev)
-	return e.evaluate(ent, ev, first, out), true
+	if ent.events < 255 {
+		ent.events++
+	}
+	out = e.evaluate(ent, ev, first, out)
+	if ent.events >= 2 || len(ent.alerts) > 0 {
+		e.entities.promote(ent)
+	}
+	return out, true
+}
+
+// clock is the time an entity's state is aged by: its own clock, or for an
+// entity with skewed events only, the newest of their receipt times.
+func (ent *Entity) clock() int64 {
+	if ent.Latest != 0 || len(ent.obs) == 0 {
+		return ent.Latest
+	}
+	return ent.obs[len(ent.obs)-1].time
+}
+
+// active is the latest time anything happened to the entity, for the sweep.
+func (ent *Entity) active() int64 {
+	t := ent.Latest
+	if n := len(ent.obs); n > 0 {
+		t = max(t, ent.obs[n-1].time)
+	}
+	return t
 }
 
 // expire drops observations that no window can reach any more and alerts
 // whose suppression ended longer ago than the lateness (a late event may
 // still belong to them until then).
 func (e *Engine) expire(ent *Entity) {
-	horizon := ent.Latest - e.maxWindow - e.cfg.Lateness
+	clock := ent.clock()
+	horizon := clock - e.maxWindow - e.cfg.Lateness
 	n := 0
 	for n < len(ent.obs) && ent.obs[n].time < horizon {
 		n++
@@ -191,7 +274,7 @@ func (e *Engine) expire(ent *Entity) {
 	}
 	alerts := ent.alerts[:0]
 	for _, a := range ent.alerts {
-		if a.Until+e.cfg.Lateness > ent.Latest {
+		if a.Until+e.cfg.Lateness > clock {
 			alerts = append(alerts, a)
 		}
 	}
@@ -207,7 +290,8 @@ func (e *Engine) insert(ent *Entity, ev *Event) int {
 	ent.obs = append(ent.obs, make([]observation, n)...)
 	copy(ent.obs[at+n:], ent.obs[at:len(ent.obs)-n])
 	for i, h := range ev.Hits {
-		ent.obs[at+i] = observation{time: ev.Time, signal: int32(h.Signal), mult: float32(h.Mult), skip: ev.Except, ev: ev.Evidence}
+		ent.obs[at+i] = observation{time: ev.Time, signal: int32(h.Signal), mult: float32(h.Mult), skip: ev.Except,
+			ev: ev.Evidence, key: h.Key, det: h.Detail, tactics: e.tactics(int32(h.Signal), ev.Evidence, h.Detail)}
 	}
 	for len(ent.obs) > e.cfg.MaxObservations {
 		victim := e.victim(ent, at, at+n)
@@ -263,18 +347,25 @@ func (e *Engine) evaluate(ent *Entity, ev *Event, first int, out []Outcome) []Ou
 		if !e.counts(r, mine, bit) {
 			continue
 		}
+		from := len(e.scratch.added)
+		e.scratch.addedFrom = from
 		if a := ent.openAlert(r, ev.Time); a != nil {
 			e.extend(a, r, mine, bit)
-			out = append(out, Outcome{Action: Updated, Rule: r, Alert: a})
+			out = append(out, Outcome{Action: Updated, Rule: r, Alert: a, Added: e.scratch.added[from:len(e.scratch.added):len(e.scratch.added)]})
 			continue
 		}
 		if e.superseded(ent, r, ev.Time) {
-			out = append(out, Outcome{Action: Superseded, Rule: r})
+			// Reported only when the rule would have fired: the count of
+			// firings stood down.
+			if _, ok := e.search(ent, r, ev.Time, bit); ok {
+				out = append(out, Outcome{Action: Superseded, Rule: r})
+			}
 			continue
 		}
-		if a := e.search(ent, r, ev.Time, bit); a != nil {
+		if start, ok := e.search(ent, r, ev.Time, bit); ok {
+			a := e.open(ent, r, bit, start, start+r.Window, ev.Time)
 			ent.alerts = append(ent.alerts, a)
-			out = append(out, Outcome{Action: Fired, Rule: r, Alert: a})
+			out = append(out, Outcome{Action: Fired, Rule: r, Alert: a, Added: e.scratch.added[from:len(e.scratch.added):len(e.scratch.added)]})
 		}
 	}
 	return out
@@ -320,13 +411,13 @@ func (e *Engine) superseded(ent *Entity, r *Rule, t int64) bool {
 }
 
 // search looks for a window of rule r that contains t and meets its
-// criteria, and opens an alert on the first (earliest) one found.
+// criteria, and returns the start of the first (earliest) one found.
 //
 // A window is [start, start+Window] for a start at an observation in
 // [t-Window, t]. Criteria are monotone, so the largest windows are enough,
 // and when nothing later than t is held (the live, in-order case) the
 // earliest start gives a superset of every other window: one evaluation.
-func (e *Engine) search(ent *Entity, r *Rule, t int64, bit uint64) *Alert {
+func (e *Engine) search(ent *Entity, r *Rule, t int64, bit uint64) (start int64, ok bool) {
 	latest := int64(-1 << 63)
 	for i := range ent.obs {
 		if e.relevant(r, &ent.obs[i], bit) && ent.obs[i].time > latest {
@@ -345,13 +436,13 @@ func (e *Engine) search(ent *Entity, r *Rule, t int64, bit uint64) *Alert {
 		prevStart = o.time
 		end := o.time + r.Window
 		if e.windowMet(ent, r, bit, o.time, end) {
-			return e.open(ent, r, bit, o.time, end, t)
+			return o.time, true
 		}
 		if latest <= t {
 			break
 		}
 	}
-	return nil
+	return 0, false
 }
 
 func (e *Engine) relevant(r *Rule, o *observation, bit uint64) bool {
@@ -362,6 +453,10 @@ func (e *Engine) relevant(r *Rule, o *observation, bit uint64) bool {
 type scratch struct {
 	window Alert
 	counts []int
+	// added backs Outcome.Added; the outcome being built has its entries
+	// from addedFrom on.
+	added     []*Evidence
+	addedFrom int
 }
 
 func (e *Engine) windowMet(ent *Entity, r *Rule, bit uint64, start, end int64) bool {
@@ -371,6 +466,7 @@ func (e *Engine) windowMet(ent *Entity, r *Rule, bit uint64, start, end int64) b
 		a.Sums = make([]float64, n)
 	}
 	clear(a.Sums)
+	a.keys = a.keys[:0]
 	a.Tally.Reset(n)
 	for i := range ent.obs {
 		o := &ent.obs[i]
@@ -381,26 +477,33 @@ func (e *Engine) windowMet(ent *Entity, r *Rule, bit uint64, start, end int64) b
 	return allMet(r, a)
 }
 
-// add counts one observation in a tally and returns what it added: its
-// weight times its modifiers, up to the signal's cap (or, without a cap, only
-// what exceeds the signal's strongest earlier occurrence).
+// add counts one observation in a tally and returns what it added: the
+// growth of its signal's total (see score.go) — nothing for a key already
+// counted at least as strongly.
 func (e *Engine) add(a *Alert, r *Rule, o *observation) float64 {
 	rs := r.Signals[o.signal]
-	w := rs.Weight * float64(o.mult)
-	cur := a.Sums[o.signal]
 	var added float64
-	if rs.Cap > 0 {
-		added = min(w, max(0, rs.Cap-cur))
-	} else {
-		added = max(0, w-cur)
+	if a.keys.raise(o.signal, o.key, rs.Weight*float64(o.mult)) {
+		cur := a.Sums[o.signal]
+		added = max(0, a.keys.total(o.signal, rs.Ratio, rs.Cap)-cur)
+		a.Sums[o.signal] = cur + added
 	}
-	a.Sums[o.signal] = cur + added
 	a.Tally.Score += added
 	a.Tally.Add(int(o.signal))
-	if t := e.cfg.Signals[o.signal].Tactic; t >= 0 {
-		a.Tally.Tactics |= 1 << t
-	}
+	a.Tally.Tactics |= o.tactics
 	return added
+}
+
+// tactics is the tactic mask of a raise: its detail's tactics, else the
+// catalog's tactic of its signal.
+func (e *Engine) tactics(sig int32, ev *Evidence, det uint8) uint32 {
+	if d := ev.detail(det); d != nil && d.Tactics != 0 {
+		return d.Tactics
+	}
+	if t := e.cfg.Signals[sig].Tactic; t >= 0 {
+		return 1 << t
+	}
+	return 0
 }
 
 func allMet(r *Rule, a *Alert) bool {
@@ -444,11 +547,23 @@ func (e *Engine) contribute(a *Alert, r *Rule, o *observation) {
 	added := e.add(a, r, o)
 	a.Start = min(a.Start, o.time)
 	a.End = max(a.End, o.time)
+	e.noteAdded(o.ev)
 	if len(a.Contributions) < e.cfg.MaxContributions {
-		a.Contributions = append(a.Contributions, Contribution{Signal: int(o.signal), Weight: added, Evidence: o.ev})
+		a.Contributions = append(a.Contributions, Contribution{Signal: int(o.signal), Weight: added, Evidence: o.ev, Det: o.det})
 		return
 	}
 	a.Omitted++
+}
+
+// noteAdded lists ev in the Added of the outcome being built, once (an
+// entity holds at most MaxObservations, so the scan is short).
+func (e *Engine) noteAdded(ev *Evidence) {
+	for _, x := range e.scratch.added[e.scratch.addedFrom:] {
+		if x == ev {
+			return
+		}
+	}
+	e.scratch.added = append(e.scratch.added, ev)
 }
 
 // AlertID is the stable id of the alert of rule for entity whose evidence
@@ -467,30 +582,31 @@ func AlertID(rule, entity string, start int64) string {
 
 // Sweep drops entities with nothing left that a new event could use:
 // every observation beyond the windows and every alert closed, as of
-// watermark (the latest event time seen). It returns how many it dropped.
+// watermark (see Watermark), and no event since the previous sweep. The
+// last condition keeps an entity that is active but whose clock lags (or
+// went back) from losing its state to other entities' clocks. It returns
+// how many it dropped.
 func (e *Engine) Sweep(watermark int64) int {
 	horizon := watermark - e.maxWindow - e.cfg.Lateness
 	var idle []string
-	for _, key := range e.entities.Keys() {
-		ent, _ := e.entities.Peek(key)
-		if ent.Latest >= horizon {
-			continue
+	e.entities.each(func(ent *Entity) {
+		if ent.touched {
+			ent.touched = false
+			return
 		}
-		open := false
+		if ent.active() >= horizon {
+			return
+		}
 		for _, a := range ent.alerts {
 			if a.Until+e.cfg.Lateness > watermark {
-				open = true
-				break
+				return
 			}
 		}
-		if !open {
-			idle = append(idle, key)
-		}
-	}
-	e.removing = true
+		idle = append(idle, ent.Key)
+	})
 	for _, key := range idle {
-		e.entities.Remove(key)
+		e.entities.remove(key)
+		e.dropped(key)
 	}
-	e.removing = false
 	return len(idle)
 }

@@ -61,10 +61,19 @@ func (f *feeder) hit(h string, d time.Duration, sigs ...int) []Outcome {
 }
 
 func (f *feeder) hitMult(h string, d time.Duration, mult float64, except uint64, sigs ...int) []Outcome {
+	return f.event(h, d, mult, except, 0, sigs...)
+}
+
+// hitKey feeds one event whose raises carry key.
+func (f *feeder) hitKey(h string, d time.Duration, key uint64, sigs ...int) []Outcome {
+	return f.event(h, d, 1, 0, key, sigs...)
+}
+
+func (f *feeder) event(h string, d time.Duration, mult float64, except, key uint64, sigs ...int) []Outcome {
 	f.n++
 	ev := &Event{Entity: h, Time: at(d), Except: except, Evidence: &Evidence{EventID: string(rune('a' + f.n%26)), Time: at(d)}}
 	for _, s := range sigs {
-		ev.Hits = append(ev.Hits, Hit{Signal: s, Mult: mult})
+		ev.Hits = append(ev.Hits, Hit{Signal: s, Mult: mult, Key: key})
 	}
 	out, _ := f.e.Observe(ev, nil)
 	return out
@@ -120,19 +129,23 @@ func TestNoStackingFromRepeats(t *testing.T) {
 	// A stronger occurrence raises the signal to its own weight, no more.
 	assert.Empty(t, f.hitMult("a", 600*time.Second, 2, 0, sigNet), "20 < 25")
 	assert.Len(t, fired(f.hit("a", 601*time.Second, sigExec)), 1)
-	assert.LessOrEqual(t, len(f.e.entities.Values()[0].obs), 16, "bounded")
+	ent, _ := f.e.entities.peek("a")
+	assert.LessOrEqual(t, len(ent.obs), 16, "bounded")
 }
 
+// TestCapAllowsSumUpToCap: with ratio 1, distinct raises add in full up
+// to the cap (what a cap alone did before raises had keys).
 func TestCapAllowsSumUpToCap(t *testing.T) {
 	r := rule(0, "r", time.Hour, []float64{10, 10, 10, 10}, criteria.MinScore(25))
 	r.Signals[sigNet].Cap = 30
+	r.Signals[sigNet].Ratio = 1
 	f := &feeder{t: t, e: newEngine(t, r)}
-	assert.Empty(t, f.hit("a", 0, sigNet))
-	assert.Empty(t, f.hit("a", time.Second, sigNet))
-	as := fired(f.hit("a", 2*time.Second, sigNet))
+	assert.Empty(t, f.hitKey("a", 0, 1, sigNet))
+	assert.Empty(t, f.hitKey("a", time.Second, 2, sigNet))
+	as := fired(f.hitKey("a", 2*time.Second, 3, sigNet))
 	require.Len(t, as, 1)
 	assert.Equal(t, 30.0, as[0].Tally.Score)
-	out := f.hit("a", 3*time.Second, sigNet)
+	out := f.hitKey("a", 3*time.Second, 4, sigNet)
 	require.Len(t, out, 1)
 	assert.Equal(t, Updated, out[0].Action)
 	assert.Equal(t, 30.0, out[0].Alert.Tally.Score, "capped at 30")
@@ -261,7 +274,7 @@ func TestBounds(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		f.hit("a", time.Duration(2+i)*time.Second, sigNet) // a flood
 	}
-	ent, _ := e.entities.Peek("a")
+	ent, _ := e.entities.peek("a")
 	assert.Len(t, ent.obs, 4)
 	assert.Equal(t, uint64(48), e.Stats().ObservationEvictions)
 	// The rare signals survived the flood: the rule still sees them.
@@ -271,13 +284,17 @@ func TestBounds(t *testing.T) {
 	assert.Len(t, as[0].Contributions, 2)
 	assert.Positive(t, as[0].Omitted)
 
+	// New entities with one event each: they evict one another, not "a",
+	// which holds an alert.
 	for _, h := range []string{"b", "c", "d", "e"} {
 		f.hit(h, 0, sigExec)
 	}
 	assert.Equal(t, 3, e.Len())
 	assert.Equal(t, uint64(2), e.Stats().EntityEvictions)
 	_, removed := e.TakeDirty()
-	assert.ElementsMatch(t, []string{"a", "b"}, removed)
+	assert.ElementsMatch(t, []string{"b", "c"}, removed)
+	_, held := e.entities.peek("a")
+	assert.True(t, held)
 }
 
 func TestSweep(t *testing.T) {
@@ -322,7 +339,7 @@ func TestEncodeRestore(t *testing.T) {
 	// observations stay.
 	h := &feeder{t: t, e: newEngine(t, rule(0, "other", time.Hour, []float64{10, 10, 10, 10}, criteria.MinDistinct(9)))}
 	require.NoError(t, h.e.Restore(data))
-	ent, _ := h.e.entities.Peek("a")
+	ent, _ := h.e.entities.peek("a")
 	assert.Empty(t, ent.alerts)
 	assert.Len(t, ent.obs, 4)
 

@@ -14,6 +14,10 @@ func fuzzEngine(t testing.TB) *Engine {
 	high := rule(1, "high", time.Hour, []float64{10, 20, 30, 50}, criteria.MinScore(60), criteria.AnyOf{Signals: []int{sigIntel}})
 	capped := rule(2, "capped", time.Minute, []float64{1, 1, 1, 1}, criteria.MinScore(3))
 	capped.Signals[sigNet].Cap = 2
+	capped.Signals[sigNet].Ratio = 1
+	high.Signals[sigExec].Ratio = 0.5
+	high.Signals[sigNet].Ratio = 0.5
+	high.Signals[sigNet].Cap = 45
 	capped.SuppressFor = 0
 	low.SupersededBy = []int{1}
 	e, err := New(Config{Signals: testSignals(), Rules: []*Rule{low, high, capped}, Lateness: int64(2 * time.Minute),
@@ -25,22 +29,41 @@ func fuzzEngine(t testing.TB) *Engine {
 }
 
 // drive feeds the engine one event per 4 bytes of data: entity, time step
-// (which can go backwards), signals bitmask and modifier, and checks the
-// invariants after every event.
+// (which can go backwards), signals bitmask, modifier, key and skew, and
+// checks the invariants after every event.
 func drive(t testing.TB, e *Engine, data []byte) {
 	now := base
 	var out []Outcome
+	// trusted is the latest time of a non-skewed event per entity: no
+	// entity's clock may pass it.
+	trusted := map[string]int64{}
 	for len(data) >= 4 {
 		b := data[:4]
 		data = data[4:]
 		now += (int64(int8(b[1])) * int64(20*time.Second))
-		ev := &Event{Entity: string(rune('a' + b[0]%7)), Time: now, Except: uint64(b[3] >> 5), Evidence: &Evidence{Time: now}}
+		ev := &Event{Entity: string(rune('a' + b[0]%7)), Time: now, Except: uint64(b[3] >> 5),
+			Evidence: &Evidence{Time: now, Details: []Detail{{Tactics: 1 << 9}}}, Skewed: b[3]&4 != 0}
+		if ev.Skewed {
+			// A skewed event carries a receipt time somewhere near.
+			ev.Time += int64(int8(b[0])) * int64(time.Minute)
+		}
 		for s := 0; s < 4; s++ {
 			if b[2]&(1<<s) != 0 {
-				ev.Hits = append(ev.Hits, Hit{Signal: s, Mult: 1 + float64(b[3]&3)/2})
+				h := Hit{Signal: s, Mult: 1 + float64(b[3]&3)/2}
+				if b[3]&8 != 0 {
+					h.Key = uint64(b[0]>>3&3) + 1
+					h.Detail = uint8(b[0] >> 7)
+				}
+				ev.Hits = append(ev.Hits, h)
 			}
 		}
+		if !ev.Skewed && len(ev.Hits) > 0 {
+			trusted[ev.Entity] = max(trusted[ev.Entity], ev.Time)
+		}
 		out, _ = e.Observe(ev, out[:0])
+		if latest, ok := e.Latest(ev.Entity); ok && latest > trusted[ev.Entity] {
+			t.Fatalf("entity clock %d beyond its latest trusted event %d", latest, trusted[ev.Entity])
+		}
 		for _, o := range out {
 			if (o.Alert == nil) != (o.Action == Superseded) {
 				t.Fatalf("outcome %v with alert %v", o.Action, o.Alert)
@@ -92,6 +115,12 @@ func check(t testing.TB, e *Engine) {
 			}
 			if r := a.Rule; r.Signals[sigNet].Cap > 0 && a.Sums[sigNet] > r.Signals[sigNet].Cap+1e-9 {
 				t.Fatal("cap exceeded")
+			}
+			for i, v := range a.Sums {
+				if rs := a.Rule.Signals[i]; rs.Ratio < 1 && v > rs.Weight*2.5/(1-rs.Ratio)+1e-9 {
+					// Modifiers reach 2.5 here; the series is bounded.
+					t.Fatalf("signal %d adds %v, beyond its series", i, v)
+				}
 			}
 			perRule[a.Rule]++
 		}

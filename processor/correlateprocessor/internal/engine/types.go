@@ -7,7 +7,10 @@
 //
 // Time is event time in Unix nanoseconds throughout: windows, suppression
 // and expiry never look at the wall clock, so replaying old logs yields the
-// alerts live processing would have.
+// alerts live processing would have. The processor decides which times to
+// trust: an event dated too far ahead of its clock is marked Skewed and
+// carries its receipt time, which never moves an entity's clock, the
+// watermark of the sweep, or anything that outlives the event.
 package engine
 
 import (
@@ -27,13 +30,21 @@ type Signal struct {
 }
 
 // RuleSignal is what one signal is worth to one rule.
+//
+// Raises of a signal with the same key (the same binary, destination, rule,
+// …) count once, at their strongest; distinct keys add with diminishing
+// weight, strongest first: w1 + w2·Ratio + w3·Ratio² + …, at most Cap.
 type RuleSignal struct {
-	// Weight is added to the score per occurrence (times the event's
-	// modifiers); 0 means the rule ignores the signal.
+	// Weight is what one raise adds (times the event's modifiers); 0 means
+	// the rule ignores the signal.
 	Weight float64
-	// Cap bounds what the signal adds in one window or alert. 0: only its
-	// strongest occurrence counts, so repeats add nothing.
+	// Cap bounds what the signal adds in one window or alert; 0: no bound
+	// beyond the series itself (at most Weight/(1-Ratio) per modifier).
 	Cap float64
+	// Ratio is what each further distinct raise weighs relative to the one
+	// before: 0 counts the strongest only, 1 adds every distinct raise in
+	// full (up to Cap).
+	Ratio float64
 }
 
 // Rule is a compiled correlation rule.
@@ -74,6 +85,11 @@ type Config struct {
 	// MaxContributions bounds the contributions listed on one alert; later
 	// ones still count towards its score and are counted as omitted.
 	MaxContributions int
+	// MaxFuture is how far ahead of the wall clock restored state may be
+	// dated: state written before skewed events were recognised may hold an
+	// entity clock, observations or alerts from a broken clock (2099), which
+	// Restore leaves out instead of bringing back.
+	MaxFuture int64
 	// TrackChanges keeps the set of changed and dropped entities for
 	// TakeDirty; without persistence it would only cost memory.
 	TrackChanges bool
@@ -116,7 +132,36 @@ type Evidence struct {
 	// before they were kept has neither (an alert then shows none).
 	Enrichments    []event.Enrichment `json:"enr,omitempty"`
 	EnrichmentsCut int                `json:"enr_cut,omitempty"`
+	// Details are what detectors said about the event's raises beyond the
+	// signal names (cairn.signal_details): labels and ATT&CK of the raises
+	// that observations and contributions point at. At most MaxDetails.
+	Details []Detail `json:"det,omitempty"`
 }
+
+// Detail is what a detector said about one raise of a signal: the phrase
+// for the alert's explanation (a Sigma rule's title and author) and the
+// ATT&CK tactics and techniques that replace the catalog's for this raise.
+type Detail struct {
+	// Label replaces the catalog's label; zero: the catalog's.
+	Label Text
+	// Tactics is a mask over attack.Tactic.Index; 0: the catalog's tactic.
+	Tactics uint32
+	// Techniques are technique ids joined by commas (interned: a rule's
+	// set repeats on every match); zero: the catalog's technique.
+	Techniques Text
+}
+
+// Bounds of what one event's details may hold, so that an event (or state
+// from elsewhere) cannot grow an entity's memory with them.
+const (
+	// MaxDetails is the number of details one Evidence keeps.
+	MaxDetails = 8
+	// MaxLabel is the length of a label in bytes (a Sigma rule's title and
+	// authors take a fraction of it).
+	MaxLabel = 1024
+	// MaxTechniques is the number of technique ids one detail keeps.
+	MaxTechniques = 8
+)
 
 // MaxEnrichments bounds the enrichments one Evidence keeps. An event
 // matches one feed entry per field and feed, so a few cover the usual case
@@ -124,10 +169,18 @@ type Evidence struct {
 // entity's state, held in memory and written to storage, grow with it.
 const MaxEnrichments = 4
 
-// Hit is one signal raised by an event, with the event's modifiers applied.
+// Hit is one raise of a signal by an event, with the event's modifiers
+// applied. One event raises a signal once per distinct key (two Sigma rules
+// of the same level are two raises).
 type Hit struct {
 	Signal int
 	Mult   float64
+	// Key tells raises of the signal apart; 0: the signal's one unkeyed
+	// raise.
+	Key uint64
+	// Detail is 1 + the index of the raise's detail in Evidence.Details;
+	// 0: none.
+	Detail uint8
 }
 
 // Event is the input of Observe.
@@ -139,6 +192,10 @@ type Event struct {
 	// to (rule exceptions).
 	Except   uint64
 	Evidence *Evidence
+	// Skewed: Time is the receipt time of an event whose own time was not
+	// trusted (dated too far ahead). It is placed in the windows at Time,
+	// is never late, and never moves the entity's clock or the watermark.
+	Skewed bool
 }
 
 // Action is what happened to an alert.
@@ -171,13 +228,31 @@ type Outcome struct {
 	Action Action
 	Rule   *Rule
 	Alert  *Alert
+	// Added is the evidence this outcome counted in the alert for the first
+	// time (every contributing event when it fired, listed or not; the
+	// event's own when it updated), each once. It is valid until the next
+	// Observe.
+	Added []*Evidence
 }
 
-// Contribution is one signal of one event counted in an alert.
+// Contribution is one raise of one event counted in an alert.
 type Contribution struct {
 	Signal   int
 	Weight   float64 // what it added to the score
 	Evidence *Evidence
+	// Det is 1 + the index of the raise's detail in Evidence.Details; 0:
+	// none (see Detail).
+	Det uint8
+}
+
+// Detail returns the raise's detail, nil when it has none.
+func (c *Contribution) Detail() *Detail { return c.Evidence.detail(c.Det) }
+
+func (ev *Evidence) detail(i uint8) *Detail {
+	if i == 0 || int(i) > len(ev.Details) {
+		return nil
+	}
+	return &ev.Details[i-1]
 }
 
 // Alert is an open (or recently closed) alert of one rule for one entity.
@@ -198,9 +273,12 @@ type Alert struct {
 	Tally criteria.Tally
 	// Sums is what each signal added so far, indexed like Config.Signals.
 	Sums []float64
+	// keys are the distinct raises counted so far, for the diminishing
+	// weights of further ones.
+	keys sheet
 }
 
-// observation is one signal of one event held in an entity's window.
+// observation is one raise of one event held in an entity's window.
 type observation struct {
 	time   int64
 	signal int32
@@ -210,12 +288,31 @@ type observation struct {
 	// fires a rule once).
 	skip uint64
 	ev   *Evidence
+	key  uint64
+	det  uint8
+	// tactics is the raise's tactic mask (its detail's, else its
+	// signal's), kept here because every window evaluation reads it.
+	tactics uint32
 }
 
 // Entity is the state of one correlated entity (a host, by default).
 type Entity struct {
-	Key    string
+	Key string
+	// Latest is the entity's clock: its latest trusted event time (0 while
+	// it has none). Skewed events never move it.
 	Latest int64
 	obs    []observation
 	alerts []*Alert
+
+	// events counts placed events (up to 255): the second one moves the
+	// entity out of probation in the table.
+	events uint8
+	// lateRun counts consecutive events beyond the lateness: enough of them
+	// mean the entity's clock went back, and it is followed.
+	lateRun uint8
+	// touched: an event arrived since the last sweep.
+	touched bool
+	// Table links (see table).
+	seg        int8
+	prev, next *Entity
 }

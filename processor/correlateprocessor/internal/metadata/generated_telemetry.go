@@ -26,16 +26,17 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                         metric.Meter
-	mu                            sync.Mutex
-	registrations                 []metric.Registration
-	ProcessorCorrelateEvents      metric.Int64Counter
-	ProcessorCorrelateSignals     metric.Int64Counter
-	ProcessorCorrelateAlerts      metric.Int64Counter
-	ProcessorCorrelateEntities    metric.Int64ObservableUpDownCounter
-	ProcessorCorrelateEvictions   metric.Int64Counter
-	ProcessorCorrelateDropped     metric.Int64Counter
-	ProcessorCorrelateStateErrors metric.Int64Counter
+	meter                          metric.Meter
+	mu                             sync.Mutex
+	registrations                  []metric.Registration
+	ProcessorCorrelateEvents       metric.Int64Counter
+	ProcessorCorrelateSignals      metric.Int64Counter
+	ProcessorCorrelateAlerts       metric.Int64Counter
+	ProcessorCorrelateEntities     metric.Int64ObservableUpDownCounter
+	ProcessorCorrelateEvictions    metric.Int64Counter
+	ProcessorCorrelateDropped      metric.Int64Counter
+	ProcessorCorrelateStateErrors  metric.Int64Counter
+	ProcessorCorrelateTimeAdjusted metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -131,6 +132,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_correlate_state_errors",
 		metric.WithDescription("Number of failed state loads or writes through the storage extension. [Alpha]"),
 		metric.WithUnit("{error}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCorrelateTimeAdjusted, err = builder.meter.Int64Counter(
+		"otelcol_processor_correlate_time_adjusted",
+		metric.WithDescription("Number of times event time was not taken as given, per reason: skewed (an event dated beyond max_future, correlated at its receipt time), clock_back (an entity whose clock went back, followed), future_state (restored state dated beyond max_future, left out). [Alpha]"),
+		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -27,11 +27,12 @@ func TestTelemetryBuilder(t *testing.T) {
 	tb.ProcessorCorrelateEvictions.Add(ctx, 1)
 	tb.ProcessorCorrelateDropped.Add(ctx, 1)
 	tb.ProcessorCorrelateStateErrors.Add(ctx, 1)
+	tb.ProcessorCorrelateTimeAdjusted.Add(ctx, 1)
 	for _, name := range []string{
 		"otelcol_processor_correlate_events", "otelcol_processor_correlate_signals",
 		"otelcol_processor_correlate_alerts", "otelcol_processor_correlate_entities",
 		"otelcol_processor_correlate_evictions", "otelcol_processor_correlate_dropped",
-		"otelcol_processor_correlate_state_errors",
+		"otelcol_processor_correlate_state_errors", "otelcol_processor_correlate_time_adjusted",
 	} {
 		m, err := tel.GetMetric(name)
 		require.NoError(t, err, name)
