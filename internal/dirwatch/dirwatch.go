@@ -478,3 +478,17 @@ func (t *Tracker) IsLoaded(path string) bool {
 	_, ok := t.loaded[path]
 	return ok
 }
+
+// CheckDir says, naming the option that set it, why dir cannot be watched:
+// it does not exist or is not a directory. Components check at start, so
+// that a typo fails the collector instead of loading nothing.
+func CheckDir(option, dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", option, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s: %s is not a directory", option, dir)
+	}
+	return nil
+}

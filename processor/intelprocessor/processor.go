@@ -2,9 +2,7 @@ package intelprocessor
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/cairnsec/cairn/internal/dirwatch"
 	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/internal/netclass"
 	"github.com/cairnsec/cairn/internal/periodic"
@@ -205,12 +204,8 @@ func hashTypeOf(field string) indicator.Type {
 
 func (p *intel) start(_ context.Context, _ component.Host) error {
 	if d := p.cfg.FeedsDir; d != "" {
-		st, err := os.Stat(d)
-		if err != nil {
-			return fmt.Errorf("feeds_dir: %w", err)
-		}
-		if !st.IsDir() {
-			return fmt.Errorf("feeds_dir: %s is not a directory", d)
+		if err := dirwatch.CheckDir("feeds_dir", d); err != nil {
+			return err
 		}
 	}
 	// A feed that cannot be read at start is reported; the others load, so

@@ -3,7 +3,6 @@ package sigmaprocessor
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 
 	"go.opentelemetry.io/collector/component"
@@ -14,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/cairnsec/cairn/internal/dirwatch"
 	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/internal/periodic"
 	"github.com/cairnsec/cairn/internal/sigma"
@@ -116,12 +116,8 @@ func newSigmaProcessor(set processor.Settings, cfg *Config) (*sigmaProcessor, er
 
 func (p *sigmaProcessor) start(_ context.Context, _ component.Host) error {
 	if d := p.cfg.RulesDir; d != "" {
-		st, err := os.Stat(d)
-		if err != nil {
-			return fmt.Errorf("rules_dir: %w", err)
-		}
-		if !st.IsDir() {
-			return fmt.Errorf("rules_dir: %s is not a directory", d)
+		if err := dirwatch.CheckDir("rules_dir", d); err != nil {
+			return err
 		}
 	}
 	if err := p.loader.refresh(true); err != nil {

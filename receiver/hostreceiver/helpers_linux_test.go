@@ -329,13 +329,7 @@ func newNetns(t testing.TB) *netns { return &netns{netnstest.New(t, 213)} }
 func (ns *netns) serve(t testing.TB, answer netip.Addr) (tcpPort int) {
 	t.Helper()
 	port := ns.ListenTCP(t)
-	var pc net.PacketConn
-	ns.Inside(t, func() {
-		var err error
-		pc, err = net.ListenPacket("udp", net.JoinHostPort(ns.NSIP.String(), "53"))
-		require.NoError(t, err)
-	})
-	t.Cleanup(func() { pc.Close() })
+	pc := ns.listenDNS(t)
 	go func() {
 		buf := make([]byte, 1500)
 		for {
@@ -364,4 +358,18 @@ func startReady(t testing.TB, cmd *exec.Cmd) *bufio.Reader {
 	require.NoError(t, err)
 	require.Equal(t, "ready\n", line)
 	return rd
+}
+
+// listenDNS listens on UDP port 53 of the namespace's address, for a DNS
+// server the test plays.
+func (ns *netns) listenDNS(t testing.TB) net.PacketConn {
+	t.Helper()
+	var pc net.PacketConn
+	ns.Inside(t, func() {
+		var err error
+		pc, err = net.ListenPacket("udp", net.JoinHostPort(ns.NSIP.String(), "53"))
+		require.NoError(t, err)
+	})
+	t.Cleanup(func() { pc.Close() })
+	return pc
 }

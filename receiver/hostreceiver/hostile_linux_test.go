@@ -339,13 +339,7 @@ func TestDNSSpoofedAnswers(t *testing.T) {
 	requireRoot(t)
 	ns := newNetns(t)
 	wrong, right, spoofed := netip.MustParseAddr("10.66.0.1"), netip.MustParseAddr("10.66.0.2"), netip.MustParseAddr("10.66.0.3")
-	var pc net.PacketConn
-	ns.Inside(t, func() {
-		var err error
-		pc, err = net.ListenPacket("udp", net.JoinHostPort(ns.NSIP.String(), "53"))
-		require.NoError(t, err)
-	})
-	t.Cleanup(func() { pc.Close() })
+	pc := ns.listenDNS(t)
 	go func() {
 		buf := make([]byte, 1500)
 		for {

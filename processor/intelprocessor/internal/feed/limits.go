@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 	"unicode/utf8"
 
+	"github.com/cairnsec/cairn/internal/dirwatch"
 	"github.com/cairnsec/cairn/processor/intelprocessor/internal/indicator"
 )
 
@@ -93,56 +93,17 @@ func LimitReason(err error) string {
 	return ""
 }
 
-// OpenRegular opens a feed file for reading, through root when it is not
-// nil (so that neither the name nor a symbolic link on the way can lead
-// outside root's directory, even if the tree changes meanwhile), and makes
-// sure it is a regular file. It opens without blocking: opening a FIFO for
-// reading otherwise waits for a writer, which would hang the load, and the
-// type is checked on the open file, not on the name, so swapping the file
-// between a check and the open changes nothing.
+// OpenRegular opens a feed file for reading as the feeds directory's files
+// are opened (dirwatch.OpenRegular: through root when it is not nil, without
+// blocking on a FIFO, the type checked on the open file), with a refusal
+// that says ReasonNotRegular.
 func OpenRegular(root *os.Root, name string) (*os.File, os.FileInfo, error) {
-	const flags = os.O_RDONLY | syscall.O_NONBLOCK
-	var f *os.File
-	var err error
-	if root != nil {
-		f, err = root.OpenFile(name, flags, 0)
-	} else {
-		f, err = os.OpenFile(name, flags, 0)
+	f, fi, err := dirwatch.OpenRegular(root, name, name)
+	var nr *dirwatch.NotRegularError
+	if errors.As(err, &nr) {
+		return nil, nil, limitErr(ReasonNotRegular, "%s is not a regular file (%s)", name, dirwatch.TypeName(nr.Mode))
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, nil, limitErr(ReasonNotRegular, "%s is not a regular file (%s)", name, TypeName(fi.Mode()))
-	}
-	return f, fi, nil
-}
-
-// TypeName names the type of a file mode, for messages.
-func TypeName(m os.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return "regular file"
-	case m.IsDir():
-		return "directory"
-	case m&os.ModeSymlink != 0:
-		return "symbolic link"
-	case m&os.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&os.ModeSocket != 0:
-		return "socket"
-	case m&os.ModeCharDevice != 0:
-		return "character device"
-	case m&os.ModeDevice != 0:
-		return "device"
-	}
-	return "irregular file"
+	return f, fi, err
 }
 
 // byteLimit fails the read that would go past max bytes. A file can grow
