@@ -3,6 +3,27 @@
 // correlate's shared state): one server, a Sentinel-managed master or a
 // Cluster, with credentials, TLS and timeouts, and the go-redis client
 // built from it.
+//
+// Securing it. Whoever can write Cairn's keys rewrites the fleet's state:
+// a term recorded as known is flagged by no collector, a deleted one is
+// flagged again, correlation windows can be replaced. So:
+//
+//   - TLS: tls.insecure: false with tls.ca_file (the CA of the server's
+//     certificate; a CA alone also turns TLS on, as in every collector TLS
+//     client), and for mutual TLS tls.cert_file and tls.key_file, which the
+//     server checks with tls-auth-clients yes.
+//   - One ACL user per collector (username, password or password_file),
+//     limited by ACLRules to Cairn's keys and commands, instead of one
+//     shared password (requirepass, the default user): one agent's
+//     credentials then expose Cairn's keys only, not the rest of the
+//     server, and are revoked alone (ACL DELUSER) without touching the
+//     others. A compromised agent can still write Cairn's keys: mark terms
+//     known, delete them, replace correlation state.
+//   - Warnings: credentials over plain TCP, and TLS without checking the
+//     server's certificate, are logged once at start (LogWarnings).
+//
+// internal/redisconf's and the processors' tests run this against a real
+// redis-server: TLS with a test CA, mutual TLS, and users with ACLRules.
 package redisconf
 
 import (
@@ -15,6 +36,7 @@ import (
 
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configtls"
+	"go.uber.org/zap"
 )
 
 // Config says how to reach a shared Redis (or Valkey) store and how
@@ -30,7 +52,8 @@ type Config struct {
 	PasswordFile string `mapstructure:"password_file"`
 	// DB selects the database (single server and Sentinel only).
 	DB int `mapstructure:"db"`
-	// TLS settings; insecure: true (the default) means plain TCP.
+	// TLS settings; insecure: true (the default) means plain TCP unless
+	// ca_file (or ca_pem) is set (see PlainTCP).
 	TLS configtls.ClientConfig `mapstructure:"tls"`
 	// Sentinel: a master managed by Redis Sentinel.
 	Sentinel SentinelConfig `mapstructure:"sentinel"`
@@ -185,17 +208,49 @@ func Default(prefix string) Config {
 }
 
 // Warnings lists what is unsafe in the configuration without being wrong,
-// for the component to log at start: credentials sent over plain TCP (any
-// host on the path reads them, and with them can rewrite the fleet's shared
-// state). They name the options.
+// for the component to log at start (LogWarnings): credentials sent over
+// plain TCP (any host on the path reads them, and with them can rewrite the
+// fleet's shared state), and TLS that does not check the server's
+// certificate. They name the options.
 func (rc *Config) Warnings() []string {
 	var w []string
-	plain := rc.TLS.Insecure
-	if plain && (rc.Password != "" || rc.PasswordFile != "") {
-		w = append(w, "redis: the password is sent over plain TCP (redis.tls.insecure is true): set redis.tls (and give each collector its own ACL user, redis.username) unless the connection stays on a trusted host")
-	}
-	if plain && (rc.Sentinel.Password != "" || rc.Sentinel.PasswordFile != "") {
-		w = append(w, "redis.sentinel: the Sentinel password is sent over plain TCP (redis.tls.insecure is true)")
+	for _, x := range rc.warnings() {
+		w = append(w, x.msg)
 	}
 	return w
+}
+
+type warning struct{ setting, msg string }
+
+// PlainTCP reports whether the connection goes without TLS: as for every
+// collector TLS client, tls.insecure: true (the default here) means plain
+// TCP unless a CA (ca_file or ca_pem) is set.
+func (rc *Config) PlainTCP() bool {
+	return rc.TLS.Insecure && rc.TLS.CAFile == "" && len(rc.TLS.CAPem) == 0
+}
+
+func (rc *Config) warnings() []warning {
+	var w []warning
+	plain := rc.PlainTCP()
+	if plain && (rc.Password != "" || rc.PasswordFile != "") {
+		w = append(w, warning{"redis.tls.insecure", "redis: the password is sent over plain TCP (redis.tls.insecure is true): set redis.tls (and give each collector its own ACL user, redis.username) unless the connection stays on a trusted host"})
+	}
+	if plain && (rc.Sentinel.Password != "" || rc.Sentinel.PasswordFile != "") {
+		w = append(w, warning{"redis.tls.insecure", "redis.sentinel: the Sentinel password is sent over plain TCP (redis.tls.insecure is true)"})
+	}
+	if !plain && rc.TLS.InsecureSkipVerify {
+		w = append(w, warning{"redis.tls.insecure_skip_verify", "redis.tls: insecure_skip_verify is true: the server's certificate is not checked, so anyone on the path can pose as Redis and read the credentials; set redis.tls.ca_file instead"})
+	}
+	return w
+}
+
+// LogWarnings logs each of Warnings once, at Warn level, with the
+// component and the setting it is about. Components call it at start.
+func (rc *Config) LogWarnings(logger *zap.Logger, component string) {
+	if logger == nil {
+		return
+	}
+	for _, w := range rc.warnings() {
+		logger.Warn(w.msg, zap.String("component", component), zap.String("setting", w.setting))
+	}
 }

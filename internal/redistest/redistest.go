@@ -1,6 +1,7 @@
 // Package redistest gives tests a real Redis: the shared server that
 // .ci/run starts (address in $CAIRN_REDIS_ADDR), a redis-server process of
-// the test's own (to kill and restart), and a TCP proxy that can stall.
+// the test's own (to kill and restart; or speaking TLS only, with a test CA
+// from NewTLSFiles), and a TCP proxy that can stall.
 //
 // Without $CAIRN_REDIS_ADDR the tests skip, except under CI ($CI set),
 // where they fail; a set but unreachable address always fails.
@@ -8,7 +9,9 @@ package redistest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +52,10 @@ func Ping(addr string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	return ping(c, timeout)
+}
+
+func ping(c net.Conn, timeout time.Duration) error {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(timeout))
 	if _, err := io.WriteString(c, "PING\r\n"); err != nil {
@@ -64,16 +71,6 @@ func Ping(addr string, timeout time.Duration) error {
 	return nil
 }
 
-// up reports whether a server listens and speaks RESP (a server that wants
-// a password answers PING with -NOAUTH).
-func up(addr string, timeout time.Duration) error {
-	err := Ping(addr, timeout)
-	if err != nil && strings.Contains(err.Error(), "NOAUTH") {
-		return nil
-	}
-	return err
-}
-
 // Server is a redis-server process owned by one test.
 type Server struct {
 	t    testing.TB
@@ -82,6 +79,10 @@ type Server struct {
 	port int
 	args []string
 	cmd  *exec.Cmd
+	// exited is closed when cmd ends.
+	exited chan struct{}
+	// tls, for a TLS-only server: how the readiness probe connects.
+	tls *tls.Config
 }
 
 // StartServer runs redis-server on a free loopback port with its data in a
@@ -92,17 +93,22 @@ type Server struct {
 func StartServer(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	Addr(t) // same gate as the shared server
-	bin := os.Getenv("CAIRN_REDIS_SERVER")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("redis-server"); err != nil {
-			t.Fatalf("redis-server not found in PATH (and CAIRN_REDIS_SERVER unset): %v", err)
-		}
-	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: FreePort(t), args: extra}
+	s := &Server{t: t, bin: serverBinary(t), dir: t.TempDir(), port: FreePort(t), args: extra}
 	s.Start()
 	t.Cleanup(s.Kill)
 	return s
+}
+
+func serverBinary(t testing.TB) string {
+	t.Helper()
+	if bin := os.Getenv("CAIRN_REDIS_SERVER"); bin != "" {
+		return bin
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server not found in PATH (and CAIRN_REDIS_SERVER unset): %v", err)
+	}
+	return bin
 }
 
 // Addr is the server's address.
@@ -112,26 +118,65 @@ func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 // until it answers.
 func (s *Server) Start() {
 	s.t.Helper()
-	args := append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--dir", s.dir, "--save", "", "--logfile", filepath.Join(s.dir, "redis.log")}, s.args...)
-	cmd := exec.Command(s.bin, args...)
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("starting redis-server: %v", err)
+	if err := s.start(); err != nil {
+		s.t.Fatal(err)
 	}
-	s.cmd = cmd
+}
+
+// start is Start returning the failure, with the server's log.
+func (s *Server) start() error {
+	ports := []string{"--port", strconv.Itoa(s.port)}
+	if s.tls != nil {
+		ports = []string{"--port", "0", "--tls-port", strconv.Itoa(s.port)}
+	}
+	args := append(append(ports, "--bind", "127.0.0.1",
+		"--dir", s.dir, "--save", "", "--logfile", filepath.Join(s.dir, "redis.log")), s.args...)
+	cmd := exec.Command(s.bin, args...)
+	// Before the log file is open (a bad option) Redis writes to stderr;
+	// read only once the process has exited.
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting redis-server: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	s.cmd, s.exited = cmd, exited
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := up(s.Addr(), 500*time.Millisecond)
+		var err error
+		if s.tls != nil {
+			err = PingTLS(s.Addr(), s.tls, 500*time.Millisecond)
+		} else {
+			err = Ping(s.Addr(), 500*time.Millisecond)
+		}
+		if err != nil && strings.Contains(err.Error(), "NOAUTH") {
+			err = nil // a server that wants a password answers PING so
+		}
 		if err == nil {
-			return
+			return nil
+		}
+		select {
+		case <-exited:
+			s.cmd = nil
+			return fmt.Errorf("redis-server exited at start (%s %s)\n%s%s", s.bin, strings.Join(args, " "), out.String(), s.Log())
+		default:
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
 			s.Kill()
-			s.t.Fatalf("redis-server on %s did not answer: %v\n%s", s.Addr(), err, log)
+			return fmt.Errorf("redis-server on %s did not answer: %v\n%s", s.Addr(), err, s.Log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Log returns the server's log so far.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+	return string(b)
 }
 
 // Kill ends the process abruptly (SIGKILL) and waits for it.
@@ -140,7 +185,7 @@ func (s *Server) Kill() {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 

@@ -36,6 +36,7 @@ type sharedState struct {
 }
 
 func newSharedState(ctx context.Context, cfg redisconf.Config, eng *engine.Engine, logger *zap.Logger) (*sharedState, error) {
+	cfg.LogWarnings(logger, "correlate")
 	cc, err := cfg.ClientConfig(ctx)
 	if err != nil {
 		return nil, err

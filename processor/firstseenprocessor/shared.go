@@ -231,6 +231,7 @@ func newShared(p *firstSeen, names map[string]bool) *shared {
 }
 
 func (s *shared) start(ctx context.Context) error {
+	s.cfg.LogWarnings(s.logger, "firstseen")
 	cc, err := s.cfg.ClientConfig(ctx)
 	if err != nil {
 		return err

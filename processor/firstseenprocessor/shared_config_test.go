@@ -110,5 +110,9 @@ func TestRedisPasswordFile(t *testing.T) {
 		assert.NotContains(t, text, "s3cret")
 		assert.NotContains(t, text, "correct-horse")
 	}
-	assert.Contains(t, fmt.Sprint(logs.All()[0].ContextMap()), "WRONGPASS", "the log says why")
+	why := logs.FilterMessageSnippet("did not answer").All()
+	require.NotEmpty(t, why)
+	assert.Contains(t, fmt.Sprint(why[0].ContextMap()), "WRONGPASS", "the log says why")
+	assert.Equal(t, 1, logs.FilterField(zap.String("setting", "redis.tls.insecure")).Len(),
+		"and warns, once, that the password goes over plain TCP")
 }
