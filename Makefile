@@ -3,6 +3,10 @@
 #
 #   make build   generate + compile bin/otelcol-cairn, compile bin/cairn
 #   make test    build bin/otelcol-cairn, then go test ./... (the e2e test runs it)
+#   make test-hostile  only the hostile-input tests and every fuzz target's
+#                corpus (.ci/hostile: *hostile*_test.go files, Test*Hostile*)
+#   make fuzz    fuzz every Fuzz* target for FUZZTIME (default 2m) each,
+#                keeping new corpus entries in its testdata/fuzz (FUZZ=regexp)
 #   make bench   benchmarks of every package, once
 #   make bench-pipeline  the shipped collector vs the stock filelog pipeline,
 #                CPU per 1M events (BENCH_EVENTS, BENCH_ROUNDS)
@@ -111,6 +115,23 @@ cli:
 
 test: collector
 	CAIRN_COLLECTOR=$(CURDIR)/$(COLLECTOR) $(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+# Hostile input (issue 13): what .ci/hostile finds, so a new case needs no
+# list. A hostile-input test is a Test function in a *hostile*_test.go file,
+# or one with "Hostile" in its name; a fuzz target is any func Fuzz*(f
+# *testing.F). test-hostile runs those tests and each fuzz target's seeds and
+# testdata/fuzz corpus (CI runs it after `make test`); fuzz runs every
+# target for FUZZTIME, one after the other (`.ci/hostile list` lists them),
+# and copies the inputs that widened coverage from go's cache into the
+# package's testdata/fuzz/<Target>/, to be committed.
+.PHONY: test-hostile fuzz
+FUZZTIME ?= 2m
+FUZZ ?=
+test-hostile:
+	GO=$(GO) TEST_TIMEOUT=$(TEST_TIMEOUT) bash .ci/hostile test
+
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZ='$(FUZZ)' bash .ci/hostile fuzz
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...

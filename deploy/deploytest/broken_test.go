@@ -83,7 +83,6 @@ func TestBrokenAssetsAreCaught(t *testing.T) {
 			{"rules drift", "risk_score: 73", "risk_score: 70", "correlate rules differ"},
 			{"health port", "containerPort: 13133", "containerPort: 13134", "container port health is 13134"},
 			{"env not set", "name: CAIRN_ES_URL", "name: CAIRN_URL", "${env:CAIRN_ES_URL}, which the container does not set"},
-			{"config key", "subPath: cairn.yaml", "subPath: agent.yaml", `key "agent.yaml" not in the ConfigMap`},
 		}},
 		{"deploy/kubernetes/gateway-deployment.yaml", func(b []byte) []error {
 			_, e := checkManifests(b, gatewayWant, refTypes, ref)

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -82,28 +83,44 @@ type podSpec struct {
 		Effect   string `yaml:"effect"`
 	} `yaml:"tolerations"`
 	SecurityContext *struct {
-		RunAsNonRoot   *bool          `yaml:"runAsNonRoot"`
-		RunAsUser      *int           `yaml:"runAsUser"`
-		RunAsGroup     *int           `yaml:"runAsGroup"`
-		FSGroup        *int           `yaml:"fsGroup"`
-		SeccompProfile map[string]any `yaml:"seccompProfile"`
+		RunAsNonRoot    *bool            `yaml:"runAsNonRoot"`
+		RunAsUser       *int             `yaml:"runAsUser"`
+		RunAsGroup      *int             `yaml:"runAsGroup"`
+		FSGroup         *int             `yaml:"fsGroup"`
+		SeccompProfile  *securityProfile `yaml:"seccompProfile"`
+		AppArmorProfile *securityProfile `yaml:"appArmorProfile"`
 	} `yaml:"securityContext"`
 	Containers []container `yaml:"containers"`
-	Volumes    []struct {
-		Name      string `yaml:"name"`
-		ConfigMap *struct {
-			Name     string `yaml:"name"`
-			Optional bool   `yaml:"optional"`
-		} `yaml:"configMap"`
-		HostPath *struct {
-			Path string `yaml:"path"`
-			Type string `yaml:"type"`
-		} `yaml:"hostPath"`
-		EmptyDir              map[string]any `yaml:"emptyDir"`
-		PersistentVolumeClaim *struct {
-			ClaimName string `yaml:"claimName"`
-		} `yaml:"persistentVolumeClaim"`
-	} `yaml:"volumes"`
+	Volumes    []volume    `yaml:"volumes"`
+}
+
+type volume struct {
+	Name      string `yaml:"name"`
+	ConfigMap *struct {
+		Name     string `yaml:"name"`
+		Optional bool   `yaml:"optional"`
+	} `yaml:"configMap"`
+	HostPath *struct {
+		Path string `yaml:"path"`
+		Type string `yaml:"type"`
+	} `yaml:"hostPath"`
+	EmptyDir              map[string]any `yaml:"emptyDir"`
+	PersistentVolumeClaim *struct {
+		ClaimName string `yaml:"claimName"`
+	} `yaml:"persistentVolumeClaim"`
+}
+
+type volumeMount struct {
+	Name      string `yaml:"name"`
+	MountPath string `yaml:"mountPath"`
+	SubPath   string `yaml:"subPath"`
+	ReadOnly  bool   `yaml:"readOnly"`
+}
+
+// securityProfile is a seccompProfile or appArmorProfile (Kubernetes 1.30+).
+type securityProfile struct {
+	Type             string `yaml:"type"`
+	LocalhostProfile string `yaml:"localhostProfile"`
 }
 
 type probe struct {
@@ -156,14 +173,10 @@ type container struct {
 			Drop []string `yaml:"drop"`
 			Add  []string `yaml:"add"`
 		} `yaml:"capabilities"`
-		SeccompProfile map[string]any `yaml:"seccompProfile"`
+		SeccompProfile  *securityProfile `yaml:"seccompProfile"`
+		AppArmorProfile *securityProfile `yaml:"appArmorProfile"`
 	} `yaml:"securityContext"`
-	VolumeMounts []struct {
-		Name      string `yaml:"name"`
-		MountPath string `yaml:"mountPath"`
-		SubPath   string `yaml:"subPath"`
-		ReadOnly  bool   `yaml:"readOnly"`
-	} `yaml:"volumeMounts"`
+	VolumeMounts []volumeMount `yaml:"volumeMounts"`
 }
 
 // parseManifests decodes a multi-document manifest strictly.
@@ -212,13 +225,22 @@ func componentType(id string) string { t, _, _ := strings.Cut(id, "/"); return t
 
 // referenceComponents: the component types of deploy/cairn.yaml and
 // deploy/cairn-es.yaml, the configs the end-to-end tests run the real
-// collector with.
+// collector with, and of deploy/cairn-live.yaml, the overlay `make run`
+// adds (the cairn_host sensor).
 func referenceComponents(t *testing.T) (map[string]bool, collectorConfig) {
 	t.Helper()
 	types := map[string]bool{}
 	var base collectorConfig
-	for i, rel := range []string{"deploy/cairn.yaml", "deploy/cairn-es.yaml"} {
-		c, err := parseCollectorConfig(readRepoFile(t, rel))
+	for i, rel := range []string{"deploy/cairn.yaml", "deploy/cairn-es.yaml", "deploy/cairn-live.yaml"} {
+		var c collectorConfig
+		var err error
+		if rel == "deploy/cairn-live.yaml" {
+			// An overlay with service::telemetry, which collectorConfig
+			// does not declare: only its components are read.
+			err = yaml.Unmarshal(readRepoFile(t, rel), &c)
+		} else {
+			c, err = parseCollectorConfig(readRepoFile(t, rel))
+		}
 		if err != nil {
 			t.Fatalf("%s: %v", rel, err)
 		}
@@ -309,9 +331,13 @@ func checkManifests(data []byte, want manifestWant, refTypes map[string]bool, re
 				add("capability %q: Kubernetes names capabilities without the CAP_ prefix", c)
 			}
 		}
-		for _, c := range []string{"NET_ADMIN", "NET_RAW", "SYS_PTRACE", "DAC_READ_SEARCH"} {
+		need, err := sensorCapabilities()
+		if err != nil {
+			add("%v", err)
+		}
+		for _, c := range need {
 			if !slices.Contains(caps, c) {
-				add("DaemonSet: capability CAP_%s not added", c)
+				add("DaemonSet: capability CAP_%s not added (receiver/hostreceiver/README.md lists it)", c)
 			}
 		}
 	} else if pod.HostPID || pod.HostNetwork || (sc != nil && sc.Capabilities != nil && len(sc.Capabilities.Add) > 0) {
@@ -352,8 +378,16 @@ func checkManifests(data []byte, want manifestWant, refTypes map[string]bool, re
 		return best, found
 	}
 	for _, m := range ctr.VolumeMounts {
-		if _, ok := volumes[m.Name]; !ok {
+		i, ok := volumes[m.Name]
+		if !ok {
 			add("mount %s: no such volume", m.Name)
+			continue
+		}
+		// The kubelet updates a ConfigMap volume by swapping a symlink in
+		// its directory; a subPath mount is bound to the file it resolved
+		// at the start and never sees an update (config or feeds).
+		if m.SubPath != "" && pod.Volumes[i].ConfigMap != nil {
+			add("mount %s: subPath %s of a ConfigMap never sees the ConfigMap's updates; mount the directory", m.Name, m.SubPath)
 		}
 	}
 
@@ -461,7 +495,133 @@ func checkManifests(data []byte, want manifestWant, refTypes map[string]bool, re
 	if len(cfg.Service.Pipelines) == 0 {
 		add("config: no pipeline")
 	}
+	if want.host {
+		errs = append(errs, checkSensor(pod, ctr, cfg)...)
+	}
 	return config, errs
+}
+
+// sensorCapabilities: the capabilities the cairn_host receiver's README
+// lists under "Privileges", without the CAP_ prefix (as Kubernetes names
+// them).
+var sensorCapabilities = sync.OnceValues(func() ([]string, error) {
+	const rel = "receiver/hostreceiver/README.md"
+	b, err := os.ReadFile(filepath.Join(testkit.RepoRoot(), filepath.FromSlash(rel)))
+	if err != nil {
+		return nil, err
+	}
+	_, sect, ok := strings.Cut(string(b), "\n## Privileges\n")
+	if !ok {
+		return nil, fmt.Errorf("%s: no Privileges section", rel)
+	}
+	sect, _, _ = strings.Cut(sect, "\n## ")
+	var caps []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `CAP_([A-Z_]+)` \\|").FindAllStringSubmatch(sect, -1) {
+		caps = append(caps, m[1])
+	}
+	if len(caps) == 0 {
+		return nil, fmt.Errorf("%s: no capability in the Privileges table", rel)
+	}
+	return caps, nil
+})
+
+// sensorHostFiles are read by the cairn_host receiver from its own root
+// file system (receiver_linux.go), so in a container they must be the
+// node's: the machine id names the host (host.id, agent.id) and enters
+// every process.entity_id; passwd and group name users and groups.
+var sensorHostFiles = []string{"/etc/machine-id", "/etc/passwd", "/etc/group"}
+
+// checkSensor checks the agent's pod against what the cairn_host receiver
+// needs (receiver/hostreceiver/README.md and its code): the receiver in a
+// logs pipeline, an AppArmor profile that lets it read other processes'
+// /proc/<pid>/exe, a seccomp profile, the node's identity files, and the
+// audit log on a volume when the audit source is on. Host namespaces and
+// capabilities are checked with the pod.
+func checkSensor(pod podSpec, ctr container, cfg collectorConfig) []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	var sensors []string
+	for id := range cfg.Receivers {
+		if componentType(id) == "cairn_host" {
+			sensors = append(sensors, id)
+		}
+	}
+	inLogs := false
+	for name, p := range cfg.Service.Pipelines {
+		if componentType(name) != "logs" {
+			continue
+		}
+		for _, r := range p.Receivers {
+			inLogs = inLogs || slices.Contains(sensors, r)
+		}
+	}
+	if !inLogs {
+		add("agent: no cairn_host receiver in a logs pipeline: the DaemonSet grants a host sensor's privileges and runs none")
+	}
+
+	var apparmor, seccomp *securityProfile
+	if pod.SecurityContext != nil {
+		apparmor, seccomp = pod.SecurityContext.AppArmorProfile, pod.SecurityContext.SeccompProfile
+	}
+	if sc := ctr.SecurityContext; sc != nil {
+		if sc.AppArmorProfile != nil {
+			apparmor = sc.AppArmorProfile
+		}
+		if sc.SeccompProfile != nil {
+			seccomp = sc.SeccompProfile
+		}
+	}
+	switch {
+	case apparmor == nil || (apparmor.Type != "Unconfined" && apparmor.Type != "Localhost"):
+		add("agent: securityContext.appArmorProfile must be Unconfined or Localhost: the runtime's default profile " +
+			"denies ptrace reads of processes outside it, so /proc/<pid>/exe of the node's processes cannot be read")
+	case apparmor.Type == "Localhost" && apparmor.LocalhostProfile == "":
+		add("agent: appArmorProfile Localhost needs localhostProfile")
+	case apparmor.Type != "Localhost" && apparmor.LocalhostProfile != "":
+		add("agent: appArmorProfile localhostProfile is only for type Localhost")
+	}
+	if seccomp == nil || (seccomp.Type != "RuntimeDefault" && seccomp.Type != "Localhost") {
+		add("agent: seccompProfile must be RuntimeDefault (or Localhost): the sensor needs no system call it denies")
+	}
+
+	hostPaths := map[string]string{}
+	for _, v := range pod.Volumes {
+		if v.HostPath != nil {
+			hostPaths[v.Name] = v.HostPath.Path
+		}
+	}
+	mounted := func(p string) (volumeMount, bool) { // the mount whose tree holds p
+		var best volumeMount
+		found := false
+		for _, m := range ctr.VolumeMounts {
+			if (p == m.MountPath || strings.HasPrefix(p, strings.TrimSuffix(m.MountPath, "/")+"/")) && len(m.MountPath) > len(best.MountPath) {
+				best, found = m, true
+			}
+		}
+		return best, found
+	}
+	for _, f := range sensorHostFiles {
+		m, ok := mounted(f)
+		if !ok || m.MountPath != f || m.SubPath != "" || hostPaths[m.Name] != f || !m.ReadOnly {
+			add("agent: %s must be the node's: a read-only mount of the hostPath %s at %s (the sensor reads it from its own root)", f, f, f)
+		}
+	}
+
+	for _, id := range sensors {
+		audit, _ := cfg.Receivers[id]["audit"].(map[string]any)
+		if on, _ := audit["enabled"].(bool); !on {
+			continue
+		}
+		file, _ := audit["log_file"].(string)
+		if file == "" {
+			file = "/var/log/audit/audit.log"
+		}
+		if m, ok := mounted(file); !ok || hostPaths[m.Name] == "" {
+			add("%s: audit log %s is on no hostPath volume", id, file)
+		}
+	}
+	return errs
 }
 
 var (
@@ -572,5 +732,66 @@ func validateWithCollector(t *testing.T, env map[string]string, configs ...strin
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("otelcol-cairn validate %v: %v\n%s", configs, err, out)
+	}
+}
+
+// TestKubernetesSensorChecksCatch feeds the checks copies of the manifests
+// with one mistake each of the kind issue 13 found in the agent (a
+// DaemonSet granting a sensor's privileges without running it, the
+// runtime's default AppArmor profile, subPath config mounts), so that a
+// check that stops looking fails here.
+func TestKubernetesSensorChecksCatch(t *testing.T) {
+	refTypes, ref := referenceComponents(t)
+	caps, err := sensorCapabilities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(caps, []string{"NET_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH", "NET_RAW"}) {
+		t.Errorf("receiver/hostreceiver/README.md lists %v; check the DaemonSet's capabilities and comments", caps)
+	}
+	for _, s := range []struct {
+		file      string
+		want      manifestWant
+		mutations []mutation
+	}{
+		{"deploy/kubernetes/agent-daemonset.yaml", agentWant, []mutation{
+			{"config by subPath", "              mountPath: /etc/cairn/config\n",
+				"              mountPath: /etc/cairn/config/cairn.yaml\n              subPath: cairn.yaml\n", "subPath cairn.yaml of a ConfigMap"},
+			{"feeds by subPath", "              mountPath: /etc/cairn/intel\n",
+				"              mountPath: /etc/cairn/intel/feed.csv\n              subPath: feed.csv\n", "subPath feed.csv of a ConfigMap"},
+			{"config key", `"/etc/cairn/config/cairn.yaml"`, `"/etc/cairn/config/agent.yaml"`, `key "agent.yaml" not in the ConfigMap`},
+			{"sensor not run", "receivers: [cairn_host, otlp, cairn_file]", "receivers: [otlp, cairn_file]", "no cairn_host receiver in a logs pipeline"},
+			{"sensor not configured", "      cairn_host:\n", "      cairn_hots:\n", "no cairn_host receiver in a logs pipeline"},
+			{"default AppArmor profile", "            appArmorProfile:\n              type: Unconfined\n", "", "appArmorProfile must be Unconfined or Localhost"},
+			{"runtime default AppArmor", "type: Unconfined", "type: RuntimeDefault", "appArmorProfile must be Unconfined or Localhost"},
+			{"Localhost without a profile", "type: Unconfined", "type: Localhost", "Localhost needs localhostProfile"},
+			{"seccomp off", "            seccompProfile:\n              type: RuntimeDefault\n",
+				"            seccompProfile:\n              type: Unconfined\n", "seccompProfile must be RuntimeDefault"},
+			{"container machine id", "            path: /etc/machine-id\n", "            path: /var/lib/cairn/machine-id\n", "/etc/machine-id must be the node's"},
+			{"passwd writable", "              mountPath: /etc/passwd\n              readOnly: true\n", "              mountPath: /etc/passwd\n", "/etc/passwd must be the node's"},
+			{"capability missing", `, "DAC_READ_SEARCH"]`, `]`, "capability CAP_DAC_READ_SEARCH not added"},
+			{"no host network", "hostNetwork: true", "hostNetwork: false", "hostPID and hostNetwork must be true"},
+			{"audit log off the volumes", "          enabled: false\n", "          enabled: true\n", "audit log /var/log/audit/audit.log is on no hostPath volume"},
+		}},
+		{"deploy/kubernetes/gateway-deployment.yaml", gatewayWant, []mutation{
+			{"config by subPath", "              mountPath: /etc/cairn/config\n",
+				"              mountPath: /etc/cairn/config/cairn.yaml\n              subPath: cairn.yaml\n", "subPath cairn.yaml of a ConfigMap"},
+		}},
+	} {
+		orig := string(readRepoFile(t, s.file))
+		for _, m := range s.mutations {
+			t.Run(filepath.Base(s.file)+"/"+m.name, func(t *testing.T) {
+				if !strings.Contains(orig, m.old) {
+					t.Fatalf("%q not in %s: update the mutation", m.old, s.file)
+				}
+				_, errs := checkManifests([]byte(strings.ReplaceAll(orig, m.old, m.new)), s.want, refTypes, ref)
+				for _, e := range errs {
+					if strings.Contains(e.Error(), m.want) {
+						return
+					}
+				}
+				t.Errorf("no error containing %q; got %v", m.want, errorStrings(errs))
+			})
+		}
 	}
 }
