@@ -48,6 +48,11 @@ func BenchmarkCollectorCPU(b *testing.B) {
 		"cairn":    "[" + strings.Join(shippedProcessors(b), ", ") + "]",
 		"baseline": "[memory_limiter]",
 	}
+	if base := os.Getenv("CAIRN_BENCH_BASELINE"); base != "" {
+		// Another pipeline to compare with, e.g. "[memory_limiter, intel,
+		// firstseen, correlate]" for what one processor costs.
+		pipelines["baseline"] = base
+	}
 	b.Logf("processors: %s against %s", pipelines["cairn"], pipelines["baseline"])
 	for n := 0; n < b.N; n++ {
 		cpu := map[string][]float64{}
@@ -111,7 +116,12 @@ func runForCPU(b *testing.B, bin, input, processors string, events int, stateDir
 	dir := b.TempDir()
 	tel, url := telemetryOverlay(b, dir)
 	overlay := filepath.Join(dir, "overlay.yaml")
-	cfg := fmt.Sprintf(`exporters:
+	receiver := ""
+	if n := os.Getenv("CAIRN_BENCH_MAX_BATCH"); n != "" {
+		// Another batch size for cairn_file than the shipped one.
+		receiver = "receivers:\n  cairn_file:\n    max_batch_events: " + n + "\n"
+	}
+	cfg := receiver + fmt.Sprintf(`exporters:
   debug:
     verbosity: basic
 service:
