@@ -17,11 +17,23 @@
 // why, the line (cut to MaxLineBytes) in event.original, and the time it was
 // read as its only time, so nothing read is lost without trace; with "drop"
 // it is only counted. Blank lines are skipped.
+//
+// Options.Format says what a line holds: "ecs" (the default, all of the
+// above), or the native records of another sensor ("tetragon", "zeek"), or
+// "auto" to tell them apart record by record. Native records are first
+// normalised into ECS documents by internal/normalize, and those documents
+// are then decoded exactly as an ECS line would be, so a record's content
+// event.id is summed over its normalised document: the same line always
+// gives the same document and id, in the collector and in replay. The raw
+// line is what event.original keeps. Header lines (Zeek TSV) give no record
+// and are reported as Blank; a record the normaliser refuses is malformed
+// (invalid_value).
 package ingest
 
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -29,6 +41,7 @@ import (
 
 	"github.com/cairnsec/cairn/internal/ecs"
 	"github.com/cairnsec/cairn/internal/event"
+	"github.com/cairnsec/cairn/internal/normalize"
 )
 
 // Error policies for malformed lines.
@@ -66,11 +79,18 @@ type Options struct {
 	// bound the work: a 15 MB line of one-digit array elements holds 7.5
 	// million values, and building them would take gigabytes.
 	MaxValues int
+	// Format is what a line holds: FormatECS ("ecs", also when empty),
+	// normalize.FormatTetragon, normalize.FormatZeek or
+	// normalize.FormatAuto.
+	Format string
 }
+
+// FormatECS is the default format: every line is an ECS document.
+const FormatECS = normalize.FormatECS
 
 // DefaultOptions are the options of a receiver or replay left unset.
 func DefaultOptions() Options {
-	return Options{MaxLineBytes: DefaultMaxLineBytes, OnError: OnErrorSend, MaxValues: DefaultMaxValues}
+	return Options{MaxLineBytes: DefaultMaxLineBytes, OnError: OnErrorSend, MaxValues: DefaultMaxValues, Format: FormatECS}
 }
 
 // Validate checks the options; each error names the receiver option, and
@@ -85,6 +105,9 @@ func (o Options) Validate() error {
 	}
 	if o.MaxValues < 16 || o.MaxValues > MaxMaxValues {
 		errs = append(errs, fmt.Errorf("max_values must be between 16 and %d, got %d", MaxMaxValues, o.MaxValues))
+	}
+	if !normalize.Valid(o.Format) {
+		errs = append(errs, fmt.Errorf("format must be one of %s, got %q", strings.Join(normalize.Names(), ", "), o.Format))
 	}
 	return errors.Join(errs...)
 }
@@ -156,11 +179,40 @@ type Decoder struct {
 	scratch plog.LogRecord
 	view    *event.View
 	noRes   pcommon.Resource
+	// norm normalises native records; nil for ECS lines.
+	norm *normalize.Normalizer
+	// formatErr: the options named no known format (they were not
+	// validated); every line is then refused with it.
+	formatErr error
 }
 
 // NewDecoder returns a decoder with validated options.
 func NewDecoder(o Options) *Decoder {
-	return &Decoder{opts: o, scratch: plog.NewLogRecord(), view: event.NewView(), noRes: pcommon.NewResource()}
+	d := &Decoder{opts: o, scratch: plog.NewLogRecord(), view: event.NewView(), noRes: pcommon.NewResource()}
+	if o.Format != "" && o.Format != FormatECS {
+		d.norm, d.formatErr = normalize.New(o.Format)
+	}
+	return d
+}
+
+// UseStream makes s the input the next lines come from, for a format that
+// carries state from line to line (Zeek TSV headers): a decoder reading
+// several inputs in turn (several files) keeps one Stream per input and
+// switches before each input's lines; nil returns to the decoder's own,
+// which is right for a single input. It does nothing for ECS lines.
+func (d *Decoder) UseStream(s *normalize.Stream) {
+	if d.norm != nil {
+		d.norm.Use(s)
+	}
+}
+
+// FormatCounts returns the records normalised so far, by format, type and
+// kind (normalize.Count); nil when the format is ecs.
+func (d *Decoder) FormatCounts() []normalize.Count {
+	if d.norm == nil {
+		return nil
+	}
+	return d.norm.Counts()
 }
 
 // Options returns the decoder's options.
@@ -186,8 +238,19 @@ func (d *Decoder) Line(line []byte, recs plog.LogRecordSlice) (Result, error) {
 		d.malformed(body, err, recs)
 		return Malformed, err
 	}
+	doc := body
+	if d.norm != nil || d.formatErr != nil {
+		var res Result
+		var err error
+		if doc, res, err = d.normalize(body); res != Decoded {
+			if res == Malformed {
+				d.malformed(body, err, recs)
+			}
+			return res, err
+		}
+	}
 	rec := d.scratch
-	idr, derr := d.ecs.DecodeID(body, rec)
+	idr, derr := d.ecs.DecodeID(doc, rec)
 	if derr != nil {
 		d.scratch = plog.NewLogRecord() // drop what a failed decode left
 		err := lineError(derr)
@@ -212,6 +275,27 @@ func (d *Decoder) Line(line []byte, recs plog.LogRecordSlice) (Result, error) {
 	}
 	rec.MoveTo(recs.AppendEmpty())
 	return Decoded, nil
+}
+
+// normalize turns a native record into the ECS document to decode: Decoded
+// with the document, Blank for a header line, or Malformed.
+func (d *Decoder) normalize(body []byte) ([]byte, Result, error) {
+	if d.formatErr != nil {
+		return nil, Malformed, &LineError{Reason: ReasonInvalidValue, Err: d.formatErr}
+	}
+	doc, o, err := d.norm.Record(body)
+	switch o {
+	case normalize.Skip:
+		return nil, Blank, nil
+	case normalize.Malformed:
+		return nil, Malformed, &LineError{Reason: ReasonInvalidValue, Err: err}
+	}
+	// The document made of a record is bounded like a line: a Zeek set
+	// of a million elements becomes an array of a million values.
+	if len(doc) > 2*d.opts.MaxValues && countValues(doc) > d.opts.MaxValues {
+		return nil, Malformed, &LineError{Reason: ReasonTooManyValues, Err: fmt.Errorf("more than %d values in the normalised document", d.opts.MaxValues)}
+	}
+	return doc, Decoded, nil
 }
 
 // TooLong reports a line the reader cut because it exceeded MaxLineBytes;

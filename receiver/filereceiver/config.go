@@ -40,6 +40,10 @@ type DecodeConfig struct {
 	// MaxValues: a document with more values (members and array elements,
 	// at any depth) is malformed.
 	MaxValues int `mapstructure:"max_values"`
+	// Format: what a line holds, "ecs" (ECS documents), "tetragon",
+	// "zeek", or "auto" (detected per record); native records are
+	// normalised into ECS events (internal/normalize).
+	Format string `mapstructure:"format"`
 }
 
 // Config is the cairn_file receiver's configuration.

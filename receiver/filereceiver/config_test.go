@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/cairnsec/cairn/internal/ingest"
+	"github.com/cairnsec/cairn/internal/normalize"
 	"github.com/cairnsec/cairn/internal/testkit"
 	"github.com/cairnsec/cairn/receiver/filereceiver/internal/metadata"
 )
@@ -48,7 +49,7 @@ func TestFullConfig(t *testing.T) {
 		StartAt:            StartAtBeginning,
 		Storage:            &storageID,
 		PollInterval:       time.Second,
-		DecodeConfig:       DecodeConfig{MaxLineBytes: 65536, EventOriginal: true, OnError: ingest.OnErrorDrop, MaxValues: 5000},
+		DecodeConfig:       DecodeConfig{MaxLineBytes: 65536, EventOriginal: true, OnError: ingest.OnErrorDrop, MaxValues: 5000, Format: normalize.FormatAuto},
 		MaxBatchEvents:     1000,
 		MaxConcurrentFiles: 64,
 		FingerprintBytes:   2000,
@@ -56,7 +57,18 @@ func TestFullConfig(t *testing.T) {
 		IncludeFilePath:    true,
 	}, cfg)
 	// replay reads the decoding options from the same section.
-	assert.Equal(t, ingest.Options{MaxLineBytes: 65536, EventOriginal: true, OnError: ingest.OnErrorDrop, MaxValues: 5000}, IngestOptions(cfg))
+	assert.Equal(t, ingest.Options{MaxLineBytes: 65536, EventOriginal: true, OnError: ingest.OnErrorDrop, MaxValues: 5000, Format: normalize.FormatAuto}, IngestOptions(cfg))
+}
+
+func TestFormatConfig(t *testing.T) {
+	cfg, err := loadConfig(t, "zeek")
+	require.NoError(t, err)
+	assert.Equal(t, normalize.FormatZeek, cfg.Format)
+	// replay takes the format from the same section.
+	assert.Equal(t, normalize.FormatZeek, IngestOptions(cfg).Format)
+
+	def := createDefaultConfig().(*Config)
+	assert.Equal(t, ingest.FormatECS, def.Format, "ECS documents unless told otherwise")
 }
 
 func TestInvalidConfig(t *testing.T) {
@@ -74,6 +86,7 @@ func TestInvalidConfig(t *testing.T) {
 		"max_line_bytes must be between 64 and",
 		`on_error must be "send" or "drop", got "keep"`,
 		"max_values must be between 16 and",
+		`format must be one of ecs, tetragon, zeek, auto, got "syslog"`,
 		"max_batch_events must be between 1 and",
 		"max_concurrent_files must be at least 1",
 		"fingerprint_bytes must be between 16 and",

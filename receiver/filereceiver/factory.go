@@ -1,6 +1,8 @@
 // Package filereceiver implements the cairn_file receiver: it tails NDJSON
-// files of ECS documents and decodes each line with internal/ingest, the
-// decoder `cairn replay` uses, handing batches to the next consumer
+// files of ECS documents (or, with the format option, Tetragon and Zeek
+// logs, normalised into ECS events) and decodes each line with
+// internal/ingest, the decoder `cairn replay` uses, handing batches to the
+// next consumer
 // synchronously and moving each file's checkpoint only once a batch was
 // delivered. See README.md.
 package filereceiver

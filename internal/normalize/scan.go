@@ -1,0 +1,618 @@
+package normalize
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+)
+
+// A validating JSON scanner that builds nothing: the formats walk a record
+// once, pull the members they map and skip the rest without allocating. A
+// generic parser (fastjson, as the ECS decoder uses) builds a value for
+// every member of a 2 KB Tetragon record, most of which (capabilities,
+// namespaces, the parent's pod) no ECS field needs; skipping them is what
+// keeps normalising within its budget of a couple of microseconds.
+//
+// The structure is checked strictly (RFC 8259): brackets, commas, member
+// names, literals and the number grammar, at every depth. So is the content
+// of every string that can reach the output (every value taken, every
+// top-level value): valid escapes and no raw control characters, so a
+// normalised document is always strictly valid JSON. The content of
+// strings that are only stepped over is not checked, as fastjson, which
+// the ECS decoder uses, does not check it either.
+//
+// The iterators (obj, arr) read a record in the pass that checks it; a
+// Tetragon event, the bulk of its line, is walked once.
+
+// maxDepth bounds nesting, as fastjson's MaxDepth does, so that a line the
+// ECS decoder would accept is never refused here for its depth alone.
+const maxDepth = 300
+
+var errSyntax = errors.New("invalid JSON")
+
+func syntaxErr(off int, what string) error {
+	return fmt.Errorf("%w at offset %d: %s", errSyntax, off, what)
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipString returns the index just past the string opening at b[i].
+func skipString(b []byte, i int) (int, error) { return stringEnd(b, i, false) }
+
+// checkedString is skipString that also checks the string's content: no
+// raw control character, only valid escapes.
+func checkedString(b []byte, i int) (int, error) { return stringEnd(b, i, true) }
+
+// stringEnd finds the closing quote of the string opening at b[i]
+// (bytes.IndexByte, whose vector loop beats any byte loop on all but the
+// shortest strings); with check, it then checks the content: no raw
+// control character, only valid escapes.
+func stringEnd(b []byte, i int, check bool) (int, error) {
+	start := i
+	i++
+	for {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return 0, syntaxErr(start, "unterminated string")
+		}
+		j += i
+		// The quote is escaped when an odd number of backslashes precede
+		// it; the run cannot reach back past i, just after a quote.
+		k := j - 1
+		for k >= i && b[k] == '\\' {
+			k--
+		}
+		if (j-1-k)%2 == 0 {
+			if check && !validContent(b[start+1:j]) {
+				return 0, syntaxErr(start, "invalid string")
+			}
+			return j + 1, nil
+		}
+		i = j + 1
+	}
+}
+
+// validContent reports whether s, a string's content between its quotes,
+// has no raw control character and only valid escapes. Eight bytes are
+// tested at a time for a byte below 0x20 or a backslash; the lowest byte
+// the test flags is a true match (borrows only spill upwards).
+func validContent(s []byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for i < len(s) {
+		if i+8 <= len(s) {
+			x := binary.LittleEndian.Uint64(s[i:])
+			e := x ^ (lo * '\\')
+			m := ((x-lo*0x20)&^x | (e-lo)&^e) & hi
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) / 8
+		}
+		c := s[i]
+		switch {
+		case c < 0x20:
+			return false
+		case c != '\\':
+			i++
+			continue
+		}
+		if i+1 >= len(s) {
+			return false
+		}
+		switch s[i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i += 2
+		case 'u':
+			if _, ok := hex4(s, i+2); !ok {
+				return false
+			}
+			i += 6
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// skipNumber returns the index just past the number at b[i], checking the
+// JSON number grammar.
+func skipNumber(b []byte, i int) (int, error) {
+	start := i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return 0, syntaxErr(start, "invalid value")
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return 0, syntaxErr(start, "invalid number")
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return 0, syntaxErr(start, "invalid number")
+		}
+	}
+	return i, nil
+}
+
+func skipLiteral(b []byte, i int, lit string) (int, error) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return 0, syntaxErr(i, "invalid value")
+	}
+	return i + len(lit), nil
+}
+
+// skipValue returns the index just past the value that starts at b[i]
+// (after blanks), at depth, checking it; strict also checks the content of
+// its strings (see stringEnd).
+func skipValue(b []byte, i, depth int, strict bool) (int, error) {
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return 0, syntaxErr(i, "unexpected end")
+	}
+	switch c := b[i]; c {
+	case '"':
+		return stringEnd(b, i, strict)
+	case '{', '[':
+		if depth >= maxDepth {
+			return 0, syntaxErr(i, "nested too deep")
+		}
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		i = skipWS(b, i+1)
+		if i < len(b) && b[i] == closing {
+			return i + 1, nil
+		}
+		for {
+			var err error
+			if c == '{' {
+				if i, err = memberName(b, i, strict); err != nil {
+					return 0, err
+				}
+			}
+			if i, err = skipValue(b, i, depth+1, strict); err != nil {
+				return 0, err
+			}
+			i = skipWS(b, i)
+			if i >= len(b) {
+				return 0, syntaxErr(i, "unexpected end")
+			}
+			if b[i] == closing {
+				return i + 1, nil
+			}
+			if b[i] != ',' {
+				return 0, syntaxErr(i, "expected ',' or a closing bracket")
+			}
+			i = skipWS(b, i+1)
+		}
+	case 't':
+		return skipLiteral(b, i, "true")
+	case 'f':
+		return skipLiteral(b, i, "false")
+	case 'n':
+		return skipLiteral(b, i, "null")
+	default:
+		return skipNumber(b, i)
+	}
+}
+
+// memberName reads a member name and its colon at b[i], returning the
+// index after the colon.
+func memberName(b []byte, i int, strict bool) (int, error) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, syntaxErr(i, "expected a member name")
+	}
+	i, err := stringEnd(b, i, strict)
+	if err != nil {
+		return 0, err
+	}
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return 0, syntaxErr(i, "expected ':'")
+	}
+	return i + 1, nil
+}
+
+// val is the text of one checked JSON value.
+type val []byte
+
+func (v val) present() bool { return len(v) > 0 && v[0] != 'n' }
+func (v val) isStr() bool   { return len(v) > 0 && v[0] == '"' }
+func (v val) isObj() bool   { return len(v) > 0 && v[0] == '{' }
+func (v val) isArr() bool   { return len(v) > 0 && v[0] == '[' }
+func (v val) isNum() bool   { return len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9') }
+
+// raw is a string's content as written, escapes included: valid inside a
+// JSON string as it is.
+func (v val) raw() []byte { return v[1 : len(v)-1] }
+
+// str is a string's content unescaped; it is v's own bytes when there is
+// nothing to unescape, else appended to buf.
+func (v val) str(buf []byte) []byte {
+	r := v.raw()
+	if bytes.IndexByte(r, '\\') < 0 {
+		return r
+	}
+	return unescape(buf[:0], r)
+}
+
+// uint reads an unsigned integer written as a number or, as protojson
+// writes 64-bit integers, as a string of digits.
+func (v val) uint() (uint64, bool) {
+	b := []byte(v)
+	if v.isStr() {
+		b = v.raw()
+	}
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// unescape appends the JSON string content r, unescaped, to dst. Invalid
+// escapes are kept as written, as fastjson keeps them.
+func unescape(dst, r []byte) []byte {
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		if c != '\\' || i+1 >= len(r) {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		switch r[i] {
+		case '"', '\\', '/':
+			dst = append(dst, r[i])
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			x, ok := hex4(r, i+1)
+			if !ok {
+				dst = append(dst, '\\', 'u')
+				continue
+			}
+			i += 4
+			if x >= 0xD800 && x < 0xDC00 && i+2 < len(r) && r[i+1] == '\\' && r[i+2] == 'u' {
+				if y, ok := hex4(r, i+3); ok && y >= 0xDC00 && y < 0xE000 {
+					x = 0x10000 + (x-0xD800)<<10 + (y - 0xDC00)
+					i += 6
+				}
+			}
+			if x >= 0xD800 && x < 0xE000 {
+				x = 0xFFFD
+			}
+			dst = appendRune(dst, x)
+		default:
+			dst = append(dst, '\\', r[i])
+		}
+	}
+	return dst
+}
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var x rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			x = x<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			x = x<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			x = x<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return x, true
+}
+
+func appendRune(dst []byte, r rune) []byte {
+	switch {
+	case r < 0x80:
+		return append(dst, byte(r))
+	case r < 0x800:
+		return append(dst, 0xC0|byte(r>>6), 0x80|byte(r)&0x3F)
+	case r < 0x10000:
+		return append(dst, 0xE0|byte(r>>12), 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F)
+	default:
+		return append(dst, 0xF0|byte(r>>18), 0x80|byte(r>>12)&0x3F, 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F)
+	}
+}
+
+// skipFast returns the index just past the value at b[i], which is known to
+// be valid JSON (checked by skipValue): it only finds the end.
+func skipFast(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		e, _ := skipString(b, i)
+		return e
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i, _ = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	default:
+		for i < len(b) {
+			switch b[i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return i
+			}
+			i++
+		}
+		return i
+	}
+}
+
+// obj iterates the members of an object, walking each byte once: next
+// stops at a member's value, which the caller takes with value (any value),
+// or enters with object and then hands the exhausted child back with
+// resume; a value left alone is skipped by the following next.
+//
+//	it := members(v)
+//	for it.next() {
+//		switch string(it.key) {
+//		case "pid":
+//			pid = it.value()
+//		case "pod":
+//			c := it.object()
+//			for c.next() { ... }
+//			it.resume(&c)
+//		}
+//	}
+//
+// An iterator from members walks text known to be valid (a val). One from
+// checkedMembers checks what it walks, so that a record is read and
+// checked in the same pass; it stops at the first syntax error, which err
+// then holds (and resume hands up). Either way the caller iterates every
+// iterator to its end.
+type obj struct {
+	b   []byte
+	i   int    // where the next member (or the closing brace) is looked for
+	vs  int    // start of the current member's value
+	key []byte // the current member's raw name (escaped)
+	// taken: the current value was consumed (i is past it).
+	taken bool
+	// started: a member was read (a comma must come before the next).
+	started bool
+	checked bool
+	depth   int // the object's own depth
+	err     error
+}
+
+// members iterates v, which must be an object (else there are none).
+func members(v val) obj {
+	if !v.isObj() {
+		return obj{taken: true}
+	}
+	return obj{b: v, i: 1, taken: true}
+}
+
+// checkedMembers iterates, checking it, the object that opens at b[i], at
+// depth.
+func checkedMembers(b []byte, i, depth int) obj {
+	o := obj{b: b, i: i + 1, taken: true, checked: true, depth: depth}
+	if depth >= maxDepth {
+		o.fail(syntaxErr(i, "nested too deep"))
+	}
+	return o
+}
+
+func (o *obj) fail(err error) {
+	if o.err == nil {
+		o.err = err
+	}
+	o.b = nil
+}
+
+func (o *obj) next() bool {
+	if o.b == nil {
+		return false
+	}
+	if !o.taken {
+		if o.checked {
+			e, err := skipValue(o.b, o.vs, o.depth+1, false)
+			if err != nil {
+				o.fail(err)
+				return false
+			}
+			o.i = e
+		} else {
+			o.i = skipFast(o.b, o.vs)
+		}
+	}
+	i := skipWS(o.b, o.i)
+	if o.checked {
+		switch {
+		case i >= len(o.b):
+			o.fail(syntaxErr(i, "unexpected end"))
+			return false
+		case o.b[i] == '}':
+			o.i = i + 1
+			o.b = nil
+			return false
+		case o.started:
+			if o.b[i] != ',' {
+				o.fail(syntaxErr(i, "expected ',' or '}'"))
+				return false
+			}
+			i = skipWS(o.b, i+1)
+		}
+		if i >= len(o.b) || o.b[i] != '"' {
+			o.fail(syntaxErr(i, "expected a member name"))
+			return false
+		}
+		ke, err := skipString(o.b, i)
+		if err != nil {
+			o.fail(err)
+			return false
+		}
+		o.key = o.b[i+1 : ke-1]
+		i = skipWS(o.b, ke)
+		if i >= len(o.b) || o.b[i] != ':' {
+			o.fail(syntaxErr(i, "expected ':'"))
+			return false
+		}
+		o.vs = skipWS(o.b, i+1)
+		if o.vs >= len(o.b) {
+			o.fail(syntaxErr(o.vs, "unexpected end"))
+			return false
+		}
+		o.taken, o.started = false, true
+		return true
+	}
+	if i < len(o.b) && o.b[i] == ',' {
+		i = skipWS(o.b, i+1)
+	}
+	if i >= len(o.b) || o.b[i] != '"' {
+		o.i = i + 1 // past the closing brace
+		o.b = nil
+		return false
+	}
+	ke, _ := skipString(o.b, i)
+	o.key = o.b[i+1 : ke-1]
+	i = skipWS(o.b, ke)
+	o.vs = skipWS(o.b, i+1) // past ':'
+	o.taken = false
+	return true
+}
+
+// value takes the current member's value (nil after a syntax error).
+func (o *obj) value() val {
+	var e int
+	if o.checked {
+		var err error
+		if e, err = skipValue(o.b, o.vs, o.depth+1, true); err != nil {
+			o.fail(err)
+			return nil
+		}
+	} else {
+		e = skipFast(o.b, o.vs)
+	}
+	o.i, o.taken = e, true
+	return val(o.b[o.vs:e])
+}
+
+// isObject reports whether the current value is an object.
+func (o *obj) isObject() bool { return o.b[o.vs] == '{' }
+
+// object iterates the current value, which must be an object (see
+// isObject); the exhausted child goes back with resume.
+func (o *obj) object() obj {
+	if o.checked {
+		return checkedMembers(o.b, o.vs, o.depth+1)
+	}
+	return obj{b: o.b, i: o.vs + 1, taken: true}
+}
+
+// resume continues after a child from object that next has exhausted.
+func (o *obj) resume(c *obj) {
+	if c.err != nil {
+		o.fail(c.err)
+		return
+	}
+	o.i, o.taken = c.i, true
+}
+
+// arr iterates the elements of an array known to be valid JSON.
+type arr struct {
+	b   []byte
+	i   int
+	val val
+}
+
+func elements(v val) arr {
+	if !v.isArr() {
+		return arr{}
+	}
+	return arr{b: v, i: 1}
+}
+
+func (a *arr) next() bool {
+	if a.b == nil {
+		return false
+	}
+	i := skipWS(a.b, a.i)
+	if i < len(a.b) && a.b[i] == ',' {
+		i = skipWS(a.b, i+1)
+	}
+	if i >= len(a.b) || a.b[i] == ']' {
+		a.b = nil
+		return false
+	}
+	e := skipFast(a.b, i)
+	a.val = val(a.b[i:e])
+	a.i = e
+	return true
+}

@@ -1,0 +1,311 @@
+package normalize
+
+import (
+	"encoding/binary"
+	"strconv"
+)
+
+// writer builds one ECS document. Objects are opened lazily: an object is
+// written only once a member is put in it, so a section with nothing to say
+// (no container, no parent) leaves no empty object behind. Keys are the
+// formats' constant ASCII names and are written as they are.
+type writer struct {
+	b     []byte
+	stack []frame
+	// pending is the index of the first frame not written yet (every
+	// frame after it is not either), -1 when all are.
+	pending int
+	// tf caches the date and time of the last second formatted.
+	tf timeFormat
+}
+
+type frame struct {
+	key     string
+	written bool // the opening brace is out
+	members bool // at least one member is out
+}
+
+func (w *writer) reset(dst []byte) {
+	w.b = append(dst[:0], '{')
+	w.stack = append(w.stack[:0], frame{written: true})
+	w.pending = -1
+}
+
+// finish closes every open object and returns the document.
+func (w *writer) finish() []byte {
+	for len(w.stack) > 0 {
+		w.close()
+	}
+	return w.b
+}
+
+// open starts the object key inside the current one.
+func (w *writer) open(key string) {
+	if w.pending < 0 {
+		w.pending = len(w.stack)
+	}
+	w.stack = append(w.stack, frame{key: key})
+}
+
+// close ends the current object (nothing is written if it stayed empty).
+func (w *writer) close() {
+	f := w.stack[len(w.stack)-1]
+	w.stack = w.stack[:len(w.stack)-1]
+	if f.written {
+		w.b = append(w.b, '}')
+	}
+	if w.pending >= len(w.stack) {
+		w.pending = -1
+	}
+}
+
+// member writes the name of a new member of the current object, first
+// writing the objects still pending around it.
+func (w *writer) member(key string) {
+	for i := w.pending; i >= 0 && i < len(w.stack); i++ {
+		f := &w.stack[i]
+		p := &w.stack[i-1]
+		if p.members {
+			w.b = append(w.b, ',')
+		}
+		p.members = true
+		w.b = append(w.b, '"')
+		w.b = append(w.b, f.key...)
+		w.b = append(w.b, '"', ':', '{')
+		f.written = true
+	}
+	w.pending = -1
+	f := &w.stack[len(w.stack)-1]
+	if f.members {
+		w.b = append(w.b, ',')
+	}
+	f.members = true
+	w.b = append(w.b, '"')
+	w.b = append(w.b, key...)
+	w.b = append(w.b, '"', ':')
+}
+
+// memberName is member for a name read from the input, escaped.
+func (w *writer) memberName(name []byte) {
+	w.member("")
+	w.b = w.b[:len(w.b)-3] // the empty name member wrote
+	w.b = appendString(w.b, name)
+	w.b = append(w.b, ':')
+}
+
+// rawStr writes a string member from raw JSON string content (escapes as
+// written in the input, which are valid as they are).
+func (w *writer) rawStr(key string, raw []byte) {
+	w.member(key)
+	w.b = append(w.b, '"')
+	w.b = append(w.b, raw...)
+	w.b = append(w.b, '"')
+}
+
+// str writes a string member, escaping it.
+func (w *writer) str(key string, s []byte) {
+	w.member(key)
+	w.b = appendString(w.b, s)
+}
+
+func (w *writer) conststr(key, s string) {
+	w.member(key)
+	w.b = append(w.b, '"')
+	w.b = append(w.b, s...)
+	w.b = append(w.b, '"')
+}
+
+// strVal writes a JSON string val as it is.
+func (w *writer) strVal(key string, v val) {
+	w.member(key)
+	w.b = append(w.b, v...)
+}
+
+func (w *writer) int(key string, n int64) {
+	w.member(key)
+	w.b = strconv.AppendInt(w.b, n, 10)
+}
+
+func (w *writer) uint(key string, n uint64) {
+	w.member(key)
+	w.b = strconv.AppendUint(w.b, n, 10)
+}
+
+// uintStr writes n as a decimal string (ECS ids such as user.id are
+// keywords).
+func (w *writer) uintStr(key string, n uint64) {
+	w.member(key)
+	w.b = append(w.b, '"')
+	w.b = strconv.AppendUint(w.b, n, 10)
+	w.b = append(w.b, '"')
+}
+
+func (w *writer) bool(key string, b bool) {
+	w.member(key)
+	w.b = strconv.AppendBool(w.b, b)
+}
+
+// time writes Unix nanoseconds as RFC 3339 UTC, as Cairn writes @timestamp
+// (three fractional digits, nine when there is something below the
+// millisecond).
+func (w *writer) time(key string, ns int64) {
+	w.member(key)
+	w.b = w.tf.append(w.b, ns)
+}
+
+// constStrs writes an array of constant strings.
+func (w *writer) constStrs(key string, s ...string) {
+	w.member(key)
+	w.b = append(w.b, '[')
+	for i, x := range s {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.b = append(w.b, '"')
+		w.b = append(w.b, x...)
+		w.b = append(w.b, '"')
+	}
+	w.b = append(w.b, ']')
+}
+
+// Arrays built element by element: beginArr, then elements, then endArr.
+func (w *writer) beginArr(key string) {
+	w.member(key)
+	w.b = append(w.b, '[')
+}
+
+func (w *writer) sep(first bool) {
+	if !first {
+		w.b = append(w.b, ',')
+	}
+}
+
+func (w *writer) endArr() { w.b = append(w.b, ']') }
+
+// Array elements that are objects: beginElem opens one (written at once,
+// since the array already is), endElem closes it.
+func (w *writer) beginElem(first bool) {
+	w.sep(first)
+	w.b = append(w.b, '{')
+	w.stack = append(w.stack, frame{written: true})
+}
+
+func (w *writer) endElem() { w.close() }
+
+// appendString writes s as a JSON string: quote, backslash and control
+// characters are escaped; other bytes, UTF-8 or not, go as they are (the
+// ECS decoder treats them as it treats the same bytes in a native line).
+func appendString(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		// Eight bytes at a time while none needs escaping.
+		if i+8 <= len(s) {
+			const lo, hi = 0x0101010101010101, 0x8080808080808080
+			x := binary.LittleEndian.Uint64(s[i:])
+			q := x ^ (lo * '"')
+			e := x ^ (lo * '\\')
+			if ((x-lo*0x20)&^x|(q-lo)&^q|(e-lo)&^e)&hi == 0 {
+				i += 8
+				continue
+			}
+		}
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			const hex = "0123456789abcdef"
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// timeFormat writes RFC 3339 UTC times, keeping the date and time of the
+// last second it formatted (consecutive records mostly share it).
+type timeFormat struct {
+	sec    int64
+	prefix [len("2006-01-02T15:04:05")]byte
+	valid  bool
+}
+
+func (f *timeFormat) append(dst []byte, ns int64) []byte {
+	sec, frac := ns/1e9, int(ns%1e9)
+	if frac < 0 {
+		sec, frac = sec-1, frac+1e9
+	}
+	if !f.valid || sec != f.sec {
+		days, rem := sec/86400, sec%86400
+		if rem < 0 {
+			days, rem = days-1, rem+86400
+		}
+		y, m, d := civil(days)
+		p := appendDigits(f.prefix[:0], int(y), 4)
+		p = append(p, '-')
+		p = appendDigits(p, m, 2)
+		p = append(p, '-')
+		p = appendDigits(p, d, 2)
+		p = append(p, 'T')
+		p = appendDigits(p, int(rem/3600), 2)
+		p = append(p, ':')
+		p = appendDigits(p, int(rem/60%60), 2)
+		p = append(p, ':')
+		appendDigits(p, int(rem%60), 2)
+		f.sec, f.valid = sec, true
+	}
+	dst = append(dst, '"')
+	dst = append(dst, f.prefix[:]...)
+	dst = append(dst, '.')
+	if frac%1e6 == 0 {
+		dst = appendDigits(dst, frac/1e6, 3)
+	} else {
+		dst = appendDigits(dst, frac, 9)
+	}
+	return append(dst, 'Z', '"')
+}
+
+// civil converts days since 1970-01-01 to a proleptic Gregorian date
+// (H. Hinnant's days_from_civil, inverted); the times written are those
+// ParseRFC3339 accepts, years 1970 to 2262.
+func civil(days int64) (year int64, month, day int) {
+	z := days + 719468
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	y := yoe + era*400
+	if m <= 2 {
+		y++
+	}
+	return y, int(m), int(d)
+}
+
+func appendDigits(dst []byte, n, width int) []byte {
+	var buf [9]byte
+	for i := width - 1; i >= 0; i-- {
+		buf[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(dst, buf[:width]...)
+}
