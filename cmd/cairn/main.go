@@ -72,7 +72,10 @@ Runs the processors of the config's logs pipeline, in order and with the
 same configuration as the collector, on ECS documents (one JSON object per
 line, nested or dotted keys), and writes every resulting record as one ECS
 document per line. Malformed lines are reported on stderr and counted; the
-run goes on. "-" reads stdin / writes stdout.
+run goes on. "-" reads stdin / writes stdout. The output must be another
+file than the input, and outside the --state directory; a --state
+directory that another replay or a collector is using is refused (exit
+status 2) before anything is written.
 
 `)
 		fs.PrintDefaults()

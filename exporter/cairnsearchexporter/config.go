@@ -3,6 +3,7 @@ package cairnsearchexporter
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -163,6 +164,12 @@ const (
 	defaultSpoolMaxBytes   = 1 << 30
 	defaultSpoolSenders    = 4
 	minSpoolMaxBytes       = 1 << 20
+
+	// maxConsumers bounds spool::senders and sending_queue::num_consumers:
+	// each is a goroutine and a concurrent _bulk request.
+	maxConsumers = 1024
+	// maxMultiplier bounds retry_on_failure::multiplier.
+	maxMultiplier = 100
 )
 
 var _ component.Config = (*Config)(nil)
@@ -255,6 +262,19 @@ func (c *Config) Validate() error {
 	if q := c.QueueBatchConfig.Get(); q != nil && q.StorageID != nil && q.WaitForResult {
 		add("sending_queue: wait_for_result cannot be used with storage")
 	}
+	if q := c.QueueBatchConfig.Get(); q != nil && q.NumConsumers > maxConsumers {
+		// One goroutine each, started with the exporter.
+		add("sending_queue::num_consumers must be at most %d, got %d", maxConsumers, q.NumConsumers)
+	}
+	// The backoff grows the interval by the multiplier in floating point:
+	// NaN, infinite or huge multipliers overflowed the next interval into
+	// a negative one, i.e. retries without any pause.
+	if m := c.BackOffConfig.Multiplier; math.IsNaN(m) || m < 0 || m > maxMultiplier {
+		add("retry_on_failure::multiplier must be from 0 to %g, got %g", float64(maxMultiplier), m)
+	}
+	if rf := c.BackOffConfig.RandomizationFactor; !(rf >= 0 && rf <= 1) {
+		add("retry_on_failure::randomization_factor must be from 0 to 1, got %g", rf)
+	}
 	c.validateDelivery(add)
 	return errors.Join(errs...)
 }
@@ -274,8 +294,8 @@ func (c *Config) validateDelivery(add func(string, ...any)) {
 		if c.Spool.MaxBytes < minSpoolMaxBytes {
 			add("spool::max_bytes must be at least %d, got %d", minSpoolMaxBytes, c.Spool.MaxBytes)
 		}
-		if c.Spool.Senders < 1 {
-			add("spool::senders must be at least 1, got %d", c.Spool.Senders)
+		if c.Spool.Senders < 1 || c.Spool.Senders > maxConsumers {
+			add("spool::senders must be from 1 to %d, got %d", maxConsumers, c.Spool.Senders)
 		}
 		if q := c.QueueBatchConfig.Get(); q != nil && q.StorageID != nil {
 			// Both would keep every batch on disk, the queue after a

@@ -1,11 +1,14 @@
 package cairnsearchexporter
 
 import (
+	"math"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/cairnsec/cairn/exporter/cairnsearchexporter/internal/metadata"
 	"github.com/cairnsec/cairn/internal/testkit"
@@ -88,5 +91,76 @@ func TestConfigErrorsNameTheOption(t *testing.T) {
 	assert.Contains(t, err.Error(), "lifecycle::rollover_max_size")
 	_, err = load(t, "bad_spool")
 	assert.Contains(t, err.Error(), `spool::sync "always" must be none or batch`)
-	assert.Contains(t, err.Error(), "spool::senders must be at least 1")
+	assert.Contains(t, err.Error(), "spool::senders must be from 1 to 1024, got 0")
+}
+
+// TestValidateBoundsExtremes: options that start goroutines
+// (spool::senders, sending_queue::num_consumers) and the retry multiplier
+// and randomization factor are bounded, with messages naming the option and
+// its range. spool::senders: 1<<40 passed before and the start then launched
+// that many senders; multiplier: .inf or .nan passed and made every retry
+// immediate.
+func TestValidateBoundsExtremes(t *testing.T) {
+	online := map[string]any{"endpoint": "http://localhost:9200"}
+	with := func(extra map[string]any) map[string]any {
+		m := map[string]any{}
+		for k, v := range online {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	cases := map[string]struct {
+		conf map[string]any
+		want string
+	}{
+		"senders":           {with(map[string]any{"spool": map[string]any{"directory": "/tmp/spool", "senders": int64(1) << 40}}), "spool::senders must be from 1 to 1024, got 1099511627776"},
+		"num_consumers":     {with(map[string]any{"sending_queue": map[string]any{"num_consumers": math.MaxInt32}}), "sending_queue::num_consumers must be at most 1024, got 2147483647"},
+		"infinite multiple": {with(map[string]any{"retry_on_failure": map[string]any{"multiplier": math.Inf(1)}}), "retry_on_failure::multiplier must be from 0 to 100"},
+		"NaN multiplier":    {with(map[string]any{"retry_on_failure": map[string]any{"multiplier": math.NaN()}}), "retry_on_failure::multiplier must be from 0 to 100, got NaN"},
+		"huge multiplier":   {with(map[string]any{"retry_on_failure": map[string]any{"multiplier": 1e308}}), "retry_on_failure::multiplier must be from 0 to 100"},
+		"NaN randomization": {with(map[string]any{"retry_on_failure": map[string]any{"randomization_factor": math.NaN()}}), "retry_on_failure::randomization_factor must be from 0 to 1, got NaN"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			require.NoError(t, confmap.NewFromStringMap(c.conf).Unmarshal(cfg))
+			var err error
+			require.NotPanics(t, func() { err = confmap.Validate(cfg) })
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.want)
+		})
+	}
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, confmap.NewFromStringMap(with(map[string]any{"spool": map[string]any{"directory": "/tmp/spool", "senders": 1024},
+		"retry_on_failure": map[string]any{"multiplier": 100}})).Unmarshal(cfg))
+	assert.NoError(t, confmap.Validate(cfg), "the bounds themselves are valid")
+}
+
+// TestBackoffNeverOverflows: however the interval grows, a delay is never
+// negative or zero (it used to wrap around int64 into a negative interval,
+// i.e. retries in a tight loop, once interval × multiplier passed 292
+// years, or at once with a NaN multiplier).
+func TestBackoffNeverOverflows(t *testing.T) {
+	for name, bc := range map[string]configretry.BackOffConfig{
+		"huge growth":     {InitialInterval: time.Hour, Multiplier: 1e6, RandomizationFactor: 0.5},
+		"huge initial":    {InitialInterval: math.MaxInt64, Multiplier: 1.5, RandomizationFactor: 1},
+		"NaN multiplier":  {InitialInterval: time.Second, Multiplier: math.NaN(), MaxInterval: time.Minute},
+		"capped by max":   {InitialInterval: time.Second, Multiplier: 1e300, MaxInterval: time.Minute},
+		"infinite factor": {InitialInterval: time.Second, Multiplier: math.Inf(1)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := newBackoff(bc)
+			for i := range 40 {
+				d, ok := b.next()
+				require.True(t, ok)
+				require.Positive(t, d, "attempt %d", i)
+				if bc.MaxInterval > 0 {
+					require.LessOrEqual(t, d, bc.MaxInterval)
+				}
+			}
+		})
+	}
 }

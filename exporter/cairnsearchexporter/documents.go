@@ -25,6 +25,8 @@ type item struct {
 	namespace       string
 	id              string
 	alert           bool
+	// version is an alert's external version (0: none).
+	version int64
 }
 
 // batch holds the encoded documents of one push.
@@ -100,7 +102,7 @@ func (d *docEncoder) encode(ld plog.Logs, b *batch) {
 				if ns == "" {
 					ns = d.namespace
 				}
-				it := item{start: len(b.buf), ref: recRef{i, j, k}, index: tgt.index, namespace: ns, id: id, alert: tgt.alert}
+				it := item{start: len(b.buf), ref: recRef{i, j, k}, index: tgt.index, namespace: ns, id: id, alert: tgt.alert, version: version}
 				b.buf = appendAction(b.buf, tgt.alert, tgt.index, id, version)
 				it.doc = len(b.buf)
 				b.buf = d.enc.AppendDoc(b.buf, res, rec, &d.x)

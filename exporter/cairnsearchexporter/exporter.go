@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -136,12 +137,24 @@ func (e *searchExporter) putState(st *pushState) {
 
 func (e *searchExporter) start(ctx context.Context, host component.Host) error {
 	if e.cfg.Offline.Directory != "" {
-		fs, err := newFileSink(e.cfg.Offline)
+		fs, r, err := newFileSink(e.cfg.Offline)
 		if err != nil {
 			return err
 		}
 		e.files = fs
 		e.logger.Info("Writing _bulk files (offline mode)", zap.String("directory", e.cfg.Offline.Directory), zap.String("sync", e.cfg.Offline.Sync))
+		if r.err != nil {
+			e.logger.Warn("Could not read back all of the offline files of an earlier run: documents of theirs sent again may be written again (loading them twice is harmless)",
+				zap.Error(r.err))
+		}
+		if r.cut > 0 {
+			e.logger.Warn("Cut an incomplete last document off an offline file (a write interrupted by a crash); it is written again when the receiver sends it again",
+				zap.String("file", r.cutFile), zap.Int64("bytes", r.cut))
+		}
+		if r.docs > 0 {
+			e.logger.Info("Offline files of an earlier run read back: their documents are not written again (a batch sent again after a crash)",
+				zap.Int("documents", r.docs), zap.Strings("files", r.files))
+		}
 		return nil
 	}
 	// The exporter compresses bodies itself (see compressor).
@@ -268,6 +281,8 @@ var (
 	attrCreated = metric.WithAttributes(attribute.String("result", "created"))
 	attrExists  = metric.WithAttributes(attribute.String("result", "exists"))
 	attrWritten = metric.WithAttributes(attribute.String("result", "written"))
+
+	attrAlreadyWritten = metric.WithAttributes(attribute.String("reason", "already_written"))
 )
 
 // pushLogs is the exporterhelper push function: it encodes the batch once
@@ -313,13 +328,17 @@ func (e *searchExporter) pushOffline(ctx context.Context, st *pushState) error {
 	var bo *backoff
 	for {
 		t0 := time.Now()
-		e.tel.ExporterCairnSearchDocsSent.Add(ctx, n)
-		err := e.files.write(st.b.buf)
+		skipped, err := e.files.write(&st.b)
 		e.tel.ExporterCairnSearchBulkLatency.Record(ctx, float64(time.Since(t0).Microseconds())/1000, attrOK)
 		if err == nil {
-			e.tel.ExporterCairnSearchDocsDelivered.Add(ctx, n, attrWritten)
+			e.tel.ExporterCairnSearchDocsSent.Add(ctx, n-int64(skipped))
+			e.tel.ExporterCairnSearchDocsDelivered.Add(ctx, n-int64(skipped), attrWritten)
+			if skipped > 0 {
+				e.tel.ExporterCairnSearchDocsSkipped.Add(ctx, int64(skipped), attrAlreadyWritten)
+			}
 			return nil
 		}
+		e.tel.ExporterCairnSearchDocsSent.Add(ctx, n-int64(skipped))
 		if e.queued || !e.cfg.BackOffConfig.Enabled || errors.Is(err, errSinkClosed) {
 			return err
 		}
@@ -610,16 +629,34 @@ func (b *backoff) next() (time.Duration, bool) {
 	if b.cfg.MaxElapsedTime > 0 && time.Since(b.start) >= b.cfg.MaxElapsedTime {
 		return 0, false
 	}
-	d := b.interval
+	// In floating point, clamped before converting back: a product beyond
+	// int64 would convert to a negative duration, i.e. no pause at all.
+	d := float64(b.interval)
 	if rf := b.cfg.RandomizationFactor; rf > 0 {
-		delta := rf * float64(d)
-		d = time.Duration(float64(d) - delta + rand.Float64()*2*delta)
+		delta := rf * d
+		d = d - delta + rand.Float64()*2*delta
 	}
-	b.interval = time.Duration(float64(b.interval) * max(b.cfg.Multiplier, 1))
+	next := float64(b.interval) * max(b.cfg.Multiplier, 1)
+	if math.IsNaN(next) { // a NaN multiplier: keep the interval
+		next = float64(b.interval)
+	}
 	if b.cfg.MaxInterval > 0 {
-		b.interval = min(b.interval, b.cfg.MaxInterval)
+		next = min(next, float64(b.cfg.MaxInterval))
 	}
-	return max(d, 0), true
+	b.interval = durationOf(next)
+	return durationOf(d), true
+}
+
+// durationOf converts nanoseconds to a duration, 0 for NaN and negative
+// values, the largest duration for those beyond it.
+func durationOf(ns float64) time.Duration {
+	switch {
+	case !(ns > 0):
+		return 0
+	case ns >= math.MaxInt64:
+		return math.MaxInt64
+	}
+	return time.Duration(ns)
 }
 
 // wait sleeps for the next backoff delay; it fails when ctx ends or the

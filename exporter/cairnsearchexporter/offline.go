@@ -33,6 +33,11 @@ const (
 // page cache, which the kernel writes out). A power loss can lose what the
 // kernel had not written yet, unless sync is on (an fsync per batch, and
 // of the directory for each new file).
+//
+// At start the sink reads back the tail of the earlier runs' files
+// (resume.go): the batch a receiver sends again after a crash is not
+// written twice, and an incomplete last document is cut off the newest
+// file. It holds a lock on the directory while open: one writer each.
 type fileSink struct {
 	dir      string
 	maxBytes int64
@@ -45,31 +50,94 @@ type fileSink struct {
 	size   int64
 	seq    int
 	closed bool
+
+	// written holds the keys (docKey) of the documents found at the tail
+	// of the files of earlier runs (see resume): a document whose key is
+	// there is not written again. Dropped (nil) once resumeBytes of new
+	// data have been written: by then the batch a crash left
+	// unacknowledged has been sent again.
+	written     map[string]struct{}
+	writtenLeft int64
+	scratch     []byte
+
+	lock *os.File // held on the directory while open (nil: none)
 }
 
 var errSinkClosed = errors.New("the offline files are closed (the exporter is shutting down)")
 
-func newFileSink(cfg OfflineConfig) (*fileSink, error) {
+func newFileSink(cfg OfflineConfig) (*fileSink, resumed, error) {
 	if err := os.MkdirAll(cfg.Directory, 0o750); err != nil {
-		return nil, fmt.Errorf("offline::directory: %w", err)
+		return nil, resumed{}, fmt.Errorf("offline::directory: %w", err)
 	}
-	return &fileSink{
+	lock, err := lockOfflineDir(cfg.Directory)
+	if err != nil {
+		return nil, resumed{}, fmt.Errorf("offline::directory: %w", err)
+	}
+	s := &fileSink{
 		dir:      cfg.Directory,
 		maxBytes: cfg.MaxFileBytes,
 		maxFiles: cfg.MaxFiles,
 		sync:     cfg.Sync == SyncBatch,
 		stamp:    time.Now().UTC().Format("20060102T150405.000000000Z"),
-	}, nil
+		lock:     lock,
+	}
+	r, err := s.resume()
+	r.err = err
+	return s, r, nil
 }
 
-// write appends one batch (and syncs it with offline::sync batch). A
-// failed write is cut back off the file, which keeps only whole batches.
-func (s *fileSink) write(p []byte) error {
+// write appends one batch (and syncs it with offline::sync batch), leaving
+// out the documents found written by an earlier run; it returns how many
+// it left out. A failed write is cut back off the file, which keeps only
+// whole batches.
+func (s *fileSink) write(b *batch) (skipped int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return errSinkClosed
+		return 0, errSinkClosed
 	}
+	p := b.buf
+	if s.written != nil {
+		for i := range b.items {
+			if s.writtenBefore(&b.items[i]) {
+				skipped++
+			}
+		}
+		if skipped == len(b.items) {
+			return skipped, nil
+		}
+		if skipped > 0 {
+			out := s.scratch[:0]
+			for i := range b.items {
+				if it := &b.items[i]; !s.writtenBefore(it) {
+					out = append(out, b.buf[it.start:it.end]...)
+				}
+			}
+			s.scratch, p = out[:0], out
+		}
+	}
+	if err := s.writeLocked(p); err != nil {
+		return skipped, err
+	}
+	if s.written != nil {
+		if s.writtenLeft -= int64(len(p)); s.writtenLeft <= 0 {
+			s.written, s.scratch = nil, nil
+		}
+	}
+	return skipped, nil
+}
+
+// writtenBefore reports whether the document is at the tail of an earlier
+// run's files.
+func (s *fileSink) writtenBefore(it *item) bool {
+	if it.id == "" {
+		return false
+	}
+	_, ok := s.written[docKey(it.alert, it.id, it.version)]
+	return ok
+}
+
+func (s *fileSink) writeLocked(p []byte) error {
 	if s.f == nil || (s.size > 0 && s.size+int64(len(p)) > s.maxBytes) {
 		if err := s.rotate(); err != nil {
 			return err
@@ -156,10 +224,15 @@ func (s *fileSink) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	if s.f == nil {
-		return nil
+	s.written, s.scratch = nil, nil
+	var err error
+	if s.f != nil {
+		err = s.f.Close()
+		s.f = nil
 	}
-	err := s.f.Close()
-	s.f = nil
+	if s.lock != nil {
+		_ = s.lock.Close() // releases the lock
+		s.lock = nil
+	}
 	return err
 }

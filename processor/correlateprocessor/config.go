@@ -3,6 +3,7 @@ package correlateprocessor
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -193,6 +194,18 @@ const (
 	defaultRedisPrefix = "cairn:correlate:"
 )
 
+// maxSpan bounds every duration option (lateness, max_future, a rule's
+// window and suppress_for): the engine adds and subtracts them to event
+// times in Unix nanoseconds, and beyond a few centuries those sums wrap
+// around int64 (state dropped at restore, windows swept at once).
+const maxSpan = 3650 * 24 * time.Hour
+
+// spanText is maxSpan as the messages give it.
+const spanText = "3650d (87600h)"
+
+// finite reports whether v is a number (not NaN, not ±Inf).
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
 // severities maps severity names to ECS event.severity numbers, on the scale
 // Elastic's detection rules use for the same names.
 var severities = map[string]int64{"low": 21, "medium": 47, "high": 73, "critical": 99}
@@ -202,13 +215,13 @@ var _ component.Config = (*Config)(nil)
 // Validate checks the configuration; every error names the offending option.
 func (cfg *Config) Validate() error {
 	var errs error
-	if cfg.Lateness < 0 {
-		errs = errors.Join(errs, errors.New("lateness must not be negative"))
+	if cfg.Lateness < 0 || cfg.Lateness > maxSpan {
+		errs = errors.Join(errs, fmt.Errorf("lateness must be between 0 and %s, got %s", spanText, cfg.Lateness))
 	}
-	if cfg.MaxFuture < 0 {
-		errs = errors.Join(errs, errors.New("max_future must not be negative"))
+	if cfg.MaxFuture < 0 || cfg.MaxFuture > maxSpan {
+		errs = errors.Join(errs, fmt.Errorf("max_future must be between 0 and %s, got %s", spanText, cfg.MaxFuture))
 	}
-	if cfg.DistinctRatio < 0 || cfg.DistinctRatio > 1 {
+	if !(cfg.DistinctRatio >= 0 && cfg.DistinctRatio <= 1) { // NaN too
 		errs = errors.Join(errs, errors.New("distinct_ratio must be between 0 and 1"))
 	}
 	if cfg.MaxEntities <= 0 {
@@ -343,10 +356,10 @@ func (cfg *Config) compile() (*compiled, error) {
 		if err != nil {
 			errs = errors.Join(errs, prefixed("signals["+name+"]", err))
 		}
-		if w := catalog[name].weight(); w < 0 {
-			errs = errors.Join(errs, fmt.Errorf("signals[%s]: weight must not be negative", name))
+		if w := catalog[name].weight(); !(w >= 0) || !finite(w) {
+			errs = errors.Join(errs, fmt.Errorf("signals[%s]: weight must be a finite number, not negative", name))
 		}
-		if r := catalog[name].Ratio; r != nil && (*r < 0 || *r > 1) {
+		if r := catalog[name].Ratio; r != nil && !(*r >= 0 && *r <= 1) {
 			errs = errors.Join(errs, fmt.Errorf("signals[%s]: ratio must be between 0 and 1", name))
 		}
 		ks := keySource{kind: keyKindOf(name)}
@@ -391,8 +404,8 @@ func (cfg *Config) compile() (*compiled, error) {
 		if m.Name != "" {
 			where = fmt.Sprintf("modifiers[%s]", m.Name)
 		}
-		if m.Multiplier <= 0 {
-			errs = errors.Join(errs, fmt.Errorf("%s: multiplier must be positive", where))
+		if !(m.Multiplier > 0) || !finite(m.Multiplier) {
+			errs = errors.Join(errs, fmt.Errorf("%s: multiplier must be a positive finite number", where))
 		}
 		if len(m.When) == 0 {
 			errs = errors.Join(errs, fmt.Errorf("%s: when is required", where))
@@ -525,8 +538,8 @@ func (sc SignalConfig) signal(name string) (engine.Signal, error) {
 		errs = errors.Join(errs, err)
 		s.Technique = t
 	}
-	if sc.Cap != nil && *sc.Cap < 0 {
-		errs = errors.Join(errs, errors.New("cap must not be negative"))
+	if sc.Cap != nil && (!(*sc.Cap >= 0) || !finite(*sc.Cap)) {
+		errs = errors.Join(errs, errors.New("cap must be a finite number, not negative"))
 	}
 	return s, errs
 }
@@ -586,16 +599,16 @@ func (rc RuleConfig) compile(index int, c *compiled, catalog map[string]SignalCo
 	}
 	if rc.Window != nil {
 		r.Window = int64(rc.Window.D())
-		if r.Window <= 0 {
-			errs = errors.Join(errs, errors.New("window must be positive"))
+		if r.Window <= 0 || r.Window > int64(maxSpan) {
+			errs = errors.Join(errs, fmt.Errorf("window must be positive and at most %s, got %s", spanText, rc.Window.D()))
 			r.Window = int64(defaultWindow)
 		}
 	}
 	r.SuppressFor = r.Window
 	if rc.SuppressFor != nil {
 		r.SuppressFor = int64(rc.SuppressFor.D())
-		if r.SuppressFor < 0 {
-			errs = errors.Join(errs, errors.New("suppress_for must not be negative"))
+		if r.SuppressFor < 0 || r.SuppressFor > int64(maxSpan) {
+			errs = errors.Join(errs, fmt.Errorf("suppress_for must be between 0 and %s, got %s", spanText, rc.SuppressFor.D()))
 			r.SuppressFor = 0
 		}
 	}
@@ -616,10 +629,10 @@ func (rc RuleConfig) compile(index int, c *compiled, catalog map[string]SignalCo
 			if sc.Tactic != "" || sc.Technique != "" || sc.Key != nil {
 				errs = errors.Join(errs, fmt.Errorf("signals[%s]: set tactic, technique and key in the signals catalog, not per rule", name))
 			}
-			if merged.weight() < 0 || (merged.Cap != nil && *merged.Cap < 0) {
-				errs = errors.Join(errs, fmt.Errorf("signals[%s]: weight and cap must not be negative", name))
+			if w := merged.weight(); !(w >= 0) || !finite(w) || (merged.Cap != nil && (!(*merged.Cap >= 0) || !finite(*merged.Cap))) {
+				errs = errors.Join(errs, fmt.Errorf("signals[%s]: weight and cap must be finite numbers, not negative", name))
 			}
-			if merged.Ratio != nil && (*merged.Ratio < 0 || *merged.Ratio > 1) {
+			if merged.Ratio != nil && !(*merged.Ratio >= 0 && *merged.Ratio <= 1) {
 				errs = errors.Join(errs, fmt.Errorf("signals[%s]: ratio must be between 0 and 1", name))
 			}
 			r.Signals[c.signalIdx[name]] = ruleSignal(merged, ratio)
@@ -670,7 +683,7 @@ func (rc RuleConfig) compile(index int, c *compiled, catalog map[string]SignalCo
 		errs = errors.Join(errs, errors.New("risk_score is required (0–100)"))
 	} else {
 		info.riskScore = *rc.RiskScore
-		if info.riskScore < 0 || info.riskScore > 100 {
+		if !(info.riskScore >= 0 && info.riskScore <= 100) { // NaN too
 			errs = errors.Join(errs, errors.New("risk_score must be between 0 and 100"))
 		}
 	}
@@ -706,8 +719,8 @@ func (rc RuleConfig) compile(index int, c *compiled, catalog map[string]SignalCo
 func compileCondition(cc ConditionConfig, r *engine.Rule, c *compiled) ([]criteria.Criterion, error) {
 	var errs error
 	var out []criteria.Criterion
-	if cc.MinScore < 0 || cc.MinDistinctSignals < 0 || cc.MinTactics < 0 {
-		errs = errors.Join(errs, errors.New("condition: minimums must not be negative"))
+	if !(cc.MinScore >= 0) || !finite(cc.MinScore) || cc.MinDistinctSignals < 0 || cc.MinTactics < 0 {
+		errs = errors.Join(errs, errors.New("condition: minimums must be finite numbers, not negative"))
 	}
 	if cc.MinScore > 0 {
 		out = append(out, criteria.MinScore(cc.MinScore))

@@ -1,12 +1,14 @@
 package correlateprocessor
 
 import (
+	"math"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/internal/testkit"
@@ -121,24 +123,24 @@ func TestInvalidConfigs(t *testing.T) {
 		},
 		"bad_catalog": {
 			"entity:",
-			"lateness must not be negative",
+			"lateness must be between 0 and 3650d (87600h), got -",
 			"max_entities must be positive",
 			"max_signals_per_entity must be positive",
 			"max_contributions must be positive",
 			"flush_interval must be positive",
-			"max_future must not be negative",
+			"max_future must be between 0 and 3650d (87600h), got -",
 			"distinct_ratio must be between 0 and 1",
 			"signals[w]: ratio must be between 0 and 1",
 			`signals[w]: key: "" is not a field name`,
 			`signals[w]: key: "a|" is not a field name`,
-			"signals[x]: weight must not be negative",
+			"signals[x]: weight must be a finite number, not negative",
 			`unknown ATT&CK tactic "TA9999"`,
 			`technique "T99" is not an ATT&CK technique id`,
 			"signals[y]: technique T1003: set technique_name",
 			`signals[z]: sub-technique T1003.001: set technique_name to ATT&CK's "Technique: Sub-technique" name`,
 			`signal "unknown_signal" is not in the signals catalog`,
 			"signal_mappings[1]: when is required",
-			"modifiers[zero]: multiplier must be positive",
+			"modifiers[zero]: multiplier must be a positive finite number",
 		},
 		"cycle": {"superseded_by forms a cycle"},
 	} {
@@ -184,4 +186,49 @@ func TestStoreConfig(t *testing.T) {
 	cfg.Store = storeLocal
 	cfg.Redis.Endpoint = ""
 	assert.NoError(t, cfg.Validate(), "redis options are not checked unless used")
+}
+
+// TestValidateBoundsExtremes: durations the engine adds to Unix-nanosecond
+// times are bounded (beyond about 290 years the sums wrap around int64:
+// restored state was dropped, windows swept at once), and NaN or infinite
+// numbers (YAML's .nan, .inf) are refused: NaN passed every "< 0" and
+// "> 1" check before and made every score NaN, so no rule could fire.
+func TestValidateBoundsExtremes(t *testing.T) {
+	rule := func(extra map[string]any) map[string]any {
+		r := map[string]any{"id": RuleCompromisedHost}
+		for k, v := range extra {
+			r[k] = v
+		}
+		return map[string]any{"rules": []any{r}}
+	}
+	cases := map[string]struct {
+		conf map[string]any
+		want string
+	}{
+		"huge lateness":         {map[string]any{"lateness": "2562047h"}, "lateness must be between 0 and 3650d (87600h), got 2562047h0m0s"},
+		"huge max_future":       {map[string]any{"max_future": "100000h"}, "max_future must be between 0 and 3650d (87600h)"},
+		"huge window":           {rule(map[string]any{"window": "3651d"}), "rules[cairn-compromised-host]: window must be positive and at most 3650d (87600h)"},
+		"huge suppress_for":     {rule(map[string]any{"suppress_for": "2562047h"}), "rules[cairn-compromised-host]: suppress_for must be between 0 and 3650d (87600h)"},
+		"NaN distinct_ratio":    {map[string]any{"distinct_ratio": math.NaN()}, "distinct_ratio must be between 0 and 1"},
+		"NaN signal weight":     {map[string]any{"signals": map[string]any{"new_domain": map[string]any{"weight": math.NaN()}}}, "signals[new_domain]: weight must be a finite number"},
+		"infinite signal cap":   {map[string]any{"signals": map[string]any{"new_domain": map[string]any{"cap": math.Inf(1)}}}, "signals[new_domain]: cap must be a finite number"},
+		"NaN signal ratio":      {map[string]any{"signals": map[string]any{"new_domain": map[string]any{"ratio": math.NaN()}}}, "signals[new_domain]: ratio must be between 0 and 1"},
+		"infinite multiplier":   {map[string]any{"modifiers": []any{map[string]any{"name": "m", "when": map[string]any{"user.id": []any{"0"}}, "multiplier": math.Inf(1)}}}, "modifiers[m]: multiplier must be a positive finite number"},
+		"NaN risk_score":        {rule(map[string]any{"risk_score": math.NaN()}), "risk_score must be between 0 and 100"},
+		"NaN min_score":         {rule(map[string]any{"condition": map[string]any{"min_score": math.NaN(), "min_tactics": 1}}), "minimums must be finite numbers"},
+		"NaN rule signal ratio": {rule(map[string]any{"signals": map[string]any{"new_domain": map[string]any{"ratio": math.NaN()}}}), "signals[new_domain]: ratio must be between 0 and 1"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			require.NoError(t, confmap.NewFromStringMap(c.conf).Unmarshal(cfg))
+			var err error
+			require.NotPanics(t, func() { err = cfg.Validate() })
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.want)
+		})
+	}
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, confmap.NewFromStringMap(map[string]any{"lateness": "87600h", "max_future": "87600h", "rules": []any{map[string]any{"id": RuleCompromisedHost, "window": "3650d", "suppress_for": "3650d"}}}).Unmarshal(cfg))
+	assert.NoError(t, cfg.Validate(), "the bounds themselves are valid")
 }

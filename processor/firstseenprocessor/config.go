@@ -403,11 +403,14 @@ func (tc TrackerConfig) compile(cfg *Config) (tracker.Spec, error) {
 	if tc.MaxScopes != 0 {
 		spec.MaxScopes = tc.MaxScopes
 	}
-	if spec.MaxTerms < 0 {
-		errs = errors.Join(errs, errors.New("max_terms must be positive"))
+	// The stores take at most termstore.MaxCap entries (their index packs
+	// an entry number into 32 bits): beyond it termstore.New panics, so
+	// the bound is checked here, before any store is made.
+	if spec.MaxTerms < 1 || spec.MaxTerms > termstore.MaxCap {
+		errs = errors.Join(errs, fmt.Errorf("max_terms must be between 1 and %d, got %d", termstore.MaxCap, spec.MaxTerms))
 	}
-	if spec.MaxScopes < 0 {
-		errs = errors.Join(errs, errors.New("max_scopes must be positive"))
+	if spec.MaxScopes < 1 || spec.MaxScopes > termstore.MaxCap {
+		errs = errors.Join(errs, fmt.Errorf("max_scopes must be between 1 and %d, got %d", termstore.MaxCap, spec.MaxScopes))
 	}
 	if tc.OnlyExternal != nil {
 		spec.OnlyExternal = *tc.OnlyExternal

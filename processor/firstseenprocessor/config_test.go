@@ -1,13 +1,19 @@
 package firstseenprocessor
 
 import (
+	"context"
+	"math"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/cairnsec/cairn/internal/duration"
 	"github.com/cairnsec/cairn/internal/testkit"
@@ -169,4 +175,51 @@ func TestConfigUnmarshalRejectsUnknownKeys(t *testing.T) {
 	cm := confmap.NewFromStringMap(map[string]any{"trackers": []any{map[string]any{"name": "x", "feilds": []any{"a"}}}})
 	cfg := createDefaultConfig().(*Config)
 	assert.ErrorContains(t, cm.Unmarshal(cfg), "feilds")
+}
+
+// TestValidateBoundsSizes: max_terms and max_scopes beyond what the term
+// stores can index (termstore.MaxCap) are configuration errors stating the
+// allowed range. max_terms: 2000000000 used to panic in Validate
+// (termstore.New, through tracker.New), so `otelcol-cairn validate` crashed.
+func TestValidateBoundsSizes(t *testing.T) {
+	const want = "between 1 and 1073741824"
+	cases := map[string]struct {
+		tracker map[string]any
+		option  string
+	}{
+		"host max_terms":               {map[string]any{"name": "new_binary_on_host", "max_terms": 2_000_000_000}, "max_terms"},
+		"custom host max_terms":        {map[string]any{"name": "x", "fields": []any{"user.name"}, "scope": "host", "max_terms": int64(1) << 40}, "max_terms"},
+		"environment max_terms":        {map[string]any{"name": "new_domain", "max_terms": 2_000_000_000}, "max_terms"},
+		"max_terms max int":            {map[string]any{"name": "new_binary_on_host", "max_terms": int64(math.MaxInt64)}, "max_terms"},
+		"negative max_terms":           {map[string]any{"name": "new_binary_on_host", "max_terms": -1}, "max_terms"},
+		"host max_scopes":              {map[string]any{"name": "new_binary_on_host", "max_scopes": 2_000_000_000}, "max_scopes"},
+		"environment max_scopes":       {map[string]any{"name": "new_domain", "max_scopes": int64(math.MaxInt64)}, "max_scopes"},
+		"negative max_scopes":          {map[string]any{"name": "new_domain", "max_scopes": math.MinInt32}, "max_scopes"},
+		"min int max_terms and scopes": {map[string]any{"name": "new_domain", "max_terms": int64(math.MinInt64), "max_scopes": int64(math.MinInt64)}, "max_terms"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			require.NoError(t, confmap.NewFromStringMap(map[string]any{"trackers": []any{c.tracker}}).Unmarshal(cfg))
+			var err error
+			require.NotPanics(t, func() { err = cfg.Validate() })
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.option+" must be "+want)
+		})
+	}
+
+	// The largest allowed sizes are valid, and a processor with them
+	// allocates nothing in proportion at creation and start: the stores
+	// grow with use.
+	cfg := createDefaultConfig().(*Config)
+	cfg.Trackers = []TrackerConfig{{Name: "new_binary_on_host", MaxTerms: 1 << 30, MaxScopes: 1 << 30}}
+	require.NoError(t, cfg.Validate())
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	runtime.ReadMemStats(&after)
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "bytes allocated by creating and starting the processor")
 }

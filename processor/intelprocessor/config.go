@@ -75,6 +75,10 @@ const maxFileSizeMiB = 1 << 40
 // maxCount keeps counts within a 32-bit int and the store's row numbers.
 const maxCount = 1<<31 - 1
 
+// maxQueueSize bounds online.queue_size: far above any quota's worth of
+// lookups, and small enough that the tables sized from it cannot overflow.
+const maxQueueSize = 1_000_000
+
 // maxCorroborating bounds the hosts remembered per hash; far above any
 // sensible setting.
 const maxCorroborating = 16
@@ -176,6 +180,11 @@ func (cfg *Config) Validate() error {
 		}
 		if o.QueueSize <= 0 || o.CacheSize <= 0 {
 			errs = errors.Join(errs, errors.New("online.queue_size and online.cache_size must be positive"))
+		}
+		if o.QueueSize > maxQueueSize {
+			// The lookup tables are sized from it (up to 4×): beyond
+			// this their sizes overflow.
+			errs = errors.Join(errs, fmt.Errorf("online.queue_size (%d) must be from 1 to %d", o.QueueSize, maxQueueSize))
 		}
 		if o.PositiveTTL <= 0 || o.NegativeTTL <= 0 {
 			errs = errors.Join(errs, errors.New("online.positive_ttl and online.negative_ttl must be positive"))

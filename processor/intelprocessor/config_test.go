@@ -1,6 +1,7 @@
 package intelprocessor
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -78,6 +79,11 @@ func TestInvalidLimitsAndFairness(t *testing.T) {
 		"corroborating one":      {func(c *Config) { c.Online.CorroboratingHosts = 1 }, "online.corroborating_hosts (1) must be 0 (off) or from 2 to 16"},
 		"corroborating too many": {func(c *Config) { c.Online.CorroboratingHosts = 17 }, "online.corroborating_hosts (17)"},
 		"empty signal":           {func(c *Config) { c.Online.PrioritySignals = []string{"x", ""} }, "online.priority_signals[1]: empty signal name"},
+		// The lookup tables are sized 2× and 4× queue_size: at MaxInt
+		// that wrapped negative and creation failed with "must provide a
+		// positive size".
+		"queue max int":   {func(c *Config) { c.Online.QueueSize = math.MaxInt }, "online.queue_size (9223372036854775807) must be from 1 to 1000000"},
+		"queue too large": {func(c *Config) { c.Online.QueueSize = 1_000_001 }, "online.queue_size (1000001) must be from 1 to 1000000"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("CAIRN_TEST_VT_KEY", "k")

@@ -144,11 +144,37 @@ type AuditConfig struct {
 	_ struct{}
 }
 
+// Upper bounds of the sizes the receiver allocates from.
+const (
+	maxQueueSize = 1 << 20 // events: the queue is preallocated
+	maxArgs      = 1 << 16
+	maxArgBytes  = 4 << 20 // Linux's ARG_MAX is 2 MiB with the default 8 MiB stack
+	maxWorkers   = 256
+)
+
 // Validate checks the configuration.
 func (c *Config) Validate() error {
 	var errs []error
 	if c.FlushInterval <= 0 {
 		errs = append(errs, errors.New("flush_interval must be positive"))
+	}
+	// Sizes the receiver allocates from (the event queue is a channel of
+	// queue_size slots, argv is read into a max_arg_bytes buffer per
+	// process, each hashing worker is a goroutine) are bounded: beyond the
+	// bounds a start would panic or take gigabytes.
+	for _, o := range []struct {
+		name   string
+		v, max int
+	}{
+		{"max_batch_size", c.MaxBatchSize, maxQueueSize},
+		{"queue_size", c.QueueSize, maxQueueSize},
+		{"processes: max_args", c.Processes.MaxArgs, maxArgs},
+		{"processes: max_arg_bytes", c.Processes.MaxArgBytes, maxArgBytes},
+		{"hashing: workers", c.Hashing.Workers, maxWorkers},
+	} {
+		if o.v > o.max {
+			errs = append(errs, fmt.Errorf("%s must be at most %d, got %d", o.name, o.max, o.v))
+		}
 	}
 	if c.MaxBatchSize <= 0 {
 		errs = append(errs, errors.New("max_batch_size must be positive"))

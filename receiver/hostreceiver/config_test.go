@@ -2,6 +2,7 @@ package hostreceiver
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -86,4 +87,36 @@ func TestFactory(t *testing.T) {
 	require.NoError(t, err)
 	// Never started: shutting down is harmless.
 	require.NoError(t, r.Shutdown(context.Background()))
+}
+
+// TestValidateBoundsSizes: the sizes the receiver allocates from at start or
+// per event are bounded, with messages naming the option and the bound. A
+// queue_size of 1<<40 passed Validate before, and the start then made a
+// channel of 2^40 slots (a panic: "makechan: size out of range"); a
+// max_arg_bytes of MaxInt overflowed the read buffer's size (+1), and
+// workers: 1<<40 started as many goroutines.
+func TestValidateBoundsSizes(t *testing.T) {
+	for name, tc := range map[string]struct {
+		change func(*Config)
+		want   string
+	}{
+		"queue_size":     {func(c *Config) { c.QueueSize = 1 << 40 }, "queue_size must be at most 1048576, got 1099511627776"},
+		"max_batch_size": {func(c *Config) { c.MaxBatchSize = math.MaxInt }, "max_batch_size must be at most 1048576"},
+		"max_args":       {func(c *Config) { c.Processes.MaxArgs = math.MaxInt32 }, "processes: max_args must be at most 65536"},
+		"max_arg_bytes":  {func(c *Config) { c.Processes.MaxArgBytes = math.MaxInt }, "processes: max_arg_bytes must be at most 4194304"},
+		"workers":        {func(c *Config) { c.Hashing.Workers = 1 << 40 }, "hashing: workers must be at most 256"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			require.NoError(t, cfg.Validate())
+			tc.change(cfg)
+			err := cfg.Validate()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	cfg := createDefaultConfig().(*Config)
+	cfg.QueueSize, cfg.MaxBatchSize = 1<<20, 1<<20
+	cfg.Processes.MaxArgs, cfg.Processes.MaxArgBytes, cfg.Hashing.Workers = 1<<16, 4<<20, 256
+	assert.NoError(t, cfg.Validate(), "the bounds themselves are valid")
 }

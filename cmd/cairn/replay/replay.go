@@ -97,6 +97,14 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.ConfigPath == "" || o.InputPath == "" || o.OutputPath == "" {
 		return nil, usage("--config, --input and --output are required")
 	}
+	// Both before anything is opened for writing (the output is truncated
+	// when it is opened).
+	if err := checkPaths(o); err != nil {
+		return nil, err
+	}
+	if err := stateInUse(o.StateDir); err != nil {
+		return nil, err
+	}
 
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
@@ -181,6 +189,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			}
 			h.shutdown(ctx)
 			closeOut()
+			// Another process took the state between the check above
+			// and the storage's open: bbolt only says "timeout".
+			if inUse := stateInUse(o.StateDir); inUse != nil {
+				return nil, inUse
+			}
 			return nil, usage("starting processor: %w", err)
 		}
 	}

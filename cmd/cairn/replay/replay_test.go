@@ -345,6 +345,9 @@ func TestUsageErrors(t *testing.T) {
 		"invalid processor config": {"processors:\n  firstseen:\n    trackers:\n      - name: x\n        scope: planet\nservice:\n  pipelines:\n    logs:\n      processors: [firstseen]\n",
 			nil, `scope must be "host" or "environment"`},
 		"unknown option": {"processors:\n  firstseen:\n    trakers: []\nservice:\n  pipelines:\n    logs:\n      processors: [firstseen]\n", nil, "trakers"},
+		// It used to panic in the processor's Validate.
+		"huge max_terms": {"processors:\n  firstseen:\n    trackers:\n      - name: new_binary_on_host\n        max_terms: 2000000000\nservice:\n  pipelines:\n    logs:\n      processors: [firstseen]\n",
+			nil, "max_terms must be between 1 and 1073741824, got 2000000000"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -34,6 +34,7 @@ type TelemetryBuilder struct {
 	ExporterCairnSearchDocsRetried      metric.Int64Counter
 	ExporterCairnSearchDocsDeadLettered metric.Int64Counter
 	ExporterCairnSearchDocsDropped      metric.Int64Counter
+	ExporterCairnSearchDocsSkipped      metric.Int64Counter
 	ExporterCairnSearchBulkLatency      metric.Float64Histogram
 	ExporterCairnSearchSpoolBytes       metric.Int64ObservableGauge
 	ExporterCairnSearchSpoolRecords     metric.Int64ObservableGauge
@@ -145,6 +146,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ExporterCairnSearchDocsDropped, err = builder.meter.Int64Counter(
 		"otelcol_exporter_cairn_search_docs_dropped",
 		metric.WithDescription("Number of documents given up on by the exporter, per reason (dead-letter write refused, dead-letter queue disabled, retries disabled). Stays 0 in a healthy setup. [Alpha]"),
+		metric.WithUnit("{document}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterCairnSearchDocsSkipped, err = builder.meter.Int64Counter(
+		"otelcol_exporter_cairn_search_docs_skipped",
+		metric.WithDescription("Number of documents not written to an offline file because the tail of the offline files of an earlier run already holds them (same _id; for alerts, same version), per reason: a batch sent again after a crash. [Alpha]"),
 		metric.WithUnit("{document}"),
 	)
 	errs = errors.Join(errs, err)

@@ -21,6 +21,7 @@ func TestTelemetryBuilder(t *testing.T) {
 	tb.ExporterCairnSearchDocsRetried.Add(ctx, 1)
 	tb.ExporterCairnSearchDocsDeadLettered.Add(ctx, 1)
 	tb.ExporterCairnSearchDocsDropped.Add(ctx, 1)
+	tb.ExporterCairnSearchDocsSkipped.Add(ctx, 1)
 	tb.ExporterCairnSearchBulkLatency.Record(ctx, 1)
 	tb.ExporterCairnSearchSpoolFull.Add(ctx, 1)
 	tb.ExporterCairnSearchSpoolReplayed.Add(ctx, 1)
@@ -33,7 +34,8 @@ func TestTelemetryBuilder(t *testing.T) {
 	for _, name := range []string{
 		"otelcol_exporter_cairn_search_docs_sent", "otelcol_exporter_cairn_search_docs_delivered",
 		"otelcol_exporter_cairn_search_docs_retried", "otelcol_exporter_cairn_search_docs_dead_lettered",
-		"otelcol_exporter_cairn_search_docs_dropped", "otelcol_exporter_cairn_search_bulk_latency",
+		"otelcol_exporter_cairn_search_docs_dropped", "otelcol_exporter_cairn_search_docs_skipped",
+		"otelcol_exporter_cairn_search_bulk_latency",
 		"otelcol_exporter_cairn_search_spool_bytes", "otelcol_exporter_cairn_search_spool_records",
 		"otelcol_exporter_cairn_search_spool_oldest_age", "otelcol_exporter_cairn_search_spool_full",
 		"otelcol_exporter_cairn_search_spool_replayed",
