@@ -94,8 +94,6 @@ type ConnectionsConfig struct {
 	IncludeInbound bool `mapstructure:"include_inbound"`
 	// IncludeLoopback also reports connections to loopback addresses.
 	IncludeLoopback bool `mapstructure:"include_loopback"`
-	// MaxTracked bounds the connections remembered between polls.
-	MaxTracked int `mapstructure:"max_tracked"`
 
 	_ struct{}
 }
@@ -218,9 +216,6 @@ func (c *Config) Validate() error {
 			if p != "tcp" && p != "udp" {
 				errs = append(errs, fmt.Errorf("connections: unknown protocol %q (tcp, udp)", p))
 			}
-		}
-		if c.Connections.MaxTracked <= 0 {
-			errs = append(errs, errors.New("connections: max_tracked must be positive"))
 		}
 	}
 	if c.DNS.Enabled {

@@ -34,10 +34,9 @@ func createDefaultConfig() component.Config {
 			Wait:           10 * time.Second,
 		},
 		Connections: ConnectionsConfig{
-			Enabled:    true,
-			Interval:   time.Second,
-			Protocols:  []string{"tcp"},
-			MaxTracked: 65536,
+			Enabled:   true,
+			Interval:  time.Second,
+			Protocols: []string{"tcp"},
 		},
 		DNS: DNSConfig{
 			Enabled:   true,
