@@ -64,3 +64,14 @@ func FormatTime(ns int64) string {
 	b := f.appendTimestamp(make([]byte, 0, 32), uint64(ns))
 	return string(b[1 : len(b)-1])
 }
+
+// TimeFormatter writes Unix nanoseconds as Cairn writes @timestamp, for the
+// other writers of ECS JSON (internal/normalize builds documents from sensor
+// records): one format for every date Cairn writes. Times before 1970 are
+// written as the epoch.
+type TimeFormatter struct{ f timeFormatter }
+
+// Append writes ns as a quoted RFC 3339 UTC time.
+func (t *TimeFormatter) Append(dst []byte, ns int64) []byte {
+	return t.f.appendTimestamp(dst, uint64(max(ns, 0)))
+}

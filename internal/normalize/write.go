@@ -3,6 +3,8 @@ package normalize
 import (
 	"encoding/binary"
 	"strconv"
+
+	"github.com/cairnsec/cairn/internal/ecs"
 )
 
 // writer builds one ECS document. Objects are opened lazily: an object is
@@ -16,7 +18,7 @@ type writer struct {
 	// frame after it is not either), -1 when all are.
 	pending int
 	// tf caches the date and time of the last second formatted.
-	tf timeFormat
+	tf ecs.TimeFormatter
 }
 
 type frame struct {
@@ -150,7 +152,7 @@ func (w *writer) bool(key string, b bool) {
 // millisecond).
 func (w *writer) time(key string, ns int64) {
 	w.member(key)
-	w.b = w.tf.append(w.b, ns)
+	w.b = w.tf.Append(w.b, ns)
 }
 
 // constStrs writes an array of constant strings.
@@ -236,76 +238,3 @@ func appendString(dst, s []byte) []byte {
 	return append(dst, '"')
 }
 
-// timeFormat writes RFC 3339 UTC times, keeping the date and time of the
-// last second it formatted (consecutive records mostly share it).
-type timeFormat struct {
-	sec    int64
-	prefix [len("2006-01-02T15:04:05")]byte
-	valid  bool
-}
-
-func (f *timeFormat) append(dst []byte, ns int64) []byte {
-	sec, frac := ns/1e9, int(ns%1e9)
-	if frac < 0 {
-		sec, frac = sec-1, frac+1e9
-	}
-	if !f.valid || sec != f.sec {
-		days, rem := sec/86400, sec%86400
-		if rem < 0 {
-			days, rem = days-1, rem+86400
-		}
-		y, m, d := civil(days)
-		p := appendDigits(f.prefix[:0], int(y), 4)
-		p = append(p, '-')
-		p = appendDigits(p, m, 2)
-		p = append(p, '-')
-		p = appendDigits(p, d, 2)
-		p = append(p, 'T')
-		p = appendDigits(p, int(rem/3600), 2)
-		p = append(p, ':')
-		p = appendDigits(p, int(rem/60%60), 2)
-		p = append(p, ':')
-		appendDigits(p, int(rem%60), 2)
-		f.sec, f.valid = sec, true
-	}
-	dst = append(dst, '"')
-	dst = append(dst, f.prefix[:]...)
-	dst = append(dst, '.')
-	if frac%1e6 == 0 {
-		dst = appendDigits(dst, frac/1e6, 3)
-	} else {
-		dst = appendDigits(dst, frac, 9)
-	}
-	return append(dst, 'Z', '"')
-}
-
-// civil converts days since 1970-01-01 to a proleptic Gregorian date
-// (H. Hinnant's days_from_civil, inverted); the times written are those
-// ParseRFC3339 accepts, years 1970 to 2262.
-func civil(days int64) (year int64, month, day int) {
-	z := days + 719468
-	era := z / 146097
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d := doy - (153*mp+2)/5 + 1
-	m := mp + 3
-	if m > 12 {
-		m -= 12
-	}
-	y := yoe + era*400
-	if m <= 2 {
-		y++
-	}
-	return y, int(m), int(d)
-}
-
-func appendDigits(dst []byte, n, width int) []byte {
-	var buf [9]byte
-	for i := width - 1; i >= 0; i-- {
-		buf[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return append(dst, buf[:width]...)
-}
