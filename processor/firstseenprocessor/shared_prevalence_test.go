@@ -234,7 +234,7 @@ func TestSharedFleetPrevalence(t *testing.T) {
 		"new_domain": "rare_domain", "new_ip_for_binary": "rare_ip_for_binary"}
 	cols := make([]*collector, 3)
 	for k := range cols {
-		cols[k] = newCollector(t, prevalenceConfig(addr, prefix, 5))
+		cols[k] = newCollector(t, roomyBudget(prevalenceConfig(addr, prefix, 5)))
 	}
 	const batchSize = 500
 	var wg sync.WaitGroup
