@@ -21,12 +21,13 @@ import (
 	"github.com/cairnsec/cairn/cmd/cairn/eval"
 	"github.com/cairnsec/cairn/cmd/cairn/replay"
 	"github.com/cairnsec/cairn/cmd/cairn/scenario"
+	"github.com/cairnsec/cairn/internal/normalize"
 )
 
 const usageText = `cairn: Cairn's replay, eval and scenario tool
 
 Usage:
-  cairn replay --config FILE --input EVENTS.ndjson --output OUT.ndjson [--state DIR] [--pipeline NAME]
+  cairn replay --config FILE --input EVENTS.ndjson --output OUT.ndjson [--state DIR] [--pipeline NAME] [--format ecs|tetragon|zeek|auto]
   cairn eval --config FILE [--corpus DIR] [--scenario NAME] [--format table|json]
   cairn scenario --output FILE [--hosts N] [--days N] [--events-per-host-day N] [--seed N] [--no-attack] [--no-rollout]
   cairn version
@@ -66,16 +67,20 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: cairn replay --config FILE --input EVENTS.ndjson --output OUT.ndjson [--state DIR]
+		fmt.Fprint(stderr, `Usage: cairn replay --config FILE --input EVENTS.ndjson --output OUT.ndjson [--state DIR] [--format ecs|tetragon|zeek|auto]
 
 Runs the processors of the config's logs pipeline, in order and with the
 same configuration as the collector, on ECS documents (one JSON object per
 line, nested or dotted keys), and writes every resulting record as one ECS
-document per line. Malformed lines are reported on stderr and counted; the
-run goes on. "-" reads stdin / writes stdout. The output must be another
-file than the input, and outside the --state directory; a --state
-directory that another replay or a collector is using is refused (exit
-status 2) before anything is written.
+document per line. Lines are decoded as the config's cairn_file receiver
+decodes them, its format included: --format overrides it, to read another
+sensor's records (Tetragon's JSON export, Zeek logs) or "auto" to detect
+them record by record. The summary counts the records read per format.
+Malformed lines are reported on stderr and counted; the run goes on. "-"
+reads stdin / writes stdout. The output must be another file than the
+input, and outside the --state directory; a --state directory that another
+replay or a collector is using is refused (exit status 2) before anything
+is written.
 
 `)
 		fs.PrintDefaults()
@@ -86,6 +91,7 @@ status 2) before anything is written.
 	fs.StringVar(&o.OutputPath, "output", "", "output NDJSON file, or - for stdout")
 	fs.StringVar(&o.StateDir, "state", "", "directory to load state from and save it to, replacing the storage extension's directory; without it state is discarded")
 	fs.StringVar(&o.Pipeline, "pipeline", "", `logs pipeline to run (default "logs", or the only logs pipeline)`)
+	fs.StringVar(&o.Format, "format", "", "what a line holds, overriding the cairn_file receiver's format: ecs, tetragon (Tetragon JSON export), zeek (Zeek JSON or TSV logs) or auto (detected per record) (default: the receiver's format, else ecs)")
 	fs.IntVar(&o.BatchSize, "batch-size", 0, "records per batch handed to the processors (default: max_batch_events of the pipeline's cairn_file receiver, else 4096)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -99,6 +105,10 @@ status 2) before anything is written.
 	}
 	if o.BatchSize < 0 {
 		fmt.Fprintln(stderr, "cairn replay: --batch-size must be positive")
+		return 2
+	}
+	if o.Format != "" && !normalize.Valid(o.Format) {
+		fmt.Fprintf(stderr, "cairn replay: --format must be one of %s, got %q\n", strings.Join(normalize.Names(), ", "), o.Format)
 		return 2
 	}
 	o.Stderr = stderr

@@ -88,3 +88,77 @@ func TestReceiverNormalizesZeekTSV(t *testing.T) {
 		assert.Equal(t, "128.175.13.16", attr(rec, "destination", "ip").Str())
 	}
 }
+
+// Two Zeek TSV logs with different #fields layouts, read by one receiver
+// in small interleaved reads (each file's header is read before the other
+// file's rows): each file's rows are read under its own header, and the
+// records are counted per format, type and kind.
+func TestReceiverKeepsZeekHeadersPerFile(t *testing.T) {
+	e := newEnv(t, false)
+	for _, f := range []string{"conn-wiki.log", "dns.log"} {
+		b, err := os.ReadFile(filepath.Join(captures, "zeek", f))
+		require.NoError(t, err)
+		appendFile(t, e.path(f), string(b))
+	}
+	cfg := e.config("*.log")
+	cfg.Format = normalize.FormatZeek
+	c := &recorder{}
+	e.start(cfg, c, func(r *fileReceiver) { r.readBufSize = 64 })
+	const conn, dns = 34, 4
+	require.Eventually(t, func() bool { return c.count() == conn+dns }, waitFor, tick)
+	byDataset := map[string]int{}
+	for _, rec := range c.records() {
+		ds := attr(rec, "event", "dataset").Str()
+		byDataset[ds]++
+		switch ds {
+		case "zeek.conn":
+			assert.NotEmpty(t, attr(rec, "source", "ip").Str())
+			assert.NotEmpty(t, attr(rec, "network", "transport").Str())
+		case "zeek.dns":
+			assert.NotEmpty(t, attr(rec, "dns", "question", "name").Str())
+		}
+	}
+	assert.Equal(t, map[string]int{"zeek.conn": conn, "zeek.dns": dns}, byDataset)
+	assert.Zero(t, e.sum("otelcol_receiver_cairn_file_malformed_lines", nil))
+
+	const m = "otelcol_receiver_cairn_file_normalized_records"
+	assert.Equal(t, int64(conn), e.sum(m, map[string]string{"format": "zeek", "type": "conn", "kind": "normalized"}))
+	assert.Equal(t, int64(dns), e.sum(m, map[string]string{"format": "zeek", "type": "dns", "kind": "normalized"}))
+	assert.Equal(t, int64(conn+dns), e.sum(m, nil), "header lines are no records")
+}
+
+// format: auto counts the Tetragon records it normalised and the ECS
+// lines it read as they are; format ecs publishes no format counts.
+func TestReceiverCountsFormats(t *testing.T) {
+	var file bytes.Buffer
+	for _, f := range []string{"nc_process_exec.json", "nc_process_exit.json"} {
+		b, err := os.ReadFile(filepath.Join(captures, "tetragon/security-observability-with-ebpf/00_process_lifecycle", f))
+		require.NoError(t, err)
+		require.NoError(t, json.Compact(&file, b))
+		file.WriteByte('\n')
+	}
+	file.WriteString(`{"@timestamp":"2024-01-01T00:00:00Z","event":{"kind":"event"},"host":{"name":"a"}}` + "\n")
+	file.WriteString(`{"event":{"kind":"event"},"@timestamp":"2024-01-01T00:00:01Z"}` + "\n")
+	const m = "otelcol_receiver_cairn_file_normalized_records"
+
+	e := newEnv(t, false)
+	appendFile(t, e.path("mixed.json"), file.String())
+	cfg := e.config("*.json")
+	cfg.Format = normalize.FormatAuto
+	c := &recorder{}
+	e.start(cfg, c)
+	require.Eventually(t, func() bool { return c.count() == 4 }, waitFor, tick)
+	assert.Equal(t, int64(1), e.sum(m, map[string]string{"format": "tetragon", "type": "process_exec", "kind": "normalized"}))
+	assert.Equal(t, int64(1), e.sum(m, map[string]string{"format": "tetragon", "type": "process_exit", "kind": "normalized"}))
+	assert.Equal(t, int64(2), e.sum(m, map[string]string{"format": "ecs", "type": "", "kind": "native"}))
+	assert.Equal(t, int64(4), e.sum(m, nil))
+
+	e = newEnv(t, false)
+	appendFile(t, e.path("mixed.json"), file.String())
+	cfg = e.config("*.json")
+	c = &recorder{}
+	e.start(cfg, c)
+	require.Eventually(t, func() bool { return c.count() == 4 }, waitFor, tick)
+	_, err := e.tel.GetMetric(m)
+	assert.Error(t, err, "no format counts with format ecs")
+}

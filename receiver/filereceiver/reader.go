@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cairnsec/cairn/internal/ingest"
+	"github.com/cairnsec/cairn/internal/normalize"
 )
 
 const (
@@ -101,6 +102,10 @@ type tracked struct {
 	// The file's records in the current batch (include_file_path).
 	slotGen uint64
 	slot    plog.LogRecordSlice
+
+	// stream is what the normaliser carries from line to line of this
+	// file (a Zeek TSV header): each file has its own.
+	stream normalize.Stream
 }
 
 func (t *tracked) hasHeld() bool { return len(t.held) > 0 || t.skipping }
@@ -155,6 +160,8 @@ type orphan struct {
 	path    string
 	expires uint64   // poll generation
 	t       *tracked // a closed lost entry, adopted as a whole
+	// stream: the normaliser state at offset (a copy continues with it).
+	stream normalize.Stream
 }
 
 func (o *orphan) matches(first []byte) bool {
@@ -467,10 +474,13 @@ func (r *reader) reset(t *tracked) {
 		if fpLen > 0 {
 			r.orphans = append(r.orphans, orphan{
 				fp: t.fp, fpLen: fpLen, fpHash: fpHash, offset: t.offset,
-				path: t.path, expires: r.gen + retainPolls,
+				path: t.path, expires: r.gen + retainPolls, stream: t.stream,
 			})
 		}
 	}
+	// The file is read again from its start, header included; the old
+	// state went with the orphan (the struct is handed over, not shared).
+	t.stream = normalize.Stream{}
 	t.fp = []byte{}
 	t.hashOK = false
 	t.offset, t.readPos = 0, 0
@@ -563,7 +573,7 @@ func (r *reader) openNew(c candidate, now time.Time) {
 				t.readPos = offset
 			}
 		} else {
-			t = &tracked{readPos: offset}
+			t = &tracked{readPos: offset, stream: o.stream}
 			r.tracked = append(r.tracked, t)
 		}
 		t.path, t.key, t.offset, t.seenGen = c.path, c.key, offset, r.gen
@@ -840,6 +850,9 @@ func (r *reader) line(ctx context.Context, t *tracked, line []byte) bool {
 		return r.tooLong(ctx, t, line[:r.maxLine])
 	}
 	r.lines++
+	// The lines of each file are one stream for the normaliser (a Zeek
+	// TSV file's #fields header holds for that file only).
+	r.dec.UseStream(&t.stream)
 	recs := r.recsFor(t)
 	before := recs.Len()
 	res, err := r.decode(line, recs)
@@ -1008,6 +1021,11 @@ func (r *reader) nextDeadline() (time.Duration, bool) {
 func (r *reader) publish() {
 	c := r.cnt
 	if r.lines != 0 {
+		// Lines were decoded: the per-format counts may have moved (nil,
+		// and nothing published, with format ecs).
+		if fc := r.dec.FormatCounts(); fc != nil {
+			c.formats.Store(&fc)
+		}
 		c.lines.Add(r.lines)
 		r.lines = 0
 	}

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
+	"github.com/cairnsec/cairn/internal/normalize"
 	"github.com/cairnsec/cairn/internal/storageclient"
 	"github.com/cairnsec/cairn/receiver/filereceiver/internal/metadata"
 )
@@ -34,6 +35,9 @@ type counters struct {
 	lines, bytesRead, events, pipelineErrors atomic.Int64
 	malformed                                [numReasons]atomic.Int64
 	dropped, retries, open                   atomic.Int64
+	// formats: the decoder's per-format counts (cumulative), as of the
+	// last publish; nil with format ecs.
+	formats atomic.Pointer[[]normalize.Count]
 	// polls counts the polls done (tests wait on it).
 	polls atomic.Int64
 }

@@ -44,6 +44,14 @@ func (r *fileReceiver) registerTelemetry() error {
 		o.OpenFiles.Observe(c.open.Load())
 		o.BytesRead.Observe(c.bytesRead.Load())
 		o.ConsumeRetries.Observe(c.retries.Load())
+		if fc := c.formats.Load(); fc != nil {
+			for _, n := range *fc {
+				o.NormalizedRecords.Observe(n.N, metric.WithAttributeSet(attribute.NewSet(
+					attribute.String("format", n.Format),
+					attribute.String("type", n.Type),
+					attribute.String("kind", n.Kind.String()))))
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/cairnsec/cairn/internal/ingest"
+	"github.com/cairnsec/cairn/internal/normalize"
 	"github.com/cairnsec/cairn/receiver/filereceiver"
 )
 
@@ -62,6 +63,9 @@ type Options struct {
 	// pipeline's cairn_file receiver when the configuration has one, so
 	// that replay decodes exactly as the collector does.
 	Decoding ingest.Options
+	// Format, when set, replaces the decoding option format (the
+	// receiver's or Decoding's): ecs, tetragon, zeek or auto.
+	Format string
 	// Observer, when set, sees every batch the processors hand on, in
 	// order, before it is written: what `cairn eval` scores, batch
 	// boundaries included (an alert must come in the batch of the event
@@ -105,6 +109,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := stateInUse(o.StateDir); err != nil {
 		return nil, err
 	}
+	if o.Format != "" && !normalize.Valid(o.Format) {
+		return nil, usage("--format must be one of %s, got %q", strings.Join(normalize.Names(), ", "), o.Format)
+	}
 
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
@@ -138,6 +145,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	if o.Decoding == (ingest.Options{}) {
 		o.Decoding = ingest.DefaultOptions()
+	}
+	if o.Format != "" {
+		o.Decoding.Format = o.Format
 	}
 	if err := o.Decoding.Validate(); err != nil {
 		return nil, usage("decoding options: %w", err)
@@ -404,6 +414,20 @@ func decodeAll(ctx context.Context, in io.Reader, o Options, sum *Summary, start
 	// The collector's file input decodes with the same decoder and
 	// options (see decoderOptions), so both paths make the same records.
 	dec := ingest.NewDecoder(o.Decoding)
+	// refusedEarly: lines refused before their format is looked at (too
+	// long, too many values), which the format counts leave out.
+	refusedEarly := 0
+	defer func() {
+		sum.Format = o.Decoding.Format
+		if sum.Format == "" {
+			sum.Format = ingest.FormatECS
+		}
+		if sum.Formats = dec.FormatCounts(); sum.Formats == nil {
+			// Format ecs: every other non-blank line was read as an
+			// ECS document.
+			sum.Formats = []normalize.Count{{Format: normalize.FormatECS, Kind: normalize.Native, N: int64(sum.Lines - sum.Blank - refusedEarly)}}
+		}
+	}()
 	maxLine := o.Decoding.MaxLineBytes
 	lineNo := 0
 	var ld plog.Logs
@@ -460,6 +484,9 @@ func decodeAll(ctx context.Context, in io.Reader, o Options, sum *Summary, start
 				sum.Blank++
 			case ingest.Malformed:
 				sum.malformed(o.Stderr, lineNo, derr.Error())
+				if r := ingest.ReasonOf(derr); r == ingest.ReasonTooLong || r == ingest.ReasonTooManyValues {
+					refusedEarly++
+				}
 			}
 			sum.EventsIn += recs.Len() - before
 			if recs.Len() >= o.BatchSize {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cairnsec/cairn/internal/document"
 	"github.com/cairnsec/cairn/internal/ingest"
+	"github.com/cairnsec/cairn/internal/normalize"
 	"github.com/cairnsec/cairn/internal/testkit"
 )
 
@@ -166,6 +167,7 @@ func TestScenario(t *testing.T) {
 	var buf bytes.Buffer
 	sum.Write(&buf)
 	assert.Contains(t, buf.String(), "events: 5828 in, 5829 out")
+	assert.Contains(t, buf.String(), "formats: ecs 5828, tetragon 0, zeek 0 (format auto)\n", "deploy/cairn.yaml reads with format auto; no ECS line is taken for a sensor's")
 	assert.Contains(t, buf.String(), "alerts: 1 (1 alert records written, updates included)")
 	assert.Contains(t, buf.String(), "new_domain")
 }
@@ -518,4 +520,78 @@ func TestObserverSeesEveryBatch(t *testing.T) {
 	assert.Equal(t, []int{2, 2, 1}, sizes)
 	assert.Equal(t, 5, flagged, "the observer sees the processors' signals")
 	assert.Equal(t, 5, sum.EventsOut)
+}
+
+// A Tetragon export replayed with --format auto through the reference
+// config: every record is normalised (none malformed) and the summary
+// counts the records per format and type.
+func TestReplayTetragonExportAuto(t *testing.T) {
+	root := testkit.RepoRoot()
+	out := filepath.Join(t.TempDir(), "out.ndjson")
+	o := options(t, filepath.Join(root, "deploy", "cairn.yaml"), filepath.Join(root, "internal", "normalize", "testdata", "tetragon", "events.json"), out)
+	o.Format = "auto"
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 0, sum.Malformed)
+	assert.Equal(t, 3, sum.EventsIn)
+	assert.Equal(t, "auto", sum.Format)
+	assert.Equal(t, []normalize.Count{{Format: "tetragon", Type: "process_exec", Kind: normalize.Normalized, N: 3}}, sum.Formats)
+	docs := readDocs(t, out)
+	require.Len(t, docs, 3)
+	for _, d := range docs {
+		assert.Equal(t, "tetragon", get(d, "event.module"))
+		assert.Equal(t, "exec", get(d, "event.action"))
+		assert.NotEmpty(t, get(d, "process.executable"))
+	}
+	var buf bytes.Buffer
+	sum.Write(&buf)
+	assert.Contains(t, buf.String(), "malformed lines: 0\nformats: ecs 0, tetragon 3, zeek 0 (format auto)\n"+
+		"  tetragon: normalized 3 (process_exec 3), unknown 0, refused 0\n  zeek: normalized 0, unknown 0, refused 0\n")
+
+	// --format overrides the receiver's: read as ECS, the export's lines
+	// are documents as they are, not Tetragon events.
+	o = options(t, o.ConfigPath, o.InputPath, out)
+	o.Format = "ecs"
+	sum, err = Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 3, sum.EventsIn)
+	assert.Nil(t, get(readDocs(t, out)[0], "event.module"))
+	buf.Reset()
+	sum.Write(&buf)
+	assert.Contains(t, buf.String(), "formats: ecs 3\n")
+}
+
+// Records of several types and kinds are counted per type; an unknown
+// --format is a usage error before anything is written.
+func TestReplayFormatCounts(t *testing.T) {
+	dir := t.TempDir()
+	var in bytes.Buffer
+	lifecycle := filepath.Join(testkit.RepoRoot(), "internal", "normalize", "testdata", "tetragon", "security-observability-with-ebpf", "00_process_lifecycle")
+	for _, f := range []string{"cat_process_exec.json", "cat_process_kprobe.json", "cat_process_exit.json", "nc_process_exec.json", "nc_process_exit.json"} {
+		b, err := os.ReadFile(filepath.Join(lifecycle, f))
+		require.NoError(t, err)
+		require.NoError(t, json.Compact(&in, b))
+		in.WriteByte('\n')
+	}
+	in.WriteString(`{"@timestamp":"2026-03-02T00:00:00Z","host":{"name":"a"}}` + "\n\n")
+	input := writeFile(t, dir, "in.json", in.String())
+	out := filepath.Join(dir, "out")
+	o := options(t, writeFile(t, dir, "c.yaml", minimalConfig), input, out)
+	o.Format = "tetragon"
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	sum.Write(&buf)
+	assert.Equal(t, 6, sum.EventsIn)
+	assert.Contains(t, buf.String(), "formats: ecs 1, tetragon 5 (format tetragon)\n  tetragon: normalized 5 (process_exec 2, process_exit 2, process_kprobe 1), unknown 0, refused 0\n")
+
+	out = filepath.Join(dir, "out2")
+	o = options(t, o.ConfigPath, input, out)
+	o.Format = "syslog"
+	_, err = Run(context.Background(), o)
+	var ue *UsageError
+	require.ErrorAs(t, err, &ue)
+	assert.Contains(t, err.Error(), `--format must be one of ecs, tetragon, zeek, auto, got "syslog"`)
+	_, statErr := os.Stat(out)
+	assert.True(t, os.IsNotExist(statErr), "nothing written")
 }

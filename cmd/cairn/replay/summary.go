@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/cairnsec/cairn/internal/document"
 	"github.com/cairnsec/cairn/internal/ecs"
 	"github.com/cairnsec/cairn/internal/event"
+	"github.com/cairnsec/cairn/internal/normalize"
 )
 
 // Version is Cairn's version, set at build time.
@@ -50,6 +52,14 @@ type Summary struct {
 	Alerts []Alert
 	// AlertRecords counts alert records written, updates included.
 	AlertRecords int
+	// Format is the decoding option format the lines were read with
+	// ("ecs", "tetragon", "zeek" or "auto").
+	Format string
+	// Formats counts the records read by format, type and kind
+	// (ingest.Decoder.FormatCounts; with format ecs, one count of the
+	// lines read as ECS documents). Lines refused before their format is
+	// looked at (too long, too many values) and blank lines are not in it.
+	Formats []normalize.Count
 
 	alertIndex map[string]int
 
@@ -173,6 +183,62 @@ func (s *Summary) EventsPerSecond() float64 {
 	return float64(s.EventsIn) / s.Elapsed.Seconds()
 }
 
+// writeFormats prints the records read per format, then for each sensor
+// format its records by kind and type:
+//
+//	formats: ecs 0, tetragon 43, zeek 0 (format auto)
+//	  tetragon: normalized 40 (process_exec 12, process_exit 10, process_kprobe 18), unknown 3 (process_tracepoint 3), refused 0
+func (s *Summary) writeFormats(w io.Writer) {
+	totals := map[string]int64{normalize.FormatECS: 0}
+	switch s.Format {
+	case normalize.FormatAuto:
+		totals[normalize.FormatTetragon], totals[normalize.FormatZeek] = 0, 0
+	case normalize.FormatTetragon, normalize.FormatZeek:
+		totals[s.Format] = 0
+	}
+	for _, c := range s.Formats {
+		totals[c.Format] += c.N
+	}
+	names := make([]string, 0, len(totals))
+	for n := range totals {
+		if n != normalize.FormatECS {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "formats: ecs %d", totals[normalize.FormatECS])
+	for _, n := range names {
+		fmt.Fprintf(w, ", %s %d", n, totals[n])
+	}
+	if s.Format != "" && s.Format != normalize.FormatECS {
+		fmt.Fprintf(w, " (format %s)", s.Format)
+	}
+	fmt.Fprintln(w)
+	kinds := []normalize.Kind{normalize.Normalized, normalize.Unknown, normalize.Refused}
+	for _, n := range names {
+		fmt.Fprintf(w, "  %s:", n)
+		for i, k := range kinds {
+			var total int64
+			var types []string
+			for _, c := range s.Formats { // sorted by format, kind, type
+				if c.Format == n && c.Kind == k {
+					total += c.N
+					types = append(types, fmt.Sprintf("%s %d", c.Type, c.N))
+				}
+			}
+			sep := ","
+			if i == 0 {
+				sep = ""
+			}
+			fmt.Fprintf(w, "%s %s %d", sep, k, total)
+			if len(types) > 0 {
+				fmt.Fprintf(w, " (%s)", strings.Join(types, ", "))
+			}
+		}
+		fmt.Fprintln(w)
+	}
+}
+
 // Write prints the summary for people.
 func (s *Summary) Write(w io.Writer) {
 	for _, n := range s.Notes {
@@ -180,6 +246,7 @@ func (s *Summary) Write(w io.Writer) {
 	}
 	fmt.Fprintf(w, "events: %d in, %d out in %s (%.0f events/s)\n", s.EventsIn, s.EventsOut, s.Elapsed.Round(time.Millisecond), s.EventsPerSecond())
 	fmt.Fprintf(w, "malformed lines: %d\n", s.Malformed)
+	s.writeFormats(w)
 	defer s.writeAlerts(w)
 	if len(s.Signals) == 0 {
 		fmt.Fprintln(w, "signals: none")

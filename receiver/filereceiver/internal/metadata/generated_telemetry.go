@@ -26,22 +26,23 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                           metric.Meter
-	mu                              sync.Mutex
-	registrations                   []metric.Registration
-	ReceiverCairnFileLines          metric.Int64ObservableCounter
-	ReceiverCairnFileRecords        metric.Int64ObservableCounter
-	ReceiverCairnFileMalformedLines metric.Int64ObservableCounter
-	ReceiverCairnFileDroppedRecords metric.Int64ObservableCounter
-	ReceiverCairnFileOpenFiles      metric.Int64ObservableGauge
-	ReceiverCairnFileBytesRead      metric.Int64ObservableCounter
-	ReceiverCairnFileConsumeRetries metric.Int64ObservableCounter
+	meter                              metric.Meter
+	mu                                 sync.Mutex
+	registrations                      []metric.Registration
+	ReceiverCairnFileLines             metric.Int64ObservableCounter
+	ReceiverCairnFileRecords           metric.Int64ObservableCounter
+	ReceiverCairnFileMalformedLines    metric.Int64ObservableCounter
+	ReceiverCairnFileDroppedRecords    metric.Int64ObservableCounter
+	ReceiverCairnFileOpenFiles         metric.Int64ObservableGauge
+	ReceiverCairnFileBytesRead         metric.Int64ObservableCounter
+	ReceiverCairnFileConsumeRetries    metric.Int64ObservableCounter
+	ReceiverCairnFileNormalizedRecords metric.Int64ObservableCounter
 }
 
 // Observers hands the callback of RegisterCallback one observer per
 // instrument.
 type Observers struct {
-	Lines, Records, MalformedLines, DroppedRecords, OpenFiles, BytesRead, ConsumeRetries metric.Int64Observer
+	Lines, Records, MalformedLines, DroppedRecords, OpenFiles, BytesRead, ConsumeRetries, NormalizedRecords metric.Int64Observer
 }
 
 // RegisterCallback sets one callback observing every asynchronous
@@ -49,17 +50,18 @@ type Observers struct {
 func (builder *TelemetryBuilder) RegisterCallback(cb func(ctx context.Context, o Observers) error) error {
 	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		return cb(ctx, Observers{
-			Lines:          &observerInt64{inst: builder.ReceiverCairnFileLines, obs: o},
-			Records:        &observerInt64{inst: builder.ReceiverCairnFileRecords, obs: o},
-			MalformedLines: &observerInt64{inst: builder.ReceiverCairnFileMalformedLines, obs: o},
-			DroppedRecords: &observerInt64{inst: builder.ReceiverCairnFileDroppedRecords, obs: o},
-			OpenFiles:      &observerInt64{inst: builder.ReceiverCairnFileOpenFiles, obs: o},
-			BytesRead:      &observerInt64{inst: builder.ReceiverCairnFileBytesRead, obs: o},
-			ConsumeRetries: &observerInt64{inst: builder.ReceiverCairnFileConsumeRetries, obs: o},
+			Lines:             &observerInt64{inst: builder.ReceiverCairnFileLines, obs: o},
+			Records:           &observerInt64{inst: builder.ReceiverCairnFileRecords, obs: o},
+			MalformedLines:    &observerInt64{inst: builder.ReceiverCairnFileMalformedLines, obs: o},
+			DroppedRecords:    &observerInt64{inst: builder.ReceiverCairnFileDroppedRecords, obs: o},
+			OpenFiles:         &observerInt64{inst: builder.ReceiverCairnFileOpenFiles, obs: o},
+			BytesRead:         &observerInt64{inst: builder.ReceiverCairnFileBytesRead, obs: o},
+			ConsumeRetries:    &observerInt64{inst: builder.ReceiverCairnFileConsumeRetries, obs: o},
+			NormalizedRecords: &observerInt64{inst: builder.ReceiverCairnFileNormalizedRecords, obs: o},
 		})
 	}, builder.ReceiverCairnFileLines, builder.ReceiverCairnFileRecords, builder.ReceiverCairnFileMalformedLines,
 		builder.ReceiverCairnFileDroppedRecords, builder.ReceiverCairnFileOpenFiles, builder.ReceiverCairnFileBytesRead,
-		builder.ReceiverCairnFileConsumeRetries)
+		builder.ReceiverCairnFileConsumeRetries, builder.ReceiverCairnFileNormalizedRecords)
 	if err != nil {
 		return err
 	}
@@ -135,6 +137,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 		"otelcol_receiver_cairn_file_consume_retries",
 		metric.WithDescription("Number of times a batch was handed to the next consumer again after a retryable error. [Alpha]"),
 		metric.WithUnit("{retry}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCairnFileNormalizedRecords, err = builder.meter.Int64ObservableCounter(
+		"otelcol_receiver_cairn_file_normalized_records",
+		metric.WithDescription("Number of records read with a format other than ecs, per format (tetragon, zeek, ecs), type (the sensor's record type; empty for ecs) and kind: normalized (mapped into an ECS event), unknown (a type with no mapping, passed through), refused (malformed), native (no sensor format claimed it: an ECS document). [Alpha]"),
+		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs
