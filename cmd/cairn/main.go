@@ -27,7 +27,7 @@ import (
 const usageText = `cairn: Cairn's replay, eval and scenario tool
 
 Usage:
-  cairn replay --config FILE --input EVENTS.ndjson --output OUT.ndjson [--state DIR] [--pipeline NAME] [--format ecs|tetragon|zeek|auto]
+  cairn replay --config FILE --input EVENTS.ndjson --output OUT.ndjson [--state DIR] [--pipeline NAME] [--format ecs|tetragon|zeek|falco|sysmon|auto]
   cairn eval --config FILE [--corpus DIR] [--scenario NAME] [--format table|json]
   cairn scenario --output FILE [--hosts N] [--days N] [--events-per-host-day N] [--seed N] [--no-attack] [--no-rollout]
   cairn version
@@ -67,7 +67,7 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: cairn replay --config FILE --input EVENTS.ndjson --output OUT.ndjson [--state DIR] [--format ecs|tetragon|zeek|auto]
+		fmt.Fprint(stderr, `Usage: cairn replay --config FILE --input EVENTS.ndjson --output OUT.ndjson [--state DIR] [--format ecs|tetragon|zeek|falco|sysmon|auto]
 
 Runs the processors of the config's logs pipeline, in order and with the
 same configuration as the collector, on ECS documents (one JSON object per

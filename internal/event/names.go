@@ -148,6 +148,16 @@ const (
 	SignalSigmaCritical = "sigma_critical"
 )
 
+// Signals of Falco alerts (internal/normalize's falco format): one per
+// Falco priority that raises one (emergency and alert count as critical;
+// informational and debug raise none).
+const (
+	SignalFalcoNotice   = "falco_notice"
+	SignalFalcoWarning  = "falco_warning"
+	SignalFalcoError    = "falco_error"
+	SignalFalcoCritical = "falco_critical"
+)
+
 // TimeSkewedKey marks an event dated further ahead of the collector's clock
 // than the processors tolerate (see SkewedTime): its time is not trusted,
 // and its receipt time is used for windows and learning instead.

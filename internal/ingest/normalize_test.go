@@ -202,7 +202,7 @@ func TestFormatOption(t *testing.T) {
 	}
 	err := withFormat("syslog").Validate()
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `format must be one of ecs, tetragon, zeek, auto, got "syslog"`)
+	assert.Contains(t, err.Error(), `format must be one of ecs, tetragon, zeek, falco, sysmon, auto, got "syslog"`)
 
 	// A decoder made with options that were not validated refuses every
 	// line rather than guess.

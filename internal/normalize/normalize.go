@@ -28,6 +28,11 @@ const (
 	FormatTetragon = "tetragon"
 	// FormatZeek: Zeek logs, JSON lines or TSV with #fields headers.
 	FormatZeek = "zeek"
+	// FormatFalco: Falco's JSON alerts (json_output: true), one a line.
+	FormatFalco = "falco"
+	// FormatSysmon: Sysmon for Linux's XML events, one per line, alone
+	// or after a syslog "sysmon:" tag.
+	FormatSysmon = "sysmon"
 	// FormatAuto detects the format of every record (see Detect rules in
 	// README.md); records no format claims are ECS documents.
 	FormatAuto = "auto"
@@ -35,13 +40,13 @@ const (
 
 // Names lists the format option's values.
 func Names() []string {
-	return []string{FormatECS, FormatTetragon, FormatZeek, FormatAuto}
+	return []string{FormatECS, FormatTetragon, FormatZeek, FormatFalco, FormatSysmon, FormatAuto}
 }
 
 // Valid reports whether name is a format option value ("" means ecs).
 func Valid(name string) bool {
 	switch name {
-	case "", FormatECS, FormatTetragon, FormatZeek, FormatAuto:
+	case "", FormatECS, FormatTetragon, FormatZeek, FormatFalco, FormatSysmon, FormatAuto:
 		return true
 	}
 	return false
@@ -223,8 +228,14 @@ func New(name string) (*Normalizer, error) {
 		n.tetragon = true
 	case FormatZeek:
 		n.formats = []format{zeek{explicit: true}}
+	case FormatFalco:
+		n.formats = []format{falco{}}
+	case FormatSysmon:
+		n.formats = []format{&sysmon{explicit: true}}
 	case FormatAuto:
-		n.formats = []format{tetragon{}, zeek{}}
+		// sysmon before zeek: a Zeek TSV header in force claims any line
+		// holding its separator.
+		n.formats = []format{tetragon{}, &sysmon{}, zeek{}, falco{}}
 		n.tetragon = true
 	default:
 		return nil, fmt.Errorf("format must be one of %s (not %q for a normaliser)", strings.Join(Names(), ", "), name)
@@ -332,7 +343,7 @@ func (k Kind) String() string {
 
 // Count is the number of records of one format, type and kind.
 type Count struct {
-	// Format is tetragon, zeek or ecs.
+	// Format is tetragon, zeek, falco, sysmon or ecs.
 	Format string
 	// Type is the record type: Tetragon's event name (process_exec,
 	// process_kprobe; an unmapped kprobe or LSM hook as

@@ -237,4 +237,3 @@ func appendString(dst, s []byte) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
-

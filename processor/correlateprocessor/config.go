@@ -822,6 +822,18 @@ func DefaultSignals() map[string]SignalConfig {
 		event.SignalSigmaMedium:   sc(25, 50, exec, "Sigma rule (medium)"),
 		event.SignalSigmaHigh:     sc(70, 140, exec, "Sigma rule (high)"),
 		event.SignalSigmaCritical: sc(100, 200, exec, "Sigma rule (critical)"),
+		// Falco alerts (internal/normalize's falco format), by priority.
+		// A detail gives the rule's ATT&CK tags and its name. Falco's rules
+		// fire on one syscall with no baseline, and its default warning
+		// and error rules fire on routine administration (a package
+		// install writes below /etc), so each weighs one Sigma level less
+		// than its name suggests: notice as low, warning as medium,
+		// error between medium and high, critical as high (alone never an
+		// alert; with one new destination, the composite score).
+		event.SignalFalcoNotice:   sc(10, 20, exec, "Falco rule (notice)"),
+		event.SignalFalcoWarning:  sc(25, 50, exec, "Falco rule (warning)"),
+		event.SignalFalcoError:    sc(40, 80, exec, "Falco rule (error)"),
+		event.SignalFalcoCritical: sc(70, 140, exec, "Falco rule (critical)"),
 	}
 	return signals
 }

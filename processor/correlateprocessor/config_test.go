@@ -43,7 +43,7 @@ func TestDefaultConfig(t *testing.T) {
 		{criteria.MinDistinct(2), criteria.AllOf{Signals: []int{critical}, Names: []string{"sigma_critical"}}},
 	}}}, pch.Criteria)
 	assert.Equal(t, engine.RuleSignal{Weight: 10, Cap: 30, Ratio: 0.5}, pch.Signals[c.signalIdx["new_binary_on_host"]])
-	assert.Len(t, c.engine.Signals, 17)
+	assert.Len(t, c.engine.Signals, 21)
 	assert.Equal(t, keyKind(keyIP), c.keys[c.signalIdx["new_ip_for_binary"]].kind)
 	assert.Equal(t, int64(event.DefaultMaxFuture), c.engine.MaxFuture)
 	assert.Equal(t, "host.name", c.entity[0].Name)
@@ -71,7 +71,7 @@ func TestFullConfig(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, c.entity, 2)
 	assert.Equal(t, "host.id", c.entity[0].Name)
-	assert.Len(t, c.engine.Signals, 18, "the defaults and one added")
+	assert.Len(t, c.engine.Signals, 22, "the defaults and one added")
 	falco := c.signalIdx["falco_shell_in_container"]
 	assert.Equal(t, attack.Technique{ID: "T1059", Name: "Command and Scripting Interpreter", SubID: "T1059.004", SubName: "Unix Shell"},
 		c.engine.Signals[falco].Technique, "a sub-technique is kept under its parent technique")

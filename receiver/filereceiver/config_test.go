@@ -86,7 +86,7 @@ func TestInvalidConfig(t *testing.T) {
 		"max_line_bytes must be between 64 and",
 		`on_error must be "send" or "drop", got "keep"`,
 		"max_values must be between 16 and",
-		`format must be one of ecs, tetragon, zeek, auto, got "syslog"`,
+		`format must be one of ecs, tetragon, zeek, falco, sysmon, auto, got "syslog"`,
 		"max_batch_events must be between 1 and",
 		"max_concurrent_files must be at least 1",
 		"fingerprint_bytes must be between 16 and",

@@ -64,7 +64,7 @@ type Options struct {
 	// that replay decodes exactly as the collector does.
 	Decoding ingest.Options
 	// Format, when set, replaces the decoding option format (the
-	// receiver's or Decoding's): ecs, tetragon, zeek or auto.
+	// receiver's or Decoding's): ecs, tetragon, zeek, falco, sysmon or auto.
 	Format string
 	// Observer, when set, sees every batch the processors hand on, in
 	// order, before it is written: what `cairn eval` scores, batch

@@ -167,7 +167,7 @@ func TestScenario(t *testing.T) {
 	var buf bytes.Buffer
 	sum.Write(&buf)
 	assert.Contains(t, buf.String(), "events: 5828 in, 5829 out")
-	assert.Contains(t, buf.String(), "formats: ecs 5828, tetragon 0, zeek 0 (format auto)\n", "deploy/cairn.yaml reads with format auto; no ECS line is taken for a sensor's")
+	assert.Contains(t, buf.String(), "formats: ecs 5828, falco 0, sysmon 0, tetragon 0, zeek 0 (format auto)\n", "deploy/cairn.yaml reads with format auto; no ECS line is taken for a sensor's")
 	assert.Contains(t, buf.String(), "alerts: 1 (1 alert records written, updates included)")
 	assert.Contains(t, buf.String(), "new_domain")
 }
@@ -545,7 +545,8 @@ func TestReplayTetragonExportAuto(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	sum.Write(&buf)
-	assert.Contains(t, buf.String(), "malformed lines: 0\nformats: ecs 0, tetragon 3, zeek 0 (format auto)\n"+
+	assert.Contains(t, buf.String(), "malformed lines: 0\nformats: ecs 0, falco 0, sysmon 0, tetragon 3, zeek 0 (format auto)\n"+
+		"  falco: normalized 0, unknown 0, refused 0\n  sysmon: normalized 0, unknown 0, refused 0\n"+
 		"  tetragon: normalized 3 (process_exec 3), unknown 0, refused 0\n  zeek: normalized 0, unknown 0, refused 0\n")
 
 	// --format overrides the receiver's: read as ECS, the export's lines
@@ -591,7 +592,7 @@ func TestReplayFormatCounts(t *testing.T) {
 	_, err = Run(context.Background(), o)
 	var ue *UsageError
 	require.ErrorAs(t, err, &ue)
-	assert.Contains(t, err.Error(), `--format must be one of ecs, tetragon, zeek, auto, got "syslog"`)
+	assert.Contains(t, err.Error(), `--format must be one of ecs, tetragon, zeek, falco, sysmon, auto, got "syslog"`)
 	_, statErr := os.Stat(out)
 	assert.True(t, os.IsNotExist(statErr), "nothing written")
 }

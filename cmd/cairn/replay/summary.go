@@ -192,8 +192,12 @@ func (s *Summary) writeFormats(w io.Writer) {
 	totals := map[string]int64{normalize.FormatECS: 0}
 	switch s.Format {
 	case normalize.FormatAuto:
-		totals[normalize.FormatTetragon], totals[normalize.FormatZeek] = 0, 0
-	case normalize.FormatTetragon, normalize.FormatZeek:
+		for _, f := range normalize.Names() {
+			if f != normalize.FormatAuto {
+				totals[f] = 0
+			}
+		}
+	case normalize.FormatTetragon, normalize.FormatZeek, normalize.FormatFalco, normalize.FormatSysmon:
 		totals[s.Format] = 0
 	}
 	for _, c := range s.Formats {

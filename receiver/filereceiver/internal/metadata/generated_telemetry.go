@@ -141,7 +141,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	errs = errors.Join(errs, err)
 	builder.ReceiverCairnFileNormalizedRecords, err = builder.meter.Int64ObservableCounter(
 		"otelcol_receiver_cairn_file_normalized_records",
-		metric.WithDescription("Number of records read with a format other than ecs, per format (tetragon, zeek, ecs), type (the sensor's record type; empty for ecs) and kind: normalized (mapped into an ECS event), unknown (a type with no mapping, passed through), refused (malformed), native (no sensor format claimed it: an ECS document). [Alpha]"),
+		metric.WithDescription("Number of records read with a format other than ecs, per format (tetragon, zeek, falco, sysmon, ecs), type (the sensor's record type; empty for ecs) and kind: normalized (mapped into an ECS event), unknown (a type with no mapping, passed through), refused (malformed), native (no sensor format claimed it: an ECS document). [Alpha]"),
 		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)
