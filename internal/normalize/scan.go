@@ -281,6 +281,12 @@ func (v val) uint() (uint64, bool) {
 	if v.isStr() {
 		b = v.raw()
 	}
+	return parseUint(b, 1<<64-1)
+}
+
+// parseUint reads decimal digits as a number of at most max: no sign, no
+// spaces, no overflow.
+func parseUint(b []byte, max uint64) (uint64, bool) {
 	if len(b) == 0 || len(b) > 20 {
 		return 0, false
 	}
@@ -290,7 +296,7 @@ func (v val) uint() (uint64, bool) {
 			return 0, false
 		}
 		d := uint64(c - '0')
-		if n > (1<<64-1-d)/10 {
+		if d > max || n > (max-d)/10 {
 			return 0, false
 		}
 		n = n*10 + d

@@ -226,7 +226,7 @@ func (s *sysmon) normalize(r *record, w *writer) (string, Outcome, error) {
 	if err := ev.parse(r.line[k:]); err != nil {
 		return "", Malformed, err
 	}
-	id, ok := xuint(ev.eventID.b, 255)
+	id, ok := parseUint(ev.eventID.b, 255)
 	if !ev.eventID.set || ev.eventID.amp || !ok {
 		return "", Malformed, refuse("Sysmon event has no numeric System/EventID")
 	}
@@ -634,29 +634,11 @@ func (t *sysmonCtx) uint(id int, max uint64) (uint64, bool, error) {
 	if b == nil {
 		return 0, false, nil
 	}
-	n, ok := xuint(b, max)
+	n, ok := parseUint(b, max)
 	if !ok {
 		return 0, false, refuse("Sysmon %s is not an integer between 0 and %d", sysmonFieldNames[id], max)
 	}
 	return n, true, nil
-}
-
-func xuint(b []byte, max uint64) (uint64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if n > (max-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	return n, true
 }
 
 // when reads a Sysmon time: "2022-11-24 08:30:01.467" (UTC), or an RFC
@@ -990,22 +972,14 @@ func (t *sysmonCtx) networkConnect() (Outcome, error) {
 	w := t.w
 	t.endpoint("source", sh, src, sp, t.f(sSourceHostname))
 	t.endpoint("destination", dh, dst, dp, t.f(sDestinationHostname))
-	w.open("network")
+	transport := ""
 	switch p := t.f(sProtocol); {
 	case bytes.EqualFold(p, []byte("tcp")):
-		w.conststr("transport", "tcp")
+		transport = "tcp"
 	case bytes.EqualFold(p, []byte("udp")):
-		w.conststr("transport", "udp")
+		transport = "udp"
 	}
-	if dst.Is4() || dst.Is4In6() {
-		w.conststr("type", "ipv4")
-	} else {
-		w.conststr("type", "ipv6")
-	}
-	if direction != "" {
-		w.conststr("direction", direction)
-	}
-	w.close()
+	w.network(transport, dst, direction)
 	w.open("process")
 	t.proc(sProcessID, sProcessGuid, sImage)
 	w.close()

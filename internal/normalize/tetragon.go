@@ -827,22 +827,7 @@ func fileType(fn []byte, a *targ) string {
 
 // network writes network.transport, type and direction.
 func (t *tctx) network(transport string, ip netip.Addr, direction string) {
-	w := t.w
-	w.open("network")
-	if transport != "" {
-		w.conststr("transport", transport)
-	}
-	if ip.IsValid() {
-		if ip.Is4() || ip.Is4In6() {
-			w.conststr("type", "ipv4")
-		} else {
-			w.conststr("type", "ipv6")
-		}
-	}
-	if direction != "" {
-		w.conststr("direction", direction)
-	}
-	w.close()
+	t.w.network(transport, ip, direction)
 }
 
 // endpoint writes source or destination: ip, port and bytes (sent by that

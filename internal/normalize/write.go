@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"strconv"
 
 	"github.com/cairnsec/cairn/internal/ecs"
@@ -236,4 +237,24 @@ func appendString(dst, s []byte) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// network writes the network object: transport, type (ipv4 or ipv6, from
+// ip when valid) and direction; empty values are left out.
+func (w *writer) network(transport string, ip netip.Addr, direction string) {
+	w.open("network")
+	if transport != "" {
+		w.conststr("transport", transport)
+	}
+	if ip.IsValid() {
+		if ip.Is4() || ip.Is4In6() {
+			w.conststr("type", "ipv4")
+		} else {
+			w.conststr("type", "ipv6")
+		}
+	}
+	if direction != "" {
+		w.conststr("direction", direction)
+	}
+	w.close()
 }
