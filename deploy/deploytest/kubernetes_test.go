@@ -516,7 +516,13 @@ var sensorCapabilities = sync.OnceValues(func() ([]string, error) {
 	}
 	sect, _, _ = strings.Cut(sect, "\n## ")
 	var caps []string
-	for _, m := range regexp.MustCompile("(?m)^\\| `CAP_([A-Z_]+)` \\|").FindAllStringSubmatch(sect, -1) {
+	for _, m := range regexp.MustCompile("(?m)^\\| `CAP_([A-Z_]+)` \\| (.*)$").FindAllStringSubmatch(sect, -1) {
+		// A capability only an option needs (the live audit stream's
+		// CAP_AUDIT_READ, for audit.source: netlink) is not the agent's:
+		// its config reads no audit stream.
+		if strings.HasPrefix(m[2], "`audit.source: netlink`") {
+			continue
+		}
 		caps = append(caps, m[1])
 	}
 	if len(caps) == 0 {

@@ -37,6 +37,9 @@ func requiredCapabilities(cfg *Config) []capability {
 	if cfg.DNS.Enabled {
 		add(capability{unix.CAP_NET_RAW, "CAP_NET_RAW", "DNS capture (AF_PACKET socket)"})
 	}
+	if cfg.Audit.Enabled && cfg.Audit.Source == auditSourceNetlink {
+		add(capability{unix.CAP_AUDIT_READ, "CAP_AUDIT_READ", "audit events (the kernel's audit multicast group)"})
+	}
 	return need
 }
 

@@ -17,7 +17,8 @@ type Config struct {
 	Connections ConnectionsConfig `mapstructure:"connections"`
 	// DNS: passive capture of DNS answers.
 	DNS DNSConfig `mapstructure:"dns"`
-	// Audit: events from an audit log file written by auditd.
+	// Audit: events from an audit log file written by auditd, or from the
+	// kernel's audit multicast group.
 	Audit AuditConfig `mapstructure:"audit"`
 	// Inventory: at start, one event.type "info" event per running process
 	// and open connection.
@@ -123,7 +124,10 @@ type DNSConfig struct {
 // AuditConfig configures the audit log source.
 type AuditConfig struct {
 	Enabled bool `mapstructure:"enabled"`
-	// LogFile is the audit log auditd writes.
+	// Source: "file" (the log auditd writes) or "netlink" (the kernel's
+	// read-only audit multicast group, AUDIT_NLGRP_READLOG).
+	Source string `mapstructure:"source"`
+	// LogFile is the audit log auditd writes (source file).
 	LogFile string `mapstructure:"log_file"`
 	// StartAt: "end" (only new records) or "beginning".
 	StartAt string `mapstructure:"start_at"`
@@ -141,6 +145,12 @@ type AuditConfig struct {
 
 	_ struct{}
 }
+
+// Audit sources.
+const (
+	auditSourceFile    = "file"
+	auditSourceNetlink = "netlink"
+)
 
 // Upper bounds of the sizes the receiver allocates from.
 const (
@@ -238,8 +248,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Audit.Enabled {
-		if c.Audit.LogFile == "" {
-			errs = append(errs, errors.New("audit: log_file is required"))
+		switch c.Audit.Source {
+		case auditSourceFile:
+			if c.Audit.LogFile == "" {
+				errs = append(errs, errors.New("audit: log_file is required"))
+			}
+		case auditSourceNetlink:
+		default:
+			errs = append(errs, fmt.Errorf("audit: source must be file or netlink, not %q", c.Audit.Source))
 		}
 		if c.Audit.StartAt != "end" && c.Audit.StartAt != "beginning" {
 			errs = append(errs, fmt.Errorf("audit: start_at must be end or beginning, not %q", c.Audit.StartAt))

@@ -28,6 +28,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.True(t, cfg.Processes.Enabled && cfg.Hashing.Enabled && cfg.Connections.Enabled && cfg.DNS.Enabled)
 	assert.True(t, cfg.Processes.ExitEvents)
 	assert.False(t, cfg.Audit.Enabled)
+	assert.Equal(t, "file", cfg.Audit.Source)
 	assert.True(t, cfg.Inventory)
 	assert.Equal(t, time.Second, cfg.Connections.Interval)
 	assert.Equal(t, []string{"tcp"}, cfg.Connections.Protocols)
@@ -44,6 +45,7 @@ func TestFullConfig(t *testing.T) {
 	assert.True(t, cfg.Connections.IncludeInbound)
 	assert.Equal(t, []string{"eth0"}, cfg.DNS.Interfaces)
 	assert.Equal(t, time.Minute, cfg.DNS.MinTTL)
+	assert.Equal(t, "file", cfg.Audit.Source)
 	assert.Equal(t, "beginning", cfg.Audit.StartAt)
 	assert.Equal(t, 5*time.Second, cfg.Audit.ReassemblyTimeout)
 	assert.Equal(t, "web-03", cfg.HostName)
@@ -56,16 +58,20 @@ func TestFullConfig(t *testing.T) {
 
 	_, err = loadConfig(t, "audit_only")
 	require.NoError(t, err)
+	cfg, err = loadConfig(t, "audit_netlink")
+	require.NoError(t, err)
+	assert.Equal(t, "netlink", cfg.Audit.Source)
 }
 
 func TestInvalidConfig(t *testing.T) {
 	for name, want := range map[string]string{
-		"bad_protocol":   `unknown protocol "sctp"`,
-		"bad_start_at":   "start_at must be end or beginning",
-		"nothing":        "every source is disabled",
-		"bad_hashing":    "hashing: max_hole_bytes must be positive, not 0",
-		"bad_dns":        "dns: max_pending_queries must be positive, not 0",
-		"bad_node_names": `audit: node_names: "two words" is not a node name`,
+		"bad_protocol":     `unknown protocol "sctp"`,
+		"bad_start_at":     "start_at must be end or beginning",
+		"nothing":          "every source is disabled",
+		"bad_hashing":      "hashing: max_hole_bytes must be positive, not 0",
+		"bad_dns":          "dns: max_pending_queries must be positive, not 0",
+		"bad_node_names":   `audit: node_names: "two words" is not a node name`,
+		"bad_audit_source": `audit: source must be file or netlink, not "socket"`,
 	} {
 		_, err := loadConfig(t, name)
 		require.Error(t, err, name)

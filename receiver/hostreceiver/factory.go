@@ -49,6 +49,7 @@ func createDefaultConfig() component.Config {
 			QueryTimeout:      10 * time.Second,
 		},
 		Audit: AuditConfig{
+			Source:            auditSourceFile,
 			LogFile:           "/var/log/audit/audit.log",
 			StartAt:           "end",
 			PollInterval:      time.Second,

@@ -239,7 +239,14 @@ func (r *hostReceiver) Start(_ context.Context, _ component.Host) error {
 			}
 		})
 	}
-	if r.cfg.Audit.Enabled {
+	if r.cfg.Audit.Enabled && r.cfg.Audit.Source == auditSourceNetlink {
+		fd, err := openAuditMulticast()
+		if err != nil {
+			return fail(err)
+		}
+		r.closers = append(r.closers, func() { unix.Close(fd) })
+		starters = append(starters, func() { r.goRun(func() { r.readAuditNetlink(ctx, fd) }) })
+	} else if r.cfg.Audit.Enabled {
 		f, err := os.Open(r.cfg.Audit.LogFile)
 		if err != nil {
 			if errors.Is(err, os.ErrPermission) {

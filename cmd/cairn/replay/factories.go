@@ -9,6 +9,7 @@ import (
 	"github.com/cairnsec/cairn/processor/correlateprocessor"
 	"github.com/cairnsec/cairn/processor/firstseenprocessor"
 	"github.com/cairnsec/cairn/processor/intelprocessor"
+	"github.com/cairnsec/cairn/processor/normalizeprocessor"
 	"github.com/cairnsec/cairn/processor/sigmaprocessor"
 )
 
@@ -21,6 +22,7 @@ func DefaultProcessors() map[component.Type]processor.Factory {
 		intelprocessor.NewFactory(),
 		sigmaprocessor.NewFactory(),
 		correlateprocessor.NewFactory(),
+		normalizeprocessor.NewFactory(),
 	} {
 		out[f.Type()] = f
 	}
