@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,6 +77,8 @@ func addAuditRule(t *testing.T, r *rule.SyscallRule) {
 // TestAuditNetlink: with audit.source netlink the receiver reads the
 // kernel's audit multicast group; an exec audited by a temporary rule
 // becomes a process start through the same mapping as the log file's.
+// Both cases run against the real kernel: without an auditd, and beside an
+// auditd (started here) that must keep getting its stream.
 func TestAuditNetlink(t *testing.T) {
 	requireRoot(t)
 	if _, err := exec.LookPath("auditctl"); err == nil {
@@ -82,12 +86,126 @@ func TestAuditNetlink(t *testing.T) {
 	} else {
 		t.Log("auditctl is not installed")
 	}
-	if auditdRunning() {
-		t.Log("case: with auditd running")
-	} else {
-		t.Log("case: without auditd")
+	t.Run("without auditd", func(t *testing.T) {
+		if auditdRunning() {
+			t.Skip("skipped: an auditd runs on the host")
+		}
+		runAuditNetlinkProbe(t, t.TempDir())
+	})
+	t.Run("with auditd running", func(t *testing.T) {
+		if auditdRunning() {
+			t.Skip("skipped: an auditd already runs on the host (the test starts its own)")
+		}
+		auditd, err := exec.LookPath("auditd")
+		if err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal("auditd is not installed under CI: .ci/run must install it (apt-get install -y auditd)")
+			}
+			t.Skip("skipped: auditd is not installed (apt-get install -y auditd)")
+		}
+		dir := t.TempDir()
+		logFile := startAuditd(t, auditd, dir)
+		bin := runAuditNetlinkProbe(t, dir)
+		// Coexistence: auditd's own log got the same exec.
+		want := `a0="` + bin + `"`
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, _ := os.ReadFile(logFile)
+			found := false
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.HasPrefix(l, "type=EXECVE ") && strings.Contains(l, want) {
+					found = true
+					break
+				}
+			}
+			if found {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("auditd's log %s has no EXECVE record with %s within 10s:\n%s", logFile, want, b)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
+
+// startAuditd runs auditd in the foreground (-n) with a configuration in
+// dir that logs to dir/audit.log and loads no plugins, leaves the kernel's
+// enabled flag alone (-s nochange), waits until the kernel knows it as the
+// audit daemon, and stops it in Cleanup. It returns the log's path.
+func startAuditd(t *testing.T, auditd, dir string) string {
+	t.Helper()
+	logFile := filepath.Join(dir, "audit.log")
+	plugins := filepath.Join(dir, "plugins.d")
+	require.NoError(t, os.Mkdir(plugins, 0o750))
+	conf := strings.Join([]string{
+		"local_events = yes",
+		"write_logs = yes",
+		"log_file = " + logFile,
+		"log_group = root",
+		"log_format = RAW",
+		"flush = INCREMENTAL_ASYNC",
+		"freq = 1",
+		"max_log_file = 8",
+		"num_logs = 1",
+		"max_log_file_action = IGNORE",
+		"space_left = 2",
+		"space_left_action = IGNORE",
+		"admin_space_left = 1",
+		"admin_space_left_action = IGNORE",
+		"disk_full_action = IGNORE",
+		"disk_error_action = IGNORE",
+		"name_format = NONE",
+		"plugin_dir = " + plugins,
+		"",
+	}, "\n")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "auditd.conf"), []byte(conf), 0o640))
+	var out strings.Builder
+	cmd := exec.Command(auditd, "-n", "-s", "nochange", "-c", dir)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("auditd did not stop on SIGTERM within 10s; killed")
+		}
+	})
+	c, err := libaudit.NewAuditClient(nil)
+	require.NoError(t, err)
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("auditd exited before registering: %v\n%s", err, out.String())
+		default:
+		}
+		st, err := c.GetStatus()
+		require.NoError(t, err)
+		if int(st.PID) == cmd.Process.Pid {
+			t.Logf("auditd (pid %d) is the kernel's audit daemon", st.PID)
+			return logFile
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("auditd (pid %d) not registered with the kernel within 10s (audit pid %d):\n%s", cmd.Process.Pid, st.PID, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	bin := copyBinary(t, t.TempDir(), "cairn-audit-probe", nil)
+}
+
+// runAuditNetlinkProbe adds a temporary execve rule for a copy of the test
+// binary, starts a netlink receiver, runs the copy and asserts the process
+// start the receiver emits. It returns the copy's path.
+func runAuditNetlinkProbe(t *testing.T, dir string) string {
+	t.Helper()
+	bin := copyBinary(t, dir, "cairn-audit-probe", nil)
 	// -a always,exit -F arch=b64 -S execve -F exe=BIN -k cairn_test
 	addAuditRule(t, &rule.SyscallRule{
 		Type: rule.AppendSyscallRuleType, List: "exit", Action: "always",
@@ -120,6 +238,7 @@ func TestAuditNetlink(t *testing.T) {
 	assert.Equal(t, strconv.Itoa(os.Geteuid()), e.str("user.id"))
 	assert.Positive(t, e.int("cairn.audit.sequence"))
 	assert.Positive(t, r.Stats().AuditEvents)
+	return bin
 }
 
 // TestAuditNetlinkShutdown: a receiver on the multicast group stops
