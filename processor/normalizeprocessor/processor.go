@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/cairnsec/cairn/internal/event"
 	"github.com/cairnsec/cairn/internal/ingest"
 	"github.com/cairnsec/cairn/internal/normalize"
 	"github.com/cairnsec/cairn/processor/normalizeprocessor/internal/metadata"
@@ -108,16 +109,7 @@ func (p *normalizeProcessor) shutdown(context.Context) error {
 func (p *normalizeProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	w := p.workers.Get().(*worker)
 	defer p.workers.Put(w)
-	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
-		sls := rls.At(i).ScopeLogs()
-		for j := 0; j < sls.Len(); j++ {
-			recs := sls.At(j).LogRecords()
-			for k := 0; k < recs.Len(); k++ {
-				p.record(w, recs.At(k))
-			}
-		}
-	}
+	event.Each(ld, func(_ pcommon.Resource, rec plog.LogRecord) { p.record(w, rec) })
 	p.flush(ctx, w)
 	return ld, nil
 }
