@@ -218,6 +218,7 @@ func (e *Engine) Observe(ev *Event, out []Outcome) ([]Outcome, bool) {
 			return out, false
 		}
 		ent.Latest = ev.Time
+		e.forgetAfter(ent, ev.Time+e.cfg.Lateness)
 		e.stats.ClockBack++
 	}
 	ent.lateRun = 0
@@ -239,6 +240,25 @@ func (e *Engine) Observe(ev *Event, out []Outcome) ([]Outcome, bool) {
 		e.entities.promote(ent)
 	}
 	return out, true
+}
+
+// forgetAfter drops what an entity holds from after limit: when its clock
+// went back, the observations and alerts of the abandoned time line would
+// otherwise sit "in the future" of every new event, so a window around a new
+// event would reach evidence days away, and an alert opened then would stay
+// open and take the new evidence as its own.
+func (e *Engine) forgetAfter(ent *Entity, limit int64) {
+	n := sort.Search(len(ent.obs), func(i int) bool { return ent.obs[i].time > limit })
+	clear(ent.obs[n:])
+	ent.obs = ent.obs[:n]
+	alerts := ent.alerts[:0]
+	for _, a := range ent.alerts {
+		if a.Fired <= limit {
+			alerts = append(alerts, a)
+		}
+	}
+	clear(ent.alerts[len(alerts):])
+	ent.alerts = alerts
 }
 
 // clock is the time an entity's state is aged by: its own clock, or for an

@@ -58,7 +58,8 @@ func TestClockGoesBack(t *testing.T) {
 	// An in-order event in between would reset the run; here the clock
 	// went back for good.
 	f.hit("a", 10*time.Second, sigNet)
-	f.hit("a", 11*time.Second, sigIntel)
+	assert.Empty(t, fired(f.hit("a", 11*time.Second, sigIntel)),
+		"the signal of the abandoned time line, a day ahead, does not make a third")
 	as := fired(f.hit("a", 12*time.Second, sigExec2))
 	require.Len(t, as, 1, "correlation resumed on the new clock")
 	latest, _ := f.e.Latest("a")
@@ -76,6 +77,31 @@ func TestClockGoesBack(t *testing.T) {
 			f.hit("b", time.Hour+time.Duration(i)*time.Second, sigExec)
 		}
 	}
+}
+
+// TestClockBackLeavesTheOldTimeLine: an alert opened before a host's clock
+// went back (a day ahead of the new clock) is not open on the new one: the
+// new evidence does not update it across the day, it raises an alert of its
+// own.
+func TestClockBackLeavesTheOldTimeLine(t *testing.T) {
+	r := rule(0, "r", time.Hour, []float64{10, 10, 10, 10}, criteria.MinDistinct(2))
+	f := &feeder{t: t, e: newEngine(t, r)}
+	f.hit("a", 24*time.Hour, sigExec)
+	old := fired(f.hit("a", 24*time.Hour+time.Second, sigNet))
+	require.Len(t, old, 1)
+	for i := 0; i < clockBackAfter-1; i++ {
+		ev := &Event{Entity: "a", Time: at(time.Duration(i) * time.Second), Hits: []Hit{{Signal: sigIntel, Mult: 1}}, Evidence: &Evidence{}}
+		_, ok := f.e.Observe(ev, nil)
+		require.False(t, ok)
+	}
+	out := f.hit("a", 10*time.Second, sigIntel)
+	out = append(out, f.hit("a", 11*time.Second, sigExec2)...)
+	for _, o := range out {
+		assert.NotSame(t, old[0], o.Alert, "the alert of the abandoned time line takes no evidence from a day before it")
+		assert.GreaterOrEqual(t, o.Alert.Start, at(0), "no evidence from the old time line")
+		assert.Less(t, o.Alert.End, at(time.Hour))
+	}
+	require.Len(t, fired(out), 1, "the new evidence raises its own alert")
 }
 
 // TestWatermarkNeedsTwoEntities: one entity far ahead (within the
