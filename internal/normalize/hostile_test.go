@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -247,7 +248,18 @@ func FuzzNormalize(f *testing.F) {
 		f.Fatal(err)
 	}
 	zn, _ := New(FormatZeek)
+	// The same stream again without the string index (as on a CPU
+	// without the vector pass): the results must not differ.
+	plain, _ := New(FormatAuto)
 	f.Fuzz(func(t *testing.T, line []byte) {
+		if haveMasks {
+			a := run(n, line)
+			var b result
+			withoutIndex(func() { b = run(plain, line) })
+			if !bytes.Equal(a.out, b.out) || a.o != b.o || a.err != b.err {
+				t.Fatalf("with the index %+v, without %+v, for %q", a, b, line)
+			}
+		}
 		for _, nn := range []*Normalizer{n, zn} {
 			out, o, err := nn.Record(line)
 			switch o {

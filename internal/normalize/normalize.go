@@ -118,6 +118,8 @@ type record struct {
 	evIdx int
 	ev    tevent
 	evErr error
+	// idx marks where the line's strings end (see strIndex).
+	idx strIndex
 	// Scratch buffers: a command line, a path, a Zeek value.
 	cmd, path, zbuf []byte
 }
@@ -142,6 +144,7 @@ func (r *record) scan() {
 	if len(b) == 0 || b[0] != '{' {
 		return
 	}
+	r.idx.build(b)
 	i := skipWS(b, 1)
 	if i < len(b) && b[i] == '}' {
 		r.json = skipWS(b, i+1) == len(b)
@@ -151,7 +154,7 @@ func (r *record) scan() {
 		if i >= len(b) || b[i] != '"' {
 			return
 		}
-		ke, err := checkedString(b, i)
+		ke, err := r.idx.end(b, i, true)
 		if err != nil {
 			return
 		}
@@ -168,13 +171,13 @@ func (r *record) scan() {
 			// twice. It is the bulk of the line.
 			r.evIdx = len(r.top)
 			r.ev = tevent{}
-			o := checkedMembers(b, vs, 1)
+			o := checkedMembers(&r.idx, b, vs, 1)
 			r.evErr = parseEvent(&o, &r.ev, where{a: tetragonType(key)})
 			if o.err != nil {
 				return
 			}
 			ve = o.i
-		} else if ve, err = skipValue(b, vs, 1, true); err != nil {
+		} else if ve, err = skipValue(&r.idx, b, vs, 1, true); err != nil {
 			return
 		}
 		if len(r.top) < maxTop {

@@ -37,7 +37,9 @@ func syntaxErr(off int, what string) error {
 }
 
 func skipWS(b []byte, i int) int {
-	for i < len(b) {
+	// Every JSON blank is at most ' ': one test settles the usual case,
+	// a record written without blanks.
+	for i < len(b) && b[i] <= ' ' {
 		switch b[i] {
 		case ' ', '\t', '\n', '\r':
 			i++
@@ -51,81 +53,61 @@ func skipWS(b []byte, i int) int {
 // skipString returns the index just past the string opening at b[i].
 func skipString(b []byte, i int) (int, error) { return stringEnd(b, i, false) }
 
-// checkedString is skipString that also checks the string's content: no
-// raw control character, only valid escapes.
-func checkedString(b []byte, i int) (int, error) { return stringEnd(b, i, true) }
-
-// stringEnd finds the closing quote of the string opening at b[i]
-// (bytes.IndexByte, whose vector loop beats any byte loop on all but the
-// shortest strings); with check, it then checks the content: no raw
-// control character, only valid escapes.
+// stringEnd returns the index just past the string opening at b[i]; with
+// check, it also checks the content: no raw control character, only valid
+// escapes. Eight bytes are tested at a time for a quote, a backslash or
+// (with check) a byte below 0x20: most strings of a record are short names
+// and values, for which a word loop beats calling bytes.IndexByte. The
+// lowest byte a test flags is a true match (borrows only spill upwards).
 func stringEnd(b []byte, i int, check bool) (int, error) {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	start := i
 	i++
 	for {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			q, e := x^(lo*'"'), x^(lo*'\\')
+			m := ((q-lo)&^q | (e-lo)&^e) & hi
+			if check {
+				m |= (x - lo*0x20) &^ x & hi
+			}
+			if m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
 			return 0, syntaxErr(start, "unterminated string")
 		}
-		j += i
-		// The quote is escaped when an odd number of backslashes precede
-		// it; the run cannot reach back past i, just after a quote.
-		k := j - 1
-		for k >= i && b[k] == '\\' {
-			k--
-		}
-		if (j-1-k)%2 == 0 {
-			if check && !validContent(b[start+1:j]) {
-				return 0, syntaxErr(start, "invalid string")
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, nil
+		case c == '\\':
+			if i+1 >= len(b) {
+				return 0, syntaxErr(start, "unterminated string")
 			}
-			return j + 1, nil
-		}
-		i = j + 1
-	}
-}
-
-// validContent reports whether s, a string's content between its quotes,
-// has no raw control character and only valid escapes. Eight bytes are
-// tested at a time for a byte below 0x20 or a backslash; the lowest byte
-// the test flags is a true match (borrows only spill upwards).
-func validContent(s []byte) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	for i < len(s) {
-		if i+8 <= len(s) {
-			x := binary.LittleEndian.Uint64(s[i:])
-			e := x ^ (lo * '\\')
-			m := ((x-lo*0x20)&^x | (e-lo)&^e) & hi
-			if m == 0 {
-				i += 8
+			if !check {
+				i += 2
 				continue
 			}
-			i += bits.TrailingZeros64(m) / 8
-		}
-		c := s[i]
-		switch {
-		case c < 0x20:
-			return false
-		case c != '\\':
-			i++
-			continue
-		}
-		if i+1 >= len(s) {
-			return false
-		}
-		switch s[i+1] {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			i += 2
-		case 'u':
-			if _, ok := hex4(s, i+2); !ok {
-				return false
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if _, ok := hex4(b, i+2); !ok {
+					return 0, syntaxErr(start, "invalid string")
+				}
+				i += 6
+			default:
+				return 0, syntaxErr(start, "invalid string")
 			}
-			i += 6
+		case c < 0x20 && check:
+			return 0, syntaxErr(start, "invalid string")
 		default:
-			return false
+			i++
 		}
 	}
-	return true
 }
 
 // skipNumber returns the index just past the number at b[i], checking the
@@ -181,14 +163,14 @@ func skipLiteral(b []byte, i int, lit string) (int, error) {
 // skipValue returns the index just past the value that starts at b[i]
 // (after blanks), at depth, checking it; strict also checks the content of
 // its strings (see stringEnd).
-func skipValue(b []byte, i, depth int, strict bool) (int, error) {
+func skipValue(x *strIndex, b []byte, i, depth int, strict bool) (int, error) {
 	i = skipWS(b, i)
 	if i >= len(b) {
 		return 0, syntaxErr(i, "unexpected end")
 	}
 	switch c := b[i]; c {
 	case '"':
-		return stringEnd(b, i, strict)
+		return x.end(b, i, strict)
 	case '{', '[':
 		if depth >= maxDepth {
 			return 0, syntaxErr(i, "nested too deep")
@@ -204,11 +186,11 @@ func skipValue(b []byte, i, depth int, strict bool) (int, error) {
 		for {
 			var err error
 			if c == '{' {
-				if i, err = memberName(b, i, strict); err != nil {
+				if i, err = memberName(x, b, i, strict); err != nil {
 					return 0, err
 				}
 			}
-			if i, err = skipValue(b, i, depth+1, strict); err != nil {
+			if i, err = skipValue(x, b, i, depth+1, strict); err != nil {
 				return 0, err
 			}
 			i = skipWS(b, i)
@@ -236,11 +218,11 @@ func skipValue(b []byte, i, depth int, strict bool) (int, error) {
 
 // memberName reads a member name and its colon at b[i], returning the
 // index after the colon.
-func memberName(b []byte, i int, strict bool) (int, error) {
+func memberName(x *strIndex, b []byte, i int, strict bool) (int, error) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, syntaxErr(i, "expected a member name")
 	}
-	i, err := stringEnd(b, i, strict)
+	i, err := x.end(b, i, strict)
 	if err != nil {
 		return 0, err
 	}
@@ -453,7 +435,8 @@ type obj struct {
 	// started: a member was read (a comma must come before the next).
 	started bool
 	checked bool
-	depth   int // the object's own depth
+	x       *strIndex // the line's index (checked iterators)
+	depth   int       // the object's own depth
 	err     error
 }
 
@@ -467,8 +450,8 @@ func members(v val) obj {
 
 // checkedMembers iterates, checking it, the object that opens at b[i], at
 // depth.
-func checkedMembers(b []byte, i, depth int) obj {
-	o := obj{b: b, i: i + 1, taken: true, checked: true, depth: depth}
+func checkedMembers(x *strIndex, b []byte, i, depth int) obj {
+	o := obj{b: b, i: i + 1, taken: true, checked: true, x: x, depth: depth}
 	if depth >= maxDepth {
 		o.fail(syntaxErr(i, "nested too deep"))
 	}
@@ -488,7 +471,7 @@ func (o *obj) next() bool {
 	}
 	if !o.taken {
 		if o.checked {
-			e, err := skipValue(o.b, o.vs, o.depth+1, false)
+			e, err := skipValue(o.x, o.b, o.vs, o.depth+1, false)
 			if err != nil {
 				o.fail(err)
 				return false
@@ -519,7 +502,7 @@ func (o *obj) next() bool {
 			o.fail(syntaxErr(i, "expected a member name"))
 			return false
 		}
-		ke, err := skipString(o.b, i)
+		ke, err := o.x.end(o.b, i, false)
 		if err != nil {
 			o.fail(err)
 			return false
@@ -559,7 +542,7 @@ func (o *obj) value() val {
 	var e int
 	if o.checked {
 		var err error
-		if e, err = skipValue(o.b, o.vs, o.depth+1, true); err != nil {
+		if e, err = skipValue(o.x, o.b, o.vs, o.depth+1, true); err != nil {
 			o.fail(err)
 			return nil
 		}
@@ -577,7 +560,7 @@ func (o *obj) isObject() bool { return o.b[o.vs] == '{' }
 // isObject); the exhausted child goes back with resume.
 func (o *obj) object() obj {
 	if o.checked {
-		return checkedMembers(o.b, o.vs, o.depth+1)
+		return checkedMembers(o.x, o.b, o.vs, o.depth+1)
 	}
 	return obj{b: o.b, i: o.vs + 1, taken: true}
 }

@@ -1,0 +1,21 @@
+package normalize
+
+import "golang.org/x/sys/cpu"
+
+// haveMasks: the vector pass of strindex_amd64.s can run here.
+var haveMasks = cpu.X86.HasAVX2
+
+// masksAVX2 sets, for each 64 bytes of src (whose length is a multiple of
+// 64), a bit per byte in quote ('"'), backslash ('\\') and control (below
+// 0x20), one word per block.
+//
+//go:noescape
+func masksAVX2(src *byte, blocks int, quote, backslash, control *uint64)
+
+func masks(src []byte, quote, backslash, control []uint64) {
+	n := len(src) / 64
+	if n == 0 || len(quote) < n || len(backslash) < n || len(control) < n {
+		panic("normalize: masks: short buffers")
+	}
+	masksAVX2(&src[0], n, &quote[0], &backslash[0], &control[0])
+}
