@@ -190,7 +190,14 @@ func skipValue(x *strIndex, b []byte, i, depth int, strict bool) (int, error) {
 					return 0, err
 				}
 			}
-			if i, err = skipValue(x, b, i, depth+1, strict); err != nil {
+			// A string, the usual member, is stepped over here rather
+			// than in a call of its own.
+			if i < len(b) && b[i] == '"' {
+				i, err = x.end(b, i, strict)
+			} else {
+				i, err = skipValue(x, b, i, depth+1, strict)
+			}
+			if err != nil {
 				return 0, err
 			}
 			i = skipWS(b, i)
@@ -471,7 +478,13 @@ func (o *obj) next() bool {
 	}
 	if !o.taken {
 		if o.checked {
-			e, err := skipValue(o.x, o.b, o.vs, o.depth+1, false)
+			var e int
+			var err error
+			if o.b[o.vs] == '"' {
+				e, err = o.x.end(o.b, o.vs, false)
+			} else {
+				e, err = skipValue(o.x, o.b, o.vs, o.depth+1, false)
+			}
 			if err != nil {
 				o.fail(err)
 				return false
@@ -542,7 +555,12 @@ func (o *obj) value() val {
 	var e int
 	if o.checked {
 		var err error
-		if e, err = skipValue(o.x, o.b, o.vs, o.depth+1, true); err != nil {
+		if o.b[o.vs] == '"' {
+			e, err = o.x.end(o.b, o.vs, true)
+		} else {
+			e, err = skipValue(o.x, o.b, o.vs, o.depth+1, true)
+		}
+		if err != nil {
 			o.fail(err)
 			return nil
 		}

@@ -23,8 +23,17 @@ type strIndex struct {
 	// a string's content check must look at (backslashes, bytes below
 	// 0x20).
 	quote, dirty []uint64
-	bs, ctl      []uint64 // the vector pass's raw backslash and control masks
+	bs           []uint64 // every backslash
 }
+
+// spaces pads the last block of a line: no quote, no backslash, no
+// control byte past the line's end.
+var spaces = func() (s [64]byte) {
+	for i := range s {
+		s[i] = ' '
+	}
+	return s
+}()
 
 // maxIndexKeep bounds the index memory kept between lines: a line of more
 // than this many words (about 1.5 MB) gets buffers of its own, dropped
@@ -43,30 +52,22 @@ func (x *strIndex) build(line []byte) {
 		x.quote = make([]uint64, n)
 		x.dirty = make([]uint64, n)
 		x.bs = make([]uint64, n)
-		x.ctl = make([]uint64, n)
 	}
-	x.quote, x.dirty, x.bs, x.ctl = x.quote[:n], x.dirty[:n], x.bs[:n], x.ctl[:n]
+	x.quote, x.dirty, x.bs = x.quote[:n], x.dirty[:n], x.bs[:n]
 	whole := len(line) / 64
 	if whole > 0 {
-		masks(line[:whole*64], x.quote, x.bs, x.ctl)
+		masks(line[:whole*64], x.quote, x.bs, x.dirty)
 	}
 	if whole < n {
-		// The last, partial block, padded with spaces: no quote, no
-		// backslash, no control byte past the line's end.
-		var pad [64]byte
-		for i := range pad {
-			pad[i] = ' '
-		}
+		pad := spaces
 		copy(pad[:], line[whole*64:])
-		masks(pad[:], x.quote[whole:], x.bs[whole:], x.ctl[whole:])
+		masks(pad[:], x.quote[whole:], x.bs[whole:], x.dirty[whole:])
 	}
 	// A quote preceded by an odd run of backslashes is escaped. Runs are
 	// rare outside escaped content, so a word with a backslash is walked
 	// bit by bit; carry says the next word's first byte is escaped.
 	carry := false
-	for w := range x.quote {
-		b := x.bs[w]
-		x.dirty[w] = b | x.ctl[w]
+	for w, b := range x.bs {
 		if b == 0 && !carry {
 			continue
 		}
@@ -87,14 +88,20 @@ func (x *strIndex) build(line []byte) {
 }
 
 // next returns the index of the first string quote at or after i, or -1.
+// Most strings end in the word they start in: that case is inlined.
 func (x *strIndex) next(i int) int {
 	w := i >> 6
-	if w >= len(x.quote) {
-		return -1
+	if w < len(x.quote) {
+		if m := x.quote[w] >> (i & 63); m != 0 {
+			return i + bits.TrailingZeros64(m)
+		}
 	}
-	if m := x.quote[w] >> (i & 63); m != 0 {
-		return i + bits.TrailingZeros64(m)
-	}
+	return x.nextAfter(w)
+}
+
+// nextAfter returns the index of the first string quote in the words
+// after w, or -1.
+func (x *strIndex) nextAfter(w int) int {
 	for w++; w < len(x.quote); w++ {
 		if m := x.quote[w]; m != 0 {
 			return w<<6 + bits.TrailingZeros64(m)
@@ -122,8 +129,17 @@ func (x *strIndex) anyDirty(lo, hi int) bool {
 
 // end returns the index just past the string opening at b[i], b being the
 // indexed line; with check, it also checks the string's content (see
-// stringEnd).
+// stringEnd). The usual case, a string with nothing to check, is inlined.
 func (x *strIndex) end(b []byte, i int, check bool) (int, error) {
+	if x != nil && x.ok {
+		if j := x.next(i + 1); j >= 0 && !(check && x.anyDirty(i+1, j)) {
+			return j + 1, nil
+		}
+	}
+	return x.endSlow(b, i, check)
+}
+
+func (x *strIndex) endSlow(b []byte, i int, check bool) (int, error) {
 	if x == nil || !x.ok {
 		return stringEnd(b, i, check)
 	}

@@ -6,16 +6,16 @@ import "golang.org/x/sys/cpu"
 var haveMasks = cpu.X86.HasAVX2
 
 // masksAVX2 sets, for each 64 bytes of src (whose length is a multiple of
-// 64), a bit per byte in quote ('"'), backslash ('\\') and control (below
-// 0x20), one word per block.
+// 64), a bit per byte in quote ('"'), backslash ('\\') and dirty
+// (backslash or below 0x20), one word per block.
 //
 //go:noescape
-func masksAVX2(src *byte, blocks int, quote, backslash, control *uint64)
+func masksAVX2(src *byte, blocks int, quote, backslash, dirty *uint64)
 
-func masks(src []byte, quote, backslash, control []uint64) {
+func masks(src []byte, quote, backslash, dirty []uint64) {
 	n := len(src) / 64
-	if n == 0 || len(quote) < n || len(backslash) < n || len(control) < n {
+	if n == 0 || len(quote) < n || len(backslash) < n || len(dirty) < n {
 		panic("normalize: masks: short buffers")
 	}
-	masksAVX2(&src[0], n, &quote[0], &backslash[0], &control[0])
+	masksAVX2(&src[0], n, &quote[0], &backslash[0], &dirty[0])
 }

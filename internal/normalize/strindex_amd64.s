@@ -1,12 +1,12 @@
 #include "textflag.h"
 
-// func masksAVX2(src *byte, blocks int, quote, backslash, control *uint64)
+// func masksAVX2(src *byte, blocks int, quote, backslash, dirty *uint64)
 TEXT ·masksAVX2(SB), NOSPLIT, $0-40
 	MOVQ src+0(FP), SI
 	MOVQ blocks+8(FP), CX
 	MOVQ quote+16(FP), DI
 	MOVQ backslash+24(FP), R8
-	MOVQ control+32(FP), R9
+	MOVQ dirty+32(FP), R9
 	TESTQ CX, CX
 	JZ   done
 
@@ -40,13 +40,16 @@ loop:
 	ORQ       BX, AX
 	MOVQ      AX, (R8)
 
-	// A byte is below 0x20 when min(byte, 0x1f) is the byte itself.
-	VPMINUB   Y2, Y3, Y5
-	VPCMPEQB  Y3, Y5, Y5
-	VPMOVMSKB Y5, AX
-	VPMINUB   Y2, Y4, Y6
-	VPCMPEQB  Y4, Y6, Y6
-	VPMOVMSKB Y6, BX
+	// Dirty: a backslash (Y5, Y6 still hold those) or a byte below
+	// 0x20, that is one that min(byte, 0x1f) leaves as it is.
+	VPMINUB   Y2, Y3, Y7
+	VPCMPEQB  Y3, Y7, Y7
+	VPOR      Y5, Y7, Y7
+	VPMOVMSKB Y7, AX
+	VPMINUB   Y2, Y4, Y8
+	VPCMPEQB  Y4, Y8, Y8
+	VPOR      Y6, Y8, Y8
+	VPMOVMSKB Y8, BX
 	SHLQ      $32, BX
 	ORQ       BX, AX
 	MOVQ      AX, (R9)

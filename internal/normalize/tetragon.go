@@ -160,8 +160,12 @@ func timeField(v val, name where, sub string) (int64, error) {
 
 const maxUint32 = 1<<32 - 1
 
-// readProc reads a Process object (o positioned on it).
-func readProc(o *obj, p *tproc, what where) error {
+// readProc reads a Process object (o positioned on it). Of a parent, only
+// what the parent section shows is read (see process): the rest is
+// stepped over, checked as JSON but not taken, so a parent's pod or
+// credentials, which no field shows, neither cost a read nor refuse the
+// record.
+func readProc(o *obj, p *tproc, what where, parent bool) error {
 	if !o.isObject() {
 		v := o.value()
 		if !v.present() {
@@ -175,6 +179,13 @@ func readProc(o *obj, p *tproc, what where) error {
 	for c.next() {
 		if err != nil {
 			continue // walk to the end all the same
+		}
+		if parent {
+			switch string(c.key) {
+			case "exec_id", "pid", "binary", "arguments", "start_time":
+			default:
+				continue
+			}
 		}
 		switch string(c.key) {
 		case "exec_id":
@@ -481,9 +492,9 @@ func parseEvent(o *obj, ev *tevent, loc where) error {
 		}
 		switch string(o.key) {
 		case "process":
-			err = readProc(o, &ev.proc, loc.sub(".process"))
+			err = readProc(o, &ev.proc, loc.sub(".process"), false)
 		case "parent":
-			err = readProc(o, &ev.parent, loc.sub(".parent"))
+			err = readProc(o, &ev.parent, loc.sub(".parent"), true)
 		case "function_name":
 			ev.function, err = strField(o.value(), loc, ".function_name")
 		case "policy_name":

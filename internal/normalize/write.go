@@ -63,9 +63,28 @@ func (w *writer) close() {
 }
 
 // member writes the name of a new member of the current object, first
-// writing the objects still pending around it.
+// writing the objects still pending around it. (It runs for every member
+// of every document: the buffer is worked on in a local, which the
+// compiler keeps in registers.)
 func (w *writer) member(key string) {
-	for i := w.pending; i >= 0 && i < len(w.stack); i++ {
+	if w.pending >= 0 {
+		w.writePending()
+	}
+	f := &w.stack[len(w.stack)-1]
+	b := w.b
+	if f.members {
+		b = append(b, ',', '"')
+	} else {
+		b = append(b, '"')
+	}
+	f.members = true
+	b = append(b, key...)
+	w.b = append(b, '"', ':')
+}
+
+// writePending writes the objects opened but not written yet.
+func (w *writer) writePending() {
+	for i := w.pending; i < len(w.stack); i++ {
 		f := &w.stack[i]
 		p := &w.stack[i-1]
 		if p.members {
@@ -78,14 +97,6 @@ func (w *writer) member(key string) {
 		f.written = true
 	}
 	w.pending = -1
-	f := &w.stack[len(w.stack)-1]
-	if f.members {
-		w.b = append(w.b, ',')
-	}
-	f.members = true
-	w.b = append(w.b, '"')
-	w.b = append(w.b, key...)
-	w.b = append(w.b, '"', ':')
 }
 
 // memberName is member for a name read from the input, escaped.
