@@ -205,6 +205,34 @@ type Stream struct {
 	zeek zeekHeader
 }
 
+// Header returns the header lines that make s's state (a Zeek TSV header:
+// the lines since its #separator, '\n' between them), for a checkpoint to
+// keep beside the input's offset; nil when there are none, or more than
+// MaxHeaderKeep bytes of them. The result is s's own: copy it to keep it.
+func (s *Stream) Header() []byte {
+	if s.zeek.over {
+		return nil
+	}
+	return s.zeek.lines
+}
+
+// Resume sets s to the state header (from Header) gives, as if its lines
+// had just been read: an input resumed from a checkpoint past its header
+// reads its rows under that header. Nothing is counted.
+func (s *Stream) Resume(header []byte) {
+	*s = Stream{}
+	if len(header) == 0 {
+		return
+	}
+	r := record{stream: s}
+	for _, line := range bytes.Split(header, []byte{'\n'}) {
+		if len(line) > 0 && line[0] == '#' {
+			r.line = line
+			zeek{}.header(&r)
+		}
+	}
+}
+
 // Normalizer normalises records. Not safe for concurrent use.
 type Normalizer struct {
 	mode    string

@@ -151,6 +151,10 @@ const (
 	maxZeekName    = 128
 	maxZeekMarker  = 64
 	maxZeekAnswers = 64
+	// MaxHeaderKeep bounds the header lines a Stream keeps for a
+	// checkpoint (see Stream.Header): Zeek's own headers are well under
+	// 2 KiB; a header larger than this is not carried over a restart.
+	MaxHeaderKeep = 16 << 10
 )
 
 // zeekHeader is the state of a TSV log: its header lines.
@@ -167,6 +171,28 @@ type zeekHeader struct {
 	// in force; bad: a line of this header was refused, and so are the
 	// rows under it, until the next header (#separator).
 	started, active, bad bool
+	// lines: the header lines read since the last #separator, as read
+	// ('\n' between them), so that a checkpoint can carry the header
+	// (Stream.Header, Stream.Resume); over: they outgrew MaxHeaderKeep.
+	lines []byte
+	over  bool
+}
+
+// keep notes a header line in h.lines.
+func (h *zeekHeader) keep(line []byte) {
+	if bytes.HasPrefix(line, []byte("#separator ")) {
+		h.lines, h.over = h.lines[:0], false
+	}
+	switch {
+	case h.over:
+	case len(h.lines)+1+len(line) > MaxHeaderKeep:
+		h.lines, h.over = nil, true
+	default:
+		if len(h.lines) > 0 {
+			h.lines = append(h.lines, '\n')
+		}
+		h.lines = append(h.lines, line...)
+	}
 }
 
 func (h *zeekHeader) defaults(sep byte) {
@@ -320,10 +346,12 @@ func (z zeek) normalize(r *record, w *writer) (string, Outcome, error) {
 	return kind, Passthrough, nil
 }
 
-// header reads a TSV header line.
+// header reads a TSV header line. It uses nothing of r but the line and
+// the stream, so that Stream.Resume can read a kept header again.
 func (z zeek) header(r *record) (string, Outcome, error) {
 	h := &r.stream.zeek
 	line := r.line
+	h.keep(line)
 	if bytes.HasPrefix(line, []byte("#separator ")) {
 		v := unescapeZeek(nil, line[len("#separator "):])
 		if len(v) != 1 || v[0] == '\n' {

@@ -3,6 +3,7 @@ package normalize
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -215,4 +216,77 @@ func TestZeekStreamsKeepTheirHeaders(t *testing.T) {
 	}
 	_, _, err := n.Record(conn[8])
 	require.Error(t, err, "a conn row under dns.log's header has the wrong columns")
+}
+
+// A log resumed from a checkpoint past its header (Stream.Header kept
+// beside the offset, Stream.Resume at start) reads its rows exactly as
+// reading on would have, wherever it was stopped.
+func TestZeekStreamResumesPastItsHeader(t *testing.T) {
+	for _, path := range []string{zeekDir + "/conn-wiki.log", zeekDir + "/dns.log"} {
+		lines := fileLines(t, path)
+		for _, format := range []string{FormatZeek, FormatAuto} {
+			whole := newNormalizer(t, format)
+			var want []result
+			for _, l := range lines {
+				want = append(want, run(whole, l))
+			}
+			for k := 1; k < len(lines); k++ {
+				first := newNormalizer(t, format)
+				var s Stream
+				first.Use(&s)
+				for _, l := range lines[:k] {
+					run(first, l)
+				}
+				kept := append([]byte(nil), s.Header()...)
+
+				// A new process: a new normaliser and a resumed stream.
+				again := newNormalizer(t, format)
+				var s2 Stream
+				s2.Resume(kept)
+				again.Use(&s2)
+				for i, l := range lines[k:] {
+					require.Equal(t, want[k+i], run(again, l), "%s (%s) stopped after line %d, line %d", path, format, k, k+i+1)
+				}
+			}
+		}
+	}
+}
+
+func TestZeekStreamHeaderBounds(t *testing.T) {
+	n := newNormalizer(t, FormatZeek)
+	var s Stream
+	n.Use(&s)
+	assert.Nil(t, s.Header(), "no header yet")
+	n.Record([]byte("#separator \\x09"))
+	n.Record([]byte("#fields\tts\tuid"))
+	assert.Equal(t, "#separator \\x09\n#fields\tts\tuid", string(s.Header()))
+
+	// A header that outgrows the bound is not kept: a resumed stream has
+	// none, and its rows are refused as before, until the next header.
+	n.Record([]byte("#path\t" + strings.Repeat("p", 60)))
+	for i := 0; len(s.Header()) > 0; i++ {
+		n.Record([]byte("#open\t" + strings.Repeat("o", 1000)))
+		require.Less(t, i, MaxHeaderKeep/1000+2)
+	}
+	assert.Nil(t, s.Header())
+	var s2 Stream
+	s2.Resume(s.Header())
+	again := newNormalizer(t, FormatZeek)
+	again.Use(&s2)
+	_, o, err := again.Record([]byte("1\tC"))
+	assert.Equal(t, Malformed, o)
+	assert.ErrorContains(t, err, "without a #fields header")
+	// The next #separator starts a header that is kept again.
+	n.Record([]byte("#separator \\x09"))
+	assert.Equal(t, "#separator \\x09", string(s.Header()))
+
+	// A refused header line is kept too: resumed, its rows stay refused.
+	n.Record([]byte("#set_separator\t\\x09"))
+	var s3 Stream
+	s3.Resume(append([]byte(nil), s.Header()...))
+	again.Use(&s3)
+	n.Record([]byte("#fields\tts\tuid"))
+	_, o, err = again.Record([]byte("1\tC"))
+	assert.Equal(t, Malformed, o)
+	assert.ErrorContains(t, err, "refused header")
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/cairnsec/cairn/internal/normalize"
 )
 
 // checkpointKey is the storage key of the receiver's checkpoints, in the
@@ -11,17 +13,23 @@ import (
 const checkpointKey = "checkpoints"
 
 // checkpointVersion is the first byte of an encoded checkpoint list.
-const checkpointVersion = 1
+// Version 2 added the normaliser's header; version 1 lists (written
+// before) are still read, without one.
+const checkpointVersion = 2
 
 // checkpoint is what is kept of one file: its identity (device, inode and a
-// hash of its first fpLen bytes, fpLen at most fingerprint_bytes) and the
-// offset just past the last line delivered. The path is only informative.
+// hash of its first fpLen bytes, fpLen at most fingerprint_bytes), the
+// offset just past the last line delivered, and the header lines in force
+// there (a Zeek TSV header, normalize.Stream.Header), so that a file
+// resumed past its header reads its rows under it. The path is only
+// informative.
 type checkpoint struct {
 	key    fileKey
 	fpLen  int
 	fpHash uint64
 	offset int64
 	path   string
+	header []byte
 }
 
 // appendCheckpoint encodes one checkpoint.
@@ -32,7 +40,9 @@ func appendCheckpoint(b []byte, c checkpoint) []byte {
 	b = binary.LittleEndian.AppendUint64(b, c.fpHash)
 	b = binary.AppendUvarint(b, uint64(c.offset))
 	b = binary.AppendUvarint(b, uint64(len(c.path)))
-	return append(b, c.path...)
+	b = append(b, c.path...)
+	b = binary.AppendUvarint(b, uint64(len(c.header)))
+	return append(b, c.header...)
 }
 
 // decodeCheckpoints reads a list written by the reader's snapshot.
@@ -40,7 +50,8 @@ func decodeCheckpoints(b []byte) ([]checkpoint, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	if b[0] != checkpointVersion {
+	version := b[0]
+	if version != 1 && version != checkpointVersion {
 		return nil, fmt.Errorf("unknown checkpoint version %d", b[0])
 	}
 	b = b[1:]
@@ -79,6 +90,19 @@ func decodeCheckpoints(b []byte) ([]checkpoint, error) {
 		}
 		c.path = string(b[:pl])
 		b = b[pl:]
+		if version >= 2 {
+			hl := uv()
+			if b == nil || hl > uint64(len(b)) {
+				return nil, errors.New("truncated checkpoint")
+			}
+			if hl > normalize.MaxHeaderKeep {
+				return nil, errors.New("checkpoint header too long")
+			}
+			if hl > 0 {
+				c.header = append([]byte(nil), b[:hl]...)
+			}
+			b = b[hl:]
+		}
 		out = append(out, c)
 	}
 	return out, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -161,4 +162,67 @@ func TestReceiverCountsFormats(t *testing.T) {
 	require.Eventually(t, func() bool { return c.count() == 4 }, waitFor, tick)
 	_, err := e.tel.GetMetric(m)
 	assert.Error(t, err, "no format counts with format ecs")
+}
+
+// A Zeek TSV log resumed after a restart, past its header: the checkpoint
+// carries the header, so the rows written while the receiver was stopped
+// are read under it, none refused. A checkpoint of the previous version
+// (no header) is still read.
+func TestZeekHeaderSurvivesRestart(t *testing.T) {
+	e := newEnv(t, true)
+	b, err := os.ReadFile(filepath.Join(captures, "zeek/conn-wiki.log"))
+	require.NoError(t, err)
+	lines := strings.SplitAfter(string(b), "\n")
+	const header = 8
+	require.True(t, strings.HasPrefix(lines[header-1], "#types"))
+	path := e.path("conn.log")
+	appendFile(t, path, strings.Join(lines[:header+10], ""))
+	cfg := e.config("*.log")
+	cfg.Format = normalize.FormatZeek
+	cfg.StartAt = StartAtBeginning
+
+	c := &recorder{}
+	rn := e.start(cfg, c)
+	require.Eventually(t, func() bool { return c.count() == 10 }, waitFor, tick)
+	require.NoError(t, rn.stop())
+
+	rows := 0
+	for _, l := range lines[header+10:] {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			rows++
+		}
+	}
+	appendFile(t, path, strings.Join(lines[header+10:], ""))
+	c = &recorder{}
+	rn = e.start(cfg, c)
+	require.Eventually(t, func() bool { return c.count() == rows }, waitFor, tick)
+	for _, rec := range c.records() {
+		assert.Equal(t, "zeek.conn", attr(rec, "event", "dataset").Str())
+		assert.NotEmpty(t, attr(rec, "source", "ip").Str())
+	}
+	assert.Zero(t, e.sum("otelcol_receiver_cairn_file_malformed_lines", nil))
+	require.NoError(t, rn.stop())
+}
+
+// The codec keeps the header; a version 1 list (no headers) still reads;
+// a header longer than the normaliser keeps is refused as corrupt.
+func TestCheckpointCodecHeader(t *testing.T) {
+	c := checkpoint{key: fileKey{dev: 1, ino: 2}, fpLen: 10, fpHash: 3, offset: 400, path: "/z/conn.log", header: []byte("#separator \\x09\n#fields\tts\tuid")}
+	b := appendCheckpoint([]byte{checkpointVersion, 1}, c)
+	got, err := decodeCheckpoints(b)
+	require.NoError(t, err)
+	assert.Equal(t, []checkpoint{c}, got)
+
+	v1 := c
+	v1.header = nil
+	old := appendCheckpoint([]byte{1, 1}, v1)
+	old = old[:len(old)-1] // version 1 had no header length
+	got, err = decodeCheckpoints(old)
+	require.NoError(t, err)
+	assert.Equal(t, []checkpoint{v1}, got)
+
+	long := c
+	long.header = bytes.Repeat([]byte("#"), normalize.MaxHeaderKeep+1)
+	_, err = decodeCheckpoints(appendCheckpoint([]byte{checkpointVersion, 1}, long))
+	assert.ErrorContains(t, err, "header too long")
 }

@@ -255,6 +255,9 @@ func (r *reader) restore(cks []checkpoint) {
 			fpLen: c.fpLen, fpHash: c.fpHash, hashOK: true,
 			offset: c.offset, readPos: c.offset, lastSize: -1,
 		}
+		// The header in force at the offset (a Zeek TSV file resumed past
+		// its header reads its rows under it).
+		t.stream.Resume(c.header)
 		r.tracked = append(r.tracked, t)
 		r.byKey[c.key] = t
 	}
@@ -946,7 +949,7 @@ func (r *reader) snapshot() []byte {
 	b = binary.AppendUvarint(b, uint64(len(r.tracked)))
 	for _, t := range r.tracked {
 		fpLen, fpHash := t.identity()
-		b = appendCheckpoint(b, checkpoint{key: t.key, fpLen: fpLen, fpHash: fpHash, offset: t.offset, path: t.path})
+		b = appendCheckpoint(b, checkpoint{key: t.key, fpLen: fpLen, fpHash: fpHash, offset: t.offset, path: t.path, header: t.stream.Header()})
 	}
 	r.ckptSize = len(b)
 	return b
