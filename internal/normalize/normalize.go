@@ -244,7 +244,11 @@ type Normalizer struct {
 	tetragon bool
 	rec      record
 	w        writer
-	counts   map[countKey]int64
+	counts   map[countKey]*int64
+	// The counter of the last key counted: a stream of records of one
+	// type spares the map look-up.
+	lastKey   countKey
+	lastCount *int64
 	// interned names of unknown record types, per format, bounded.
 	unknown map[string]string
 	scratch []byte
@@ -252,7 +256,7 @@ type Normalizer struct {
 
 // New returns a normaliser for a format option value other than ecs.
 func New(name string) (*Normalizer, error) {
-	n := &Normalizer{mode: name, counts: map[countKey]int64{}, unknown: map[string]string{}}
+	n := &Normalizer{mode: name, counts: map[countKey]*int64{}, unknown: map[string]string{}}
 	switch name {
 	case FormatTetragon:
 		n.formats = []format{tetragon{}}
@@ -392,12 +396,23 @@ type countKey struct {
 	kind   Kind
 }
 
-func (n *Normalizer) count(k countKey, d int64) { n.counts[k] += d }
+func (n *Normalizer) count(k countKey, d int64) {
+	if n.lastCount == nil || k != n.lastKey {
+		c := n.counts[k]
+		if c == nil {
+			c = new(int64)
+			n.counts[k] = c
+		}
+		n.lastKey, n.lastCount = k, c
+	}
+	*n.lastCount += d
+}
 
 // Counts returns the records seen so far, by format, type and kind, sorted.
 func (n *Normalizer) Counts() []Count {
 	out := make([]Count, 0, len(n.counts))
-	for k, v := range n.counts {
+	for k, c := range n.counts {
+		v := *c
 		out = append(out, Count{Format: k.format, Type: k.typ, Kind: k.kind, N: v})
 	}
 	sort.Slice(out, func(i, j int) bool {

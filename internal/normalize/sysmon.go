@@ -676,13 +676,7 @@ func (t *sysmonCtx) head(at int64, dataset, category, action string, types ...st
 	if at > 0 {
 		w.time("@timestamp", at)
 	}
-	w.open("event")
-	w.conststr("kind", "event")
-	w.constStrs("category", category)
-	w.constStrs("type", types...)
-	w.conststr("action", action)
-	w.conststr("module", "sysmon")
-	w.conststr("dataset", dataset)
+	w.eventHead(category, action, "sysmon", dataset, types...)
 	w.str("code", t.s.ev.eventID.b)
 	w.close()
 	if c := t.text(t.s.ev.computer); c != nil {

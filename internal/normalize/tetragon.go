@@ -575,18 +575,10 @@ func (t *tctx) head(dataset, category, action string, rawAction []byte, types ..
 	if t.at > 0 {
 		w.time("@timestamp", t.at)
 	}
-	w.open("event")
-	w.conststr("kind", "event")
-	w.constStrs("category", category)
-	w.constStrs("type", types...)
-	switch {
-	case action != "":
-		w.conststr("action", action)
-	case len(rawAction) > 0:
+	w.eventHead(category, action, "tetragon", dataset, types...)
+	if action == "" && len(rawAction) > 0 {
 		w.rawStr("action", rawAction)
 	}
-	w.conststr("module", "tetragon")
-	w.conststr("dataset", dataset)
 	w.close()
 	if t.node != nil {
 		w.open("host")

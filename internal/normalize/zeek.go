@@ -706,13 +706,7 @@ func (z *zrec) head(w *writer, dataset, action, protocol string, types ...string
 	if hasTS && ts > 0 {
 		w.time("@timestamp", ts)
 	}
-	w.open("event")
-	w.conststr("kind", "event")
-	w.constStrs("category", "network")
-	w.constStrs("type", types...)
-	w.conststr("action", action)
-	w.conststr("module", "zeek")
-	w.conststr("dataset", dataset)
+	w.eventHead("network", action, "zeek", dataset, types...)
 	if hasDur {
 		w.int("duration", dur)
 	}

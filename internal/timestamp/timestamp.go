@@ -6,7 +6,6 @@ package timestamp
 
 import (
 	"math"
-	"time"
 	"unsafe"
 )
 
@@ -66,12 +65,32 @@ func ParseRFC3339(b []byte) (int64, bool) {
 	if year < 1969 || year > 2262 {
 		return 0, false
 	}
-	secs := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC).Unix() - int64(offset)
+	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec) - int64(offset)
 	const maxSecs = math.MaxInt64 / 1_000_000_000
 	if secs < 0 || secs > maxSecs || secs == maxSecs && int64(nsec) > math.MaxInt64%1_000_000_000 {
 		return 0, false
 	}
 	return secs*1e9 + int64(nsec), true
+}
+
+// daysFromCivil returns the days from 1970-01-01 to a date of the
+// proleptic Gregorian calendar (Howard Hinnant's days_from_civil, for
+// years from 0 on), which is what time.Date computes, without its
+// normalisation of out-of-range fields (checked before) and at a fraction
+// of its cost: every record time goes through here.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := m - 3
+	if m <= 2 {
+		mp = m + 9
+	}
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 func digits(b []byte) (int, bool) {

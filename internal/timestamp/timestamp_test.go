@@ -1,10 +1,12 @@
 package timestamp
 
 import (
+	"math"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseRFC3339MatchesTimeParse(t *testing.T) {
@@ -74,4 +76,27 @@ func FuzzParseRFC3339(f *testing.F) {
 			t.Fatalf("%q: got %d, time.Parse %d", s, got, want.UnixNano())
 		}
 	})
+}
+
+// Every day of the years accepted, at a few times of day and offsets,
+// against time.Parse: the calendar arithmetic is Cairn's own.
+func TestParseRFC3339EveryDay(t *testing.T) {
+	for d := time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() <= 2262; d = d.AddDate(0, 0, 1) {
+		for _, clock := range []string{"T00:00:00Z", "T23:59:59.999999999Z", "T12:34:56+05:30", "T00:00:01-11:00"} {
+			s := d.Format("2006-01-02") + clock
+			want, err := time.Parse(time.RFC3339Nano, s)
+			require.NoError(t, err)
+			got, ok := ParseRFC3339String(s)
+			if want.Unix() < 0 || want.After(time.Unix(0, math.MaxInt64)) {
+				require.False(t, ok, "%s is out of range", s)
+				continue
+			}
+			require.True(t, ok, s)
+			require.Equal(t, want.UnixNano(), got, s)
+		}
+	}
+	for _, s := range []string{"1969-12-31T23:59:59Z", "2262-04-11T23:47:16.854775808Z", "2262-12-31T00:00:00Z"} {
+		_, ok := ParseRFC3339String(s)
+		assert.False(t, ok, "%s is out of range", s)
+	}
 }
