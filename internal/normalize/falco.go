@@ -226,15 +226,15 @@ func (falco) normalize(r *record, w *writer) (string, Outcome, error) {
 	if !ok || ns <= 0 {
 		return "", Malformed, refuse("falco time is not an RFC 3339 time")
 	}
-	host, err := strField(r.get("hostname"), where{a: "falco hostname"}, "")
+	host, err := strField(r.get("hostname"), &where{a: "falco hostname"}, "")
 	if err != nil {
 		return "", Malformed, err
 	}
-	source, err := strField(r.get("source"), where{a: "falco source"}, "")
+	source, err := strField(r.get("source"), &where{a: "falco source"}, "")
 	if err != nil {
 		return "", Malformed, err
 	}
-	output, err := strField(r.get("output"), where{a: "falco output"}, "")
+	output, err := strField(r.get("output"), &where{a: "falco output"}, "")
 	if err != nil {
 		return "", Malformed, err
 	}
@@ -362,7 +362,7 @@ func (fr *falcoRec) read(of val) error {
 			if id == fFdSport || id == fFdCport || id == fFdRport || id == fFdLport {
 				max = 65535
 			}
-			if _, err := uintField(v, name, "", max); err != nil {
+			if _, err := uintField(v, &name, "", max); err != nil {
 				return err
 			}
 		case falcoIP[id]:
@@ -373,7 +373,7 @@ func (fr *falcoRec) read(of val) error {
 				fr.f[id] = nil
 				continue
 			}
-			if _, err := ipField(v, name, ""); err != nil {
+			if _, err := ipField(v, &name, ""); err != nil {
 				return err
 			}
 		default:

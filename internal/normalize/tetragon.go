@@ -120,7 +120,7 @@ func (w where) sub(s string) where {
 	return w
 }
 
-func strField(v val, name where, sub string) (val, error) {
+func strField(v val, name *where, sub string) (val, error) {
 	if !v.present() {
 		return nil, nil
 	}
@@ -132,7 +132,7 @@ func strField(v val, name where, sub string) (val, error) {
 
 // uintField checks that v, if present, is an unsigned integer (a number or
 // a string of digits) of at most max.
-func uintField(v val, name where, sub string, max uint64) (val, error) {
+func uintField(v val, name *where, sub string, max uint64) (val, error) {
 	if !v.present() {
 		return nil, nil
 	}
@@ -144,7 +144,7 @@ func uintField(v val, name where, sub string, max uint64) (val, error) {
 }
 
 // timeField reads an RFC 3339 string (protojson's Timestamp).
-func timeField(v val, name where, sub string) (int64, error) {
+func timeField(v val, name *where, sub string) (int64, error) {
 	if !v.present() {
 		return 0, nil
 	}
@@ -189,27 +189,27 @@ func readProc(o *obj, p *tproc, what where, parent bool) error {
 		}
 		switch string(c.key) {
 		case "exec_id":
-			p.execID, err = strField(c.value(), what, ".exec_id")
+			p.execID, err = strField(c.value(), &what, ".exec_id")
 		case "parent_exec_id":
-			p.parentExecID, err = strField(c.value(), what, ".parent_exec_id")
+			p.parentExecID, err = strField(c.value(), &what, ".parent_exec_id")
 		case "binary":
-			p.binary, err = strField(c.value(), what, ".binary")
+			p.binary, err = strField(c.value(), &what, ".binary")
 		case "arguments":
-			p.arguments, err = strField(c.value(), what, ".arguments")
+			p.arguments, err = strField(c.value(), &what, ".arguments")
 		case "cwd":
-			p.cwd, err = strField(c.value(), what, ".cwd")
+			p.cwd, err = strField(c.value(), &what, ".cwd")
 		case "flags":
-			p.flags, err = strField(c.value(), what, ".flags")
+			p.flags, err = strField(c.value(), &what, ".flags")
 		case "docker":
-			p.docker, err = strField(c.value(), what, ".docker")
+			p.docker, err = strField(c.value(), &what, ".docker")
 		case "pid":
-			p.pid, err = uintField(c.value(), what, ".pid", maxUint32)
+			p.pid, err = uintField(c.value(), &what, ".pid", maxUint32)
 		case "uid":
-			p.uid, err = uintField(c.value(), what, ".uid", maxUint32)
+			p.uid, err = uintField(c.value(), &what, ".uid", maxUint32)
 		case "auid":
-			p.auid, err = uintField(c.value(), what, ".auid", maxUint32)
+			p.auid, err = uintField(c.value(), &what, ".auid", maxUint32)
 		case "start_time":
-			p.start, err = timeField(c.value(), what, ".start_time")
+			p.start, err = timeField(c.value(), &what, ".start_time")
 		case "pod":
 			err = readPod(&c, p, what.sub(".pod"))
 		case "user":
@@ -220,7 +220,7 @@ func readProc(o *obj, p *tproc, what where, parent bool) error {
 						continue // walk to the end all the same
 					}
 					if string(u.key) == "name" {
-						p.userName, err = strField(u.value(), what, ".user.name")
+						p.userName, err = strField(u.value(), &what, ".user.name")
 					}
 				}
 				c.resume(&u)
@@ -234,11 +234,11 @@ func readProc(o *obj, p *tproc, what where, parent bool) error {
 					}
 					switch string(u.key) {
 					case "uid":
-						p.credUID, err = uintField(u.value(), what, ".process_credentials.uid", maxUint32)
+						p.credUID, err = uintField(u.value(), &what, ".process_credentials.uid", maxUint32)
 					case "euid":
-						p.credEUID, err = uintField(u.value(), what, ".process_credentials.euid", maxUint32)
+						p.credEUID, err = uintField(u.value(), &what, ".process_credentials.euid", maxUint32)
 					case "gid":
-						p.credGID, err = uintField(u.value(), what, ".process_credentials.gid", maxUint32)
+						p.credGID, err = uintField(u.value(), &what, ".process_credentials.gid", maxUint32)
 					}
 				}
 				c.resume(&u)
@@ -264,13 +264,13 @@ func readPod(o *obj, p *tproc, what where) error {
 		}
 		switch string(c.key) {
 		case "namespace":
-			p.podNamespace, err = strField(c.value(), what, ".namespace")
+			p.podNamespace, err = strField(c.value(), &what, ".namespace")
 		case "name":
-			p.podName, err = strField(c.value(), what, ".name")
+			p.podName, err = strField(c.value(), &what, ".name")
 		case "uid":
-			p.podUID, err = strField(c.value(), what, ".uid")
+			p.podUID, err = strField(c.value(), &what, ".uid")
 		case "workload_kind":
-			p.workloadKind, err = strField(c.value(), what, ".workload_kind")
+			p.workloadKind, err = strField(c.value(), &what, ".workload_kind")
 		case "pod_labels":
 			if v := c.value(); v.isObj() {
 				p.labels = v
@@ -289,9 +289,9 @@ func readPod(o *obj, p *tproc, what where) error {
 				}
 				switch string(k.key) {
 				case "id":
-					p.ctrID, err = strField(k.value(), what, ".container.id")
+					p.ctrID, err = strField(k.value(), &what, ".container.id")
 				case "name":
-					p.ctrName, err = strField(k.value(), what, ".container.name")
+					p.ctrName, err = strField(k.value(), &what, ".container.name")
 				case "image":
 					if k.isObject() {
 						im := k.object()
@@ -301,9 +301,9 @@ func readPod(o *obj, p *tproc, what where) error {
 							}
 							switch string(im.key) {
 							case "id":
-								p.imageID, err = strField(im.value(), what, ".container.image.id")
+								p.imageID, err = strField(im.value(), &what, ".container.image.id")
 							case "name":
-								p.imageName, err = strField(im.value(), what, ".container.image.name")
+								p.imageName, err = strField(im.value(), &what, ".container.image.name")
 							}
 						}
 						k.resume(&im)
@@ -363,17 +363,17 @@ func readArgs(v val, a *targ, what where) error {
 					}
 					switch string(s.key) {
 					case "family":
-						a.family, err = strField(s.value(), what, ".sock_arg.family")
+						a.family, err = strField(s.value(), &what, ".sock_arg.family")
 					case "protocol":
-						a.protocol, err = strField(s.value(), what, ".sock_arg.protocol")
+						a.protocol, err = strField(s.value(), &what, ".sock_arg.protocol")
 					case "saddr":
-						a.saddr, err = strField(s.value(), what, ".sock_arg.saddr")
+						a.saddr, err = strField(s.value(), &what, ".sock_arg.saddr")
 					case "daddr", "addr":
-						a.daddr, err = strField(s.value(), what, ".sock_arg.daddr")
+						a.daddr, err = strField(s.value(), &what, ".sock_arg.daddr")
 					case "sport":
-						a.sport, err = uintField(s.value(), what, ".sock_arg.sport", 65535)
+						a.sport, err = uintField(s.value(), &what, ".sock_arg.sport", 65535)
 					case "dport", "port":
-						a.dport, err = uintField(s.value(), what, ".sock_arg.dport", 65535)
+						a.dport, err = uintField(s.value(), &what, ".sock_arg.dport", 65535)
 					}
 				}
 				e.resume(&s)
@@ -389,9 +389,9 @@ func readArgs(v val, a *targ, what where) error {
 					}
 					switch string(s.key) {
 					case "path":
-						a.path, err = strField(s.value(), what, ".path")
+						a.path, err = strField(s.value(), &what, ".path")
 					case "permission":
-						a.permission, err = strField(s.value(), what, ".permission")
+						a.permission, err = strField(s.value(), &what, ".permission")
 					}
 				}
 				e.resume(&s)
@@ -433,15 +433,15 @@ func (tetragon) normalize(r *record, w *writer) (string, Outcome, error) {
 	}
 	typ := tetragonType(r.top[i].key)
 	loc := where{a: typ}
-	node, err := strField(r.get("node_name"), where{a: "node_name"}, "")
+	node, err := strField(r.get("node_name"), &where{a: "node_name"}, "")
 	if err != nil {
 		return typ, Malformed, err
 	}
-	cluster, err := strField(r.get("cluster_name"), where{a: "cluster_name"}, "")
+	cluster, err := strField(r.get("cluster_name"), &where{a: "cluster_name"}, "")
 	if err != nil {
 		return typ, Malformed, err
 	}
-	at, err := timeField(r.get("time"), where{a: "time"}, "")
+	at, err := timeField(r.get("time"), &where{a: "time"}, "")
 	if err != nil {
 		return typ, Malformed, err
 	}
@@ -496,37 +496,37 @@ func parseEvent(o *obj, ev *tevent, loc where) error {
 		case "parent":
 			err = readProc(o, &ev.parent, loc.sub(".parent"), true)
 		case "function_name":
-			ev.function, err = strField(o.value(), loc, ".function_name")
+			ev.function, err = strField(o.value(), &loc, ".function_name")
 		case "policy_name":
-			ev.policy, err = strField(o.value(), loc, ".policy_name")
+			ev.policy, err = strField(o.value(), &loc, ".policy_name")
 		case "args":
 			err = readArgs(o.value(), &ev.args, loc.sub(".args"))
 		case "ima_hash":
-			ev.imaHash, err = strField(o.value(), loc, ".ima_hash")
+			ev.imaHash, err = strField(o.value(), &loc, ".ima_hash")
 		case "signal":
-			ev.signal, err = strField(o.value(), loc, ".signal")
+			ev.signal, err = strField(o.value(), &loc, ".signal")
 		case "status":
-			ev.status, err = uintField(o.value(), loc, ".status", maxUint32)
+			ev.status, err = uintField(o.value(), &loc, ".status", maxUint32)
 		case "time":
-			ev.exitTime, err = timeField(o.value(), loc, ".time")
+			ev.exitTime, err = timeField(o.value(), &loc, ".time")
 		case "tags":
 			if v := o.value(); v.isArr() {
 				ev.tags = v
 			}
 		case "source_ip":
-			ev.srcIP, err = strField(o.value(), loc, ".source_ip")
+			ev.srcIP, err = strField(o.value(), &loc, ".source_ip")
 		case "destination_ip":
-			ev.dstIP, err = strField(o.value(), loc, ".destination_ip")
+			ev.dstIP, err = strField(o.value(), &loc, ".destination_ip")
 		case "source_port":
-			ev.srcPort, err = uintField(o.value(), loc, ".source_port", 65535)
+			ev.srcPort, err = uintField(o.value(), &loc, ".source_port", 65535)
 		case "destination_port":
-			ev.dstPrt, err = uintField(o.value(), loc, ".destination_port", 65535)
+			ev.dstPrt, err = uintField(o.value(), &loc, ".destination_port", 65535)
 		case "ip":
-			ev.ip, err = strField(o.value(), loc, ".ip")
+			ev.ip, err = strField(o.value(), &loc, ".ip")
 		case "port":
-			ev.port, err = uintField(o.value(), loc, ".port", 65535)
+			ev.port, err = uintField(o.value(), &loc, ".port", 65535)
 		case "protocol":
-			ev.proto, err = strField(o.value(), loc, ".protocol")
+			ev.proto, err = strField(o.value(), &loc, ".protocol")
 		case "stats":
 			if o.isObject() {
 				s := o.object()
@@ -536,9 +536,9 @@ func parseEvent(o *obj, ev *tevent, loc where) error {
 					}
 					switch string(s.key) {
 					case "bytes_sent":
-						ev.bytesSent, err = uintField(s.value(), loc, ".stats.bytes_sent", 1<<63-1)
+						ev.bytesSent, err = uintField(s.value(), &loc, ".stats.bytes_sent", 1<<63-1)
 					case "bytes_received":
-						ev.bytesReceived, err = uintField(s.value(), loc, ".stats.bytes_received", 1<<63-1)
+						ev.bytesReceived, err = uintField(s.value(), &loc, ".stats.bytes_received", 1<<63-1)
 					}
 				}
 				o.resume(&s)
@@ -646,7 +646,7 @@ func (t *tctx) oldSocket(typ string) (Outcome, error) {
 	transport := lowerProto(ev.proto.rawOr())
 	switch typ {
 	case "process_listen":
-		ip, err := ipField(ev.ip, where{a: typ}, ".ip")
+		ip, err := ipField(ev.ip, &where{a: typ}, ".ip")
 		if err != nil {
 			return Malformed, err
 		}
@@ -654,11 +654,11 @@ func (t *tctx) oldSocket(typ string) (Outcome, error) {
 		t.network(transport, ip, "")
 		t.endpoint("source", ev.ip, ip, ev.port, nil)
 	default:
-		src, err := ipField(ev.srcIP, where{a: typ}, ".source_ip")
+		src, err := ipField(ev.srcIP, &where{a: typ}, ".source_ip")
 		if err != nil {
 			return Malformed, err
 		}
-		dst, err := ipField(ev.dstIP, where{a: typ}, ".destination_ip")
+		dst, err := ipField(ev.dstIP, &where{a: typ}, ".destination_ip")
 		if err != nil {
 			return Malformed, err
 		}
@@ -686,11 +686,11 @@ func (t *tctx) hook(lsm bool) (Outcome, error) {
 	fn := ev.function.rawOr()
 	switch {
 	case a.sock:
-		ds, err := ipField(a.daddr, where{a: "sock_arg"}, ".daddr")
+		ds, err := ipField(a.daddr, &where{a: "sock_arg"}, ".daddr")
 		if err != nil {
 			return Malformed, err
 		}
-		ss, err := ipField(a.saddr, where{a: "sock_arg"}, ".saddr")
+		ss, err := ipField(a.saddr, &where{a: "sock_arg"}, ".saddr")
 		if err != nil {
 			return Malformed, err
 		}
@@ -850,7 +850,7 @@ func (t *tctx) endpoint(section string, raw val, ip netip.Addr, port, nbytes val
 	w.close()
 }
 
-func ipField(v val, name where, sub string) (netip.Addr, error) {
+func ipField(v val, name *where, sub string) (netip.Addr, error) {
 	if !v.isStr() || len(v.raw()) == 0 {
 		return netip.Addr{}, nil
 	}
@@ -909,8 +909,7 @@ func (t *tctx) process(full bool) {
 	w := t.w
 	w.open("process")
 	if p.pid != nil {
-		n, _ := p.pid.uint()
-		w.uint("pid", n)
+		w.uintVal("pid", p.pid)
 	}
 	if p.execID != nil && len(p.execID.raw()) > 0 {
 		w.rawStr("entity_id", p.execID.raw())
@@ -947,8 +946,7 @@ func (t *tctx) process(full bool) {
 	// parent_exec_id first.
 	w.open("parent")
 	if pp.pid != nil {
-		n, _ := pp.pid.uint()
-		w.uint("pid", n)
+		w.uintVal("pid", pp.pid)
 	}
 	switch {
 	case p.parentExecID != nil && len(p.parentExecID.raw()) > 0:
@@ -1087,8 +1085,7 @@ func (t *tctx) identity() {
 		uid = p.credUID
 	}
 	if uid != nil {
-		n, _ := uid.uint()
-		w.uintStr("id", n)
+		w.uintStrVal("id", uid)
 	}
 	if p.userName != nil {
 		w.rawStr("name", p.userName.raw())
@@ -1098,15 +1095,13 @@ func (t *tctx) identity() {
 		if p.credEUID != nil {
 			e = p.credEUID
 		}
-		n, _ := e.uint()
 		w.open("effective")
-		w.uintStr("id", n)
+		w.uintStrVal("id", e)
 		w.close()
 	}
 	if p.credGID != nil {
-		n, _ := p.credGID.uint()
 		w.open("group")
-		w.uintStr("id", n)
+		w.uintStrVal("id", p.credGID)
 		w.close()
 	}
 	if p.auid != nil {

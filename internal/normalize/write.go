@@ -145,6 +145,33 @@ func (w *writer) uint(key string, n uint64) {
 	w.b = strconv.AppendUint(w.b, n, 10)
 }
 
+// uintVal writes v, an unsigned integer checked by the format (a JSON
+// number, or protojson's string of digits), as a number. A JSON number is
+// already canonical decimal (the grammar allows no leading zero, no sign
+// here): its text is copied rather than parsed and formatted again.
+func (w *writer) uintVal(key string, v val) {
+	if v.isNum() {
+		w.member(key)
+		w.b = append(w.b, v...)
+		return
+	}
+	n, _ := v.uint()
+	w.uint(key, n)
+}
+
+// uintStrVal is uintVal written as a decimal string (see uintStr).
+func (w *writer) uintStrVal(key string, v val) {
+	if v.isNum() {
+		w.member(key)
+		w.b = append(w.b, '"')
+		w.b = append(w.b, v...)
+		w.b = append(w.b, '"')
+		return
+	}
+	n, _ := v.uint()
+	w.uintStr(key, n)
+}
+
 // uintStr writes n as a decimal string (ECS ids such as user.id are
 // keywords).
 func (w *writer) uintStr(key string, n uint64) {
