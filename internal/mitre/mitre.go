@@ -3,8 +3,6 @@
 // Falco rules (mitre_<tactic>).
 package mitre
 
-import "strings"
-
 // tacticIDs maps the ATT&CK tactic names of Sigma's attack.* tags to the
 // Enterprise tactic ids (https://attack.mitre.org/tactics/enterprise/).
 // Sigma writes them lower case with hyphens (tags appendix v2,
@@ -37,5 +35,22 @@ var tacticIDs = map[string]string{
 // TacticID returns the ATT&CK id of a tactic name as Sigma and Falco tags
 // write it (execution, defense-evasion, command_and_control), "" if unknown.
 func TacticID(name string) string {
-	return tacticIDs[strings.ReplaceAll(strings.ToLower(name), "_", "-")]
+	// Lower-cased with '-' for '_' in a buffer of its own: a tag is looked
+	// up per alert and per rule, without allocating.
+	var buf [40]byte
+	if len(name) > len(buf) {
+		return "" // longer than any tactic name
+	}
+	b := buf[:len(name)]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_':
+			c = '-'
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	return tacticIDs[string(b)]
 }

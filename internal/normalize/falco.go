@@ -201,6 +201,7 @@ func (falco) sniff(r *record) bool {
 }
 
 type falcoRec struct {
+	arena            *[]byte // the record's (val.str)
 	f                [numF]val
 	src, dst         netip.Addr
 	srcPort, dstPort val
@@ -252,6 +253,7 @@ func (falco) normalize(r *record, w *writer) (string, Outcome, error) {
 		return "", Malformed, refuse("falco output_fields is not an object")
 	}
 	var fr falcoRec
+	fr.arena = &r.arena
 	if err := fr.read(of); err != nil {
 		return "", Malformed, err
 	}
@@ -431,7 +433,7 @@ func (fr *falcoRec) classify() {
 		return
 	}
 	if p := fr.f[fFdName]; p != nil && len(p.raw()) > 0 && p.raw()[0] == '/' && fr.fileType() {
-		fr.fdPath = p.str(nil)
+		fr.fdPath = p.str(fr.arena)
 		fr.category, fr.typ = "file", "info"
 		switch string(evt) {
 		case "unlink", "unlinkat", "rmdir":
@@ -553,7 +555,7 @@ func (fr *falcoRec) process(w *writer) {
 	if f[fProcName] != nil {
 		w.strVal("name", f[fProcName])
 	} else if exe != nil {
-		w.str("name", baseName(exe.str(nil)))
+		w.str("name", baseName(exe.str(fr.arena)))
 	}
 	if f[fProcCmdline] != nil {
 		w.strVal("command_line", f[fProcCmdline])
@@ -563,7 +565,7 @@ func (fr *falcoRec) process(w *writer) {
 		w.uint("pid", n)
 	}
 	if f[fProcCwd] != nil {
-		w.str("working_directory", trimSlash(f[fProcCwd].str(nil)))
+		w.str("working_directory", trimSlash(f[fProcCwd].str(fr.arena)))
 	}
 	w.open("parent")
 	if f[fProcPpid] != nil {
@@ -650,14 +652,20 @@ func (fr *falcoRec) signal(w *writer, rule, tags val, signal string) {
 	}
 	n := 0
 	for it := elements(tags); it.next() && n < maxFalcoTags; n++ {
-		t := it.val.str(nil) // the tag's own bytes unless escaped
+		t := it.val.str(fr.arena) // the tag's own bytes unless escaped
 		if rest, ok := bytes.CutPrefix(t, []byte("mitre_")); ok && fr.nTactics < len(fr.tactics) {
 			if id := mitre.TacticID(string(rest)); id != "" && !fr.hasTactic(id) {
 				fr.tactics[fr.nTactics] = id
 				fr.nTactics++
 			}
 		} else if isTechniqueTag(t) && fr.nTechniques < len(fr.techniques) && !fr.hasTechnique(t) {
-			fr.techniques[fr.nTechniques] = bytes.ToUpper(t)
+			if t[0] == 't' {
+				// Only the T can be lower case (isTechniqueTag).
+				start := len(*fr.arena)
+				*fr.arena = append(append(*fr.arena, 'T'), t[1:]...)
+				t = (*fr.arena)[start:len(*fr.arena):len(*fr.arena)]
+			}
+			fr.techniques[fr.nTechniques] = t
 			fr.nTechniques++
 		}
 	}

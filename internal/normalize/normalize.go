@@ -92,6 +92,9 @@ type format interface {
 	normalize(r *record, w *writer) (typ string, o Outcome, err error)
 }
 
+// maxArenaKeep bounds the unescaping arena kept between records.
+const maxArenaKeep = 1 << 20
+
 // maxTop bounds the top-level members a record's look-up table keeps; a
 // record with more is still checked whole, and a member past the bound is
 // not seen by the formats.
@@ -122,6 +125,8 @@ type record struct {
 	idx strIndex
 	// Scratch buffers: a command line, a path, a Zeek value.
 	cmd, path, zbuf []byte
+	// arena holds the strings unescaped for this record (val.str).
+	arena []byte
 }
 
 // get returns the value of the top-level member key (the last one, as the
@@ -303,6 +308,10 @@ func (n *Normalizer) Record(line []byte) ([]byte, Outcome, error) {
 	r := &n.rec
 	r.line = line
 	r.stream = n.stream
+	if cap(r.arena) > maxArenaKeep {
+		r.arena = nil // a huge record's: not kept for the next
+	}
+	r.arena = r.arena[:0]
 	// An ECS document written by Cairn starts with @timestamp, which no
 	// sensor record has: spare it the scan.
 	if !bytes.HasPrefix(line, ecsPrefix) {

@@ -253,14 +253,21 @@ func (v val) isNum() bool   { return len(v) > 0 && (v[0] == '-' || v[0] >= '0' &
 // JSON string as it is.
 func (v val) raw() []byte { return v[1 : len(v)-1] }
 
-// str is a string's content unescaped; it is v's own bytes when there is
-// nothing to unescape, else appended to buf.
-func (v val) str(buf []byte) []byte {
+// str is a string's content unescaped: v's own bytes when there is
+// nothing to unescape, else appended to *arena (the record's, reset for
+// each record, so that unescaping allocates nothing once it has grown; an
+// earlier result stays valid when a later one grows it).
+func (v val) str(arena *[]byte) []byte {
 	r := v.raw()
 	if bytes.IndexByte(r, '\\') < 0 {
 		return r
 	}
-	return unescape(buf[:0], r)
+	if arena == nil {
+		return unescape(nil, r)
+	}
+	start := len(*arena)
+	*arena = unescape(*arena, r)
+	return (*arena)[start:len(*arena):len(*arena)]
 }
 
 // uint reads an unsigned integer written as a number or, as protojson

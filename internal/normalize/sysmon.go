@@ -154,6 +154,8 @@ type sysmonEvent struct {
 	systemTime xval
 	f          [numS]xval
 	data       []xdata // every Data element, up to sysmonMaxData
+	// scratch: where entities are decoded to check them (xvalue).
+	scratch []byte
 }
 
 // sysmonStart returns the offset of <Event in a line that is Sysmon's by
@@ -418,7 +420,7 @@ func (ev *sysmonEvent) parse(b []byte) error {
 				if bytes.IndexByte(raw, '<') >= 0 {
 					return refuse("Sysmon event has '<' in an attribute")
 				}
-				v, err := xvalue(raw)
+				v, err := ev.xvalue(raw)
 				if err != nil {
 					return err
 				}
@@ -460,7 +462,7 @@ func (ev *sysmonEvent) leaf(depth, section int, name, text []byte, dataName *xva
 	if depth != 3 || section == 0 {
 		return nil
 	}
-	v, err := xvalue(text)
+	v, err := ev.xvalue(text)
 	if err != nil {
 		return err
 	}
@@ -528,14 +530,15 @@ func isSpace(b []byte) bool { return skipXMLSpace(b, 0) == len(b) }
 
 // xvalue checks a text or attribute value: no '<', every '&' a
 // predefined entity or a character reference.
-func xvalue(b []byte) (xval, error) {
+func (ev *sysmonEvent) xvalue(b []byte) (xval, error) {
 	v := xval{b: b, set: true}
 	k := bytes.IndexByte(b, '&')
 	if k < 0 {
 		return v, nil
 	}
 	v.amp = true
-	if _, ok := xunescape(nil, b); !ok {
+	var ok bool
+	if ev.scratch, ok = xunescape(ev.scratch[:0], b); !ok {
 		return xval{}, refuse("Sysmon event holds an unknown entity or a bad character reference")
 	}
 	return v, nil

@@ -798,7 +798,7 @@ func (t *tctx) file(path []byte, withHash bool) {
 // paths without their leading slash ("etc/passwd"); the kernel resolved
 // them from the root, so the slash is put back.
 func (t *tctx) absPath(v val) []byte {
-	p := v.str(nil)
+	p := v.str(&t.r.arena)
 	if len(p) > 0 && p[0] != '/' {
 		b := append(t.r.path[:0], '/')
 		b = append(b, p...)
@@ -916,7 +916,7 @@ func (t *tctx) process(full bool) {
 	}
 	var bin []byte
 	if p.binary != nil {
-		bin = p.binary.str(nil)
+		bin = p.binary.str(&t.r.arena)
 		w.rawStr("executable", p.binary.raw())
 		w.str("name", baseName(bin))
 	}
@@ -926,7 +926,7 @@ func (t *tctx) process(full bool) {
 			truncated = t.args(bin, p.arguments, p.flags)
 		}
 		if p.cwd != nil && len(p.cwd.raw()) > 0 {
-			w.str("working_directory", trimSlash(p.cwd.str(nil)))
+			w.str("working_directory", trimSlash(p.cwd.str(&t.r.arena)))
 		}
 		if p.start > 0 {
 			w.time("start", p.start)
@@ -955,7 +955,7 @@ func (t *tctx) process(full bool) {
 		w.rawStr("entity_id", pp.execID.raw())
 	}
 	if pp.binary != nil {
-		pbin := pp.binary.str(nil)
+		pbin := pp.binary.str(&t.r.arena)
 		w.rawStr("executable", pp.binary.raw())
 		w.str("name", baseName(pbin))
 		if full {
@@ -990,7 +990,7 @@ func (t *tctx) args(bin []byte, arguments val, flags val) bool {
 	w := t.w
 	var s []byte
 	if arguments != nil {
-		s = arguments.str(nil)
+		s = arguments.str(&t.r.arena)
 	}
 	w.beginArr("args")
 	w.b = appendString(w.b, bin)

@@ -216,6 +216,7 @@ type zval struct {
 type zrec struct {
 	f      [numZ]zval
 	setSep byte
+	arena  *[]byte // the record's (val.str)
 }
 
 var zeekDirectives = [...]string{"#separator", "#set_separator", "#empty_field", "#unset_field", "#path", "#open", "#close", "#fields", "#types"}
@@ -252,6 +253,7 @@ func (z zeek) sniff(r *record) bool {
 func (z zeek) normalize(r *record, w *writer) (string, Outcome, error) {
 	var zr zrec
 	zr.setSep = ','
+	zr.arena = &r.arena
 	var kind string
 	if r.json {
 		for _, m := range r.top {
@@ -504,7 +506,7 @@ func (z *zrec) text(id int) ([]byte, error) {
 	j := val(v.b)
 	switch {
 	case j.isStr():
-		return j.str(nil), nil
+		return j.str(z.arena), nil
 	case j.isNum():
 		return v.b, nil
 	}
@@ -638,7 +640,7 @@ func (z *zrec) list(id int, fn func(elem []byte) bool) error {
 		var e []byte
 		switch {
 		case it.val.isStr():
-			e = it.val.str(nil)
+			e = it.val.str(z.arena)
 		case it.val.isNum():
 			e = it.val
 		default:
