@@ -279,3 +279,14 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// A record with megabytes of escaped text grows the unescaping arena; the
+// next record does not keep it.
+func TestArenaNotKeptAfterHugeRecord(t *testing.T) {
+	n := newNormalizer(t, FormatTetragon)
+	huge := hostileExec(`,"parent":{"binary":"/bin/sh","arguments":"` + strings.Repeat(`\"a\" `, 1<<19) + `"}`)
+	event(t, n, huge)
+	assert.Greater(t, cap(n.rec.arena), maxArenaKeep, "the arena grew")
+	event(t, n, hostileExec(""))
+	assert.LessOrEqual(t, cap(n.rec.arena), maxArenaKeep)
+}
