@@ -9,7 +9,8 @@
 #                keeping new corpus entries in its testdata/fuzz (FUZZ=regexp)
 #   make bench   benchmarks of every package, once
 #   make bench-pipeline  the shipped collector vs the stock filelog pipeline,
-#                CPU per 1M events (BENCH_EVENTS, BENCH_ROUNDS)
+#                CPU per 1M events (BENCH_EVENTS, BENCH_ROUNDS; input
+#                CAIRN_BENCH_INPUT=fleet, the default, or tetragon)
 #   make lint    go vet + gofmt check
 #   make run     replay the bundled attack scenario, then watch this machine live
 #   make replay  only the scenario replay (no root needed)

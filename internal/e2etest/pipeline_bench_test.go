@@ -2,6 +2,8 @@ package e2etest
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,7 +32,10 @@ import (
 // It runs only when CAIRN_BENCH_PIPELINE is set (make bench-pipeline sets
 // it): a round takes minutes. CAIRN_BENCH_EVENTS (default 500000) sets the
 // size of the fleet file and CAIRN_BENCH_ROUNDS (default 2) the number of
-// interleaved rounds.
+// interleaved rounds. CAIRN_BENCH_INPUT=tetragon reads Tetragon's JSON
+// export instead of ECS events (the records of the Tetragon captures, each
+// copy with its own exec ids, on 100 nodes), which the shipped config
+// (format: auto) normalises and the stock pipeline only parses.
 func BenchmarkPipeline(b *testing.B) {
 	if os.Getenv("CAIRN_BENCH_PIPELINE") == "" {
 		b.Skip("set CAIRN_BENCH_PIPELINE=1 (make bench-pipeline) to run")
@@ -40,9 +45,17 @@ func BenchmarkPipeline(b *testing.B) {
 	bin := testkit.CollectorBinary(b)
 	dir := b.TempDir()
 	input := filepath.Join(dir, "fleet.ndjson")
-	st := generateFleet(b, input, events)
+	var st scenario.Stats
+	switch kind := os.Getenv("CAIRN_BENCH_INPUT"); kind {
+	case "", "fleet":
+		st = generateFleet(b, input, events)
+	case "tetragon":
+		st.Events = generateTetragon(b, input, events)
+	default:
+		b.Fatalf("CAIRN_BENCH_INPUT=%q: want fleet or tetragon", kind)
+	}
 	fi, _ := os.Stat(input)
-	b.Logf("fleet file: %d events, %.0f MB", st.Events, float64(fi.Size())/1e6)
+	b.Logf("input file: %d events, %.0f MB", st.Events, float64(fi.Size())/1e6)
 
 	for n := 0; n < b.N; n++ {
 		cpu := map[string][]float64{}
@@ -114,6 +127,61 @@ func generateFleet(b *testing.B, path string, n int) scenario.Stats {
 		b.Fatal(err)
 	}
 	return st
+}
+
+// generateTetragon writes n lines of Tetragon's JSON export: the records of
+// the captures in internal/normalize/testdata, over and over, each copy's
+// exec ids made its own and its node one of 100, so that no two lines are
+// the same event.
+func generateTetragon(b *testing.B, path string, n int) int {
+	root := filepath.Join(testkit.RepoRoot(), "internal", "normalize", "testdata", "tetragon")
+	var records [][]byte
+	err := filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || !strings.HasSuffix(p, ".json") {
+			return err
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.HasSuffix(p, "events.json") { // one record a line
+			for _, l := range bytes.Split(raw, []byte("\n")) {
+				if len(bytes.TrimSpace(l)) > 0 {
+					records = append(records, l)
+				}
+			}
+			return nil
+		}
+		var c bytes.Buffer // one pretty-printed record
+		if err := json.Compact(&c, raw); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		records = append(records, c.Bytes())
+		return nil
+	})
+	if err != nil || len(records) == 0 {
+		b.Fatalf("tetragon captures: %v (%d records)", err, len(records))
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for i := 0; i < n; i++ {
+		rec := records[i%len(records)]
+		copyN := strconv.Itoa(i / len(records))
+		rec = bytes.ReplaceAll(rec, []byte(`exec_id":"`), []byte(`exec_id":"`+copyN+"-"))
+		rec = bytes.ReplaceAll(rec, []byte(`"node_name":"`), []byte(`"node_name":"n`+strconv.Itoa(i%100)+"-"))
+		w.Write(rec)
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
 
 // runStock runs filelog(json_parser) → batch → debug on input.
