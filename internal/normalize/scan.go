@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"unicode/utf8"
 )
 
 // A validating JSON scanner that builds nothing: the formats walk a record
@@ -339,7 +340,7 @@ func unescape(dst, r []byte) []byte {
 			if x >= 0xD800 && x < 0xE000 {
 				x = 0xFFFD
 			}
-			dst = appendRune(dst, x)
+			dst = utf8.AppendRune(dst, x)
 		default:
 			dst = append(dst, '\\', r[i])
 		}
@@ -365,19 +366,6 @@ func hex4(b []byte, i int) (rune, bool) {
 		}
 	}
 	return x, true
-}
-
-func appendRune(dst []byte, r rune) []byte {
-	switch {
-	case r < 0x80:
-		return append(dst, byte(r))
-	case r < 0x800:
-		return append(dst, 0xC0|byte(r>>6), 0x80|byte(r)&0x3F)
-	case r < 0x10000:
-		return append(dst, 0xE0|byte(r>>12), 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F)
-	default:
-		return append(dst, 0xF0|byte(r>>18), 0x80|byte(r>>12)&0x3F, 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F)
-	}
 }
 
 // skipFast returns the index just past the value at b[i], which is known to

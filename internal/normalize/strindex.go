@@ -35,9 +35,9 @@ var spaces = func() (s [64]byte) {
 	return s
 }()
 
-// maxIndexKeep bounds the index memory kept between lines: a line of more
-// than this many words (about 1.5 MB) gets buffers of its own, dropped
-// after it.
+// maxIndexKeep bounds the index memory kept between lines, in words of
+// each mask: a line of more than 2 MiB (768 KiB of masks) gets buffers of
+// its own, dropped after it.
 const maxIndexKeep = 1 << 15
 
 // build indexes line; it does nothing (ok false) where no vector pass is
@@ -129,7 +129,8 @@ func (x *strIndex) anyDirty(lo, hi int) bool {
 
 // end returns the index just past the string opening at b[i], b being the
 // indexed line; with check, it also checks the string's content (see
-// stringEnd). The usual case, a string with nothing to check, is inlined.
+// stringEnd). The usual case, a string with nothing to check, takes next
+// (inlined here) and no more.
 func (x *strIndex) end(b []byte, i int, check bool) (int, error) {
 	if x != nil && x.ok {
 		if j := x.next(i + 1); j >= 0 && !(check && x.anyDirty(i+1, j)) {

@@ -25,7 +25,6 @@ type sysmon struct {
 	// that is not JSON is taken as Sysmon's.
 	explicit bool
 	ev       sysmonEvent
-	buf      []byte // scratch: unescaped values, times
 }
 
 func (*sysmon) name() string { return FormatSysmon }
@@ -154,8 +153,9 @@ type sysmonEvent struct {
 	systemTime xval
 	f          [numS]xval
 	data       []xdata // every Data element, up to sysmonMaxData
-	// scratch: where entities are decoded to check them (xvalue).
-	scratch []byte
+	// arena: the record's (val.str), where entities are decoded to
+	// check them (xvalue).
+	arena *[]byte
 }
 
 // sysmonStart returns the offset of <Event in a line that is Sysmon's by
@@ -225,6 +225,7 @@ func (s *sysmon) normalize(r *record, w *writer) (string, Outcome, error) {
 		return "", Malformed, refuse("Sysmon event longer than %d bytes", sysmonMaxRecord)
 	}
 	ev := &s.ev
+	ev.arena = &r.arena
 	if err := ev.parse(r.line[k:]); err != nil {
 		return "", Malformed, err
 	}
@@ -232,12 +233,6 @@ func (s *sysmon) normalize(r *record, w *writer) (string, Outcome, error) {
 	if !ev.eventID.set || ev.eventID.amp || !ok {
 		return "", Malformed, refuse("Sysmon event has no numeric System/EventID")
 	}
-	// Unescaped values and times go to the scratch buffer, sized for the
-	// record up front (values only shrink when unescaped).
-	if need := len(r.line) + 64; cap(s.buf) < need {
-		s.buf = make([]byte, 0, need)
-	}
-	s.buf = s.buf[:0]
 	t := sysmonCtx{s: s, w: w, r: r}
 	var typ string
 	var o Outcome
@@ -537,8 +532,11 @@ func (ev *sysmonEvent) xvalue(b []byte) (xval, error) {
 		return v, nil
 	}
 	v.amp = true
+	start := len(*ev.arena)
 	var ok bool
-	if ev.scratch, ok = xunescape(ev.scratch[:0], b); !ok {
+	*ev.arena, ok = xunescape(*ev.arena, b)
+	*ev.arena = (*ev.arena)[:start] // only checked here; text decodes it for use
+	if !ok {
 		return xval{}, refuse("Sysmon event holds an unknown entity or a bad character reference")
 	}
 	return v, nil
@@ -616,17 +614,12 @@ func (t *sysmonCtx) text(v xval) []byte {
 	if !v.amp {
 		return v.b
 	}
-	// Each value gets its own room in the scratch buffer, so earlier
-	// ones stay valid (the buffer is sized up front for the record).
-	s := t.s
-	if cap(s.buf)-len(s.buf) < len(v.b) {
-		nb := make([]byte, len(s.buf), 2*cap(s.buf)+len(v.b))
-		copy(nb, s.buf)
-		s.buf = nb
-	}
-	start := len(s.buf)
-	s.buf, _ = xunescape(s.buf, v.b)
-	return s.buf[start:len(s.buf):len(s.buf)]
+	// Each value gets its own room in the record's arena (val.str), so
+	// earlier ones stay valid.
+	a := &t.r.arena
+	start := len(*a)
+	*a, _ = xunescape(*a, v.b)
+	return (*a)[start:len(*a):len(*a)]
 }
 
 func (t *sysmonCtx) f(id int) []byte { return t.text(t.s.ev.f[id]) }
@@ -648,12 +641,12 @@ func (t *sysmonCtx) uint(id int, max uint64) (uint64, bool, error) {
 // 3339 time (System/TimeCreated's SystemTime).
 func (t *sysmonCtx) when(b []byte, name string) (int64, error) {
 	if len(b) >= 19 && b[10] == ' ' {
-		s := t.s
-		start := len(s.buf)
-		s.buf = append(s.buf, b...)
-		s.buf[start+10] = 'T'
-		s.buf = append(s.buf, 'Z')
-		b = s.buf[start:]
+		a := &t.r.arena
+		start := len(*a)
+		*a = append(*a, b...)
+		(*a)[start+10] = 'T'
+		*a = append(*a, 'Z')
+		b = (*a)[start:]
 	}
 	ns, ok := timestamp.ParseRFC3339(b)
 	if !ok {

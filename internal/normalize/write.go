@@ -202,16 +202,8 @@ func (w *writer) eventHead(category, action, module, dataset string, types ...st
 	w.member("event")
 	b := append(w.b, `{"kind":"event","category":["`...)
 	b = append(b, category...)
-	b = append(b, `"],"type":[`...)
-	for i, t := range types {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = append(b, t...)
-		b = append(b, '"')
-	}
-	b = append(b, ']')
+	b = append(b, `"],"type":`...)
+	b = appendConstStrs(b, types)
 	if action != "" {
 		b = append(b, `,"action":"`...)
 		b = append(b, action...)
@@ -228,16 +220,22 @@ func (w *writer) eventHead(category, action, module, dataset string, types ...st
 // constStrs writes an array of constant strings.
 func (w *writer) constStrs(key string, s ...string) {
 	w.member(key)
-	w.b = append(w.b, '[')
+	w.b = appendConstStrs(w.b, s)
+}
+
+// appendConstStrs appends a JSON array of constant strings (written as
+// they are: the formats' ASCII names).
+func appendConstStrs(b []byte, s []string) []byte {
+	b = append(b, '[')
 	for i, x := range s {
 		if i > 0 {
-			w.b = append(w.b, ',')
+			b = append(b, ',')
 		}
-		w.b = append(w.b, '"')
-		w.b = append(w.b, x...)
-		w.b = append(w.b, '"')
+		b = append(b, '"')
+		b = append(b, x...)
+		b = append(b, '"')
 	}
-	w.b = append(w.b, ']')
+	return append(b, ']')
 }
 
 // Arrays built element by element: beginArr, then elements, then endArr.
