@@ -344,7 +344,7 @@ func absent(v val) bool {
 // absent), IP addresses.
 func (fr *falcoRec) read(of val) error {
 	for it := members(of); it.next(); {
-		id := falcoField(it.key)
+		id := falcoField(it.key())
 		if id < 0 {
 			continue
 		}

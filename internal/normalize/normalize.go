@@ -159,8 +159,8 @@ func (r *record) scan() {
 		if i >= len(b) || b[i] != '"' {
 			return
 		}
-		ke, err := r.idx.end(b, i, true)
-		if err != nil {
+		ke := r.idx.end(b, i, true)
+		if ke == bad {
 			return
 		}
 		key := b[i+1 : ke-1]
@@ -178,11 +178,11 @@ func (r *record) scan() {
 			r.ev = tevent{}
 			o := checkedMembers(&r.idx, b, vs, 1)
 			r.evErr = parseEvent(&o, &r.ev, where{a: tetragonType(key)})
-			if o.err != nil {
+			if o.failed {
 				return
 			}
 			ve = o.i
-		} else if ve, err = skipValue(&r.idx, b, vs, 1, true); err != nil {
+		} else if ve = skipValue(&r.idx, b, vs, 1, true); ve == bad {
 			return
 		}
 		if len(r.top) < maxTop {

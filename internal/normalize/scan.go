@@ -3,8 +3,6 @@ package normalize
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"math/bits"
 	"unicode/utf8"
 )
@@ -31,11 +29,12 @@ import (
 // ECS decoder would accept is never refused here for its depth alone.
 const maxDepth = 300
 
-var errSyntax = errors.New("invalid JSON")
-
-func syntaxErr(off int, what string) error {
-	return fmt.Errorf("%w at offset %d: %s", errSyntax, off, what)
-}
+// bad is what the scanning functions return, instead of an index, for a
+// syntax error. Where and why the line is not JSON is never reported (the
+// record is refused whole, as the ECS decoder refuses it), so no error
+// value is built: an index alone is cheaper to return for every string of
+// a record.
+const bad = -1
 
 func skipWS(b []byte, i int) int {
 	// Every JSON blank is at most ' ': one test settles the usual case,
@@ -52,7 +51,7 @@ func skipWS(b []byte, i int) int {
 }
 
 // skipString returns the index just past the string opening at b[i].
-func skipString(b []byte, i int) (int, error) { return stringEnd(b, i, false) }
+func skipString(b []byte, i int) int { return stringEnd(b, i, false) }
 
 // stringEnd returns the index just past the string opening at b[i]; with
 // check, it also checks the content: no raw control character, only valid
@@ -60,9 +59,8 @@ func skipString(b []byte, i int) (int, error) { return stringEnd(b, i, false) }
 // (with check) a byte below 0x20: most strings of a record are short names
 // and values, for which a word loop beats calling bytes.IndexByte. The
 // lowest byte a test flags is a true match (borrows only spill upwards).
-func stringEnd(b []byte, i int, check bool) (int, error) {
+func stringEnd(b []byte, i int, check bool) int {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	start := i
 	i++
 	for {
 		for i+8 <= len(b) {
@@ -79,14 +77,14 @@ func stringEnd(b []byte, i int, check bool) (int, error) {
 			i += 8
 		}
 		if i >= len(b) {
-			return 0, syntaxErr(start, "unterminated string")
+			return bad
 		}
 		switch c := b[i]; {
 		case c == '"':
-			return i + 1, nil
+			return i + 1
 		case c == '\\':
 			if i+1 >= len(b) {
-				return 0, syntaxErr(start, "unterminated string")
+				return bad
 			}
 			if !check {
 				i += 2
@@ -97,14 +95,14 @@ func stringEnd(b []byte, i int, check bool) (int, error) {
 				i += 2
 			case 'u':
 				if _, ok := hex4(b, i+2); !ok {
-					return 0, syntaxErr(start, "invalid string")
+					return bad
 				}
 				i += 6
 			default:
-				return 0, syntaxErr(start, "invalid string")
+				return bad
 			}
 		case c < 0x20 && check:
-			return 0, syntaxErr(start, "invalid string")
+			return bad
 		default:
 			i++
 		}
@@ -113,8 +111,7 @@ func stringEnd(b []byte, i int, check bool) (int, error) {
 
 // skipNumber returns the index just past the number at b[i], checking the
 // JSON number grammar.
-func skipNumber(b []byte, i int) (int, error) {
-	start := i
+func skipNumber(b []byte, i int) int {
 	if i < len(b) && b[i] == '-' {
 		i++
 	}
@@ -126,7 +123,7 @@ func skipNumber(b []byte, i int) (int, error) {
 			i++
 		}
 	default:
-		return 0, syntaxErr(start, "invalid value")
+		return bad
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
@@ -135,7 +132,7 @@ func skipNumber(b []byte, i int) (int, error) {
 			i++
 		}
 		if i == d {
-			return 0, syntaxErr(start, "invalid number")
+			return bad
 		}
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
@@ -148,33 +145,33 @@ func skipNumber(b []byte, i int) (int, error) {
 			i++
 		}
 		if i == d {
-			return 0, syntaxErr(start, "invalid number")
+			return bad
 		}
 	}
-	return i, nil
+	return i
 }
 
-func skipLiteral(b []byte, i int, lit string) (int, error) {
+func skipLiteral(b []byte, i int, lit string) int {
 	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
-		return 0, syntaxErr(i, "invalid value")
+		return bad
 	}
-	return i + len(lit), nil
+	return i + len(lit)
 }
 
 // skipValue returns the index just past the value that starts at b[i]
 // (after blanks), at depth, checking it; strict also checks the content of
 // its strings (see stringEnd).
-func skipValue(x *strIndex, b []byte, i, depth int, strict bool) (int, error) {
+func skipValue(x *strIndex, b []byte, i, depth int, strict bool) int {
 	i = skipWS(b, i)
 	if i >= len(b) {
-		return 0, syntaxErr(i, "unexpected end")
+		return bad
 	}
 	switch c := b[i]; c {
 	case '"':
 		return x.end(b, i, strict)
 	case '{', '[':
 		if depth >= maxDepth {
-			return 0, syntaxErr(i, "nested too deep")
+			return bad
 		}
 		closing := byte('}')
 		if c == '[' {
@@ -182,34 +179,41 @@ func skipValue(x *strIndex, b []byte, i, depth int, strict bool) (int, error) {
 		}
 		i = skipWS(b, i+1)
 		if i < len(b) && b[i] == closing {
-			return i + 1, nil
+			return i + 1
 		}
 		for {
-			var err error
 			if c == '{' {
-				if i, err = memberName(x, b, i, strict); err != nil {
-					return 0, err
+				// A name and its colon with no blank between, the
+				// usual case, are stepped over here.
+				if e := x.quick(i); e >= 0 && !strict && i < len(b) && b[i] == '"' && e < len(b) && b[e] == ':' {
+					i = e + 1
+				} else if i = memberName(x, b, i, strict); i == bad {
+					return bad
 				}
 			}
 			// A string, the usual member, is stepped over here rather
 			// than in a call of its own.
 			if i < len(b) && b[i] == '"' {
-				i, err = x.end(b, i, strict)
+				if e := x.quick(i); e >= 0 && !strict {
+					i = e
+				} else {
+					i = x.end(b, i, strict)
+				}
 			} else {
-				i, err = skipValue(x, b, i, depth+1, strict)
+				i = skipValue(x, b, i, depth+1, strict)
 			}
-			if err != nil {
-				return 0, err
+			if i == bad {
+				return bad
 			}
 			i = skipWS(b, i)
 			if i >= len(b) {
-				return 0, syntaxErr(i, "unexpected end")
+				return bad
 			}
 			if b[i] == closing {
-				return i + 1, nil
+				return i + 1
 			}
 			if b[i] != ',' {
-				return 0, syntaxErr(i, "expected ',' or a closing bracket")
+				return bad
 			}
 			i = skipWS(b, i+1)
 		}
@@ -226,19 +230,20 @@ func skipValue(x *strIndex, b []byte, i, depth int, strict bool) (int, error) {
 
 // memberName reads a member name and its colon at b[i], returning the
 // index after the colon.
-func memberName(x *strIndex, b []byte, i int, strict bool) (int, error) {
+func memberName(x *strIndex, b []byte, i int, strict bool) int {
 	if i >= len(b) || b[i] != '"' {
-		return 0, syntaxErr(i, "expected a member name")
+		return bad
 	}
-	i, err := x.end(b, i, strict)
-	if err != nil {
-		return 0, err
+	if e := x.quick(i); e >= 0 && !strict {
+		i = e
+	} else if i = x.end(b, i, strict); i == bad {
+		return bad
 	}
 	i = skipWS(b, i)
 	if i >= len(b) || b[i] != ':' {
-		return 0, syntaxErr(i, "expected ':'")
+		return bad
 	}
-	return i + 1, nil
+	return i + 1
 }
 
 // val is the text of one checked JSON value.
@@ -259,16 +264,24 @@ func (v val) raw() []byte { return v[1 : len(v)-1] }
 // each record, so that unescaping allocates nothing once it has grown; an
 // earlier result stays valid when a later one grows it).
 func (v val) str(arena *[]byte) []byte {
+	s, _ := v.text(arena)
+	return s
+}
+
+// text is str, also reporting whether the content had no escape: then it
+// holds no quote, backslash or control byte either (the string was
+// checked), and is written into a JSON document as it is.
+func (v val) text(arena *[]byte) (s []byte, clean bool) {
 	r := v.raw()
 	if bytes.IndexByte(r, '\\') < 0 {
-		return r
+		return r, true
 	}
 	if arena == nil {
-		return unescape(nil, r)
+		return unescape(nil, r), false
 	}
 	start := len(*arena)
 	*arena = unescape(*arena, r)
-	return (*arena)[start:len(*arena):len(*arena)]
+	return (*arena)[start:len(*arena):len(*arena)], false
 }
 
 // uint reads an unsigned integer written as a number or, as protojson
@@ -288,12 +301,23 @@ func parseUint(b []byte, max uint64) (uint64, bool) {
 		return 0, false
 	}
 	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
+	if len(b) < 20 {
+		// At most 19 digits cannot overflow: no test per digit.
+		for _, c := range b {
+			d := uint64(c - '0')
+			if d > 9 {
+				return 0, false
+			}
+			n = n*10 + d
+		}
+		if n > max {
 			return 0, false
 		}
+		return n, true
+	}
+	for _, c := range b {
 		d := uint64(c - '0')
-		if d > max || n > (max-d)/10 {
+		if d > 9 || d > max || n > (max-d)/10 {
 			return 0, false
 		}
 		n = n*10 + d
@@ -373,14 +397,13 @@ func hex4(b []byte, i int) (rune, bool) {
 func skipFast(b []byte, i int) int {
 	switch b[i] {
 	case '"':
-		e, _ := skipString(b, i)
-		return e
+		return skipString(b, i)
 	case '{', '[':
 		depth := 0
 		for i < len(b) {
 			switch b[i] {
 			case '"':
-				i, _ = skipString(b, i)
+				i = skipString(b, i)
 				continue
 			case '{', '[':
 				depth++
@@ -412,7 +435,7 @@ func skipFast(b []byte, i int) int {
 //
 //	it := members(v)
 //	for it.next() {
-//		switch string(it.key) {
+//		switch string(it.key()) {
 //		case "pid":
 //			pid = it.value()
 //		case "pod":
@@ -424,22 +447,29 @@ func skipFast(b []byte, i int) int {
 //
 // An iterator from members walks text known to be valid (a val). One from
 // checkedMembers checks what it walks, so that a record is read and
-// checked in the same pass; it stops at the first syntax error, which err
-// then holds (and resume hands up). Either way the caller iterates every
+// checked in the same pass; it stops at the first syntax error, and says so
+// in failed (which resume hands up). Either way the caller iterates every
 // iterator to its end.
 type obj struct {
-	b   []byte
-	i   int    // where the next member (or the closing brace) is looked for
-	vs  int    // start of the current member's value
-	key []byte // the current member's raw name (escaped)
+	b  []byte
+	x  *strIndex // the line's index (checked iterators)
+	i  int       // where the next member (or the closing brace) is looked for
+	vs int       // start of the current member's value
+	// ks, ke: the current member's raw name (escaped) is b[ks:ke]. Kept
+	// as offsets, not as a slice: storing a pointer costs a write
+	// barrier check, and a name is stored for every member walked.
+	ks, ke int
+	// depth is the object's own depth. The iterator is kept small (it is
+	// made for every object walked, a dozen per record): flags rather
+	// than fields of their own, no error value (a syntax error's offset
+	// and reason are never reported, only that the line is not JSON).
+	depth int32
 	// taken: the current value was consumed (i is past it).
 	taken bool
 	// started: a member was read (a comma must come before the next).
 	started bool
 	checked bool
-	x       *strIndex // the line's index (checked iterators)
-	depth   int       // the object's own depth
-	err     error
+	failed  bool // a syntax error stopped the walk
 }
 
 // members iterates v, which must be an object (else there are none).
@@ -452,18 +482,16 @@ func members(v val) obj {
 
 // checkedMembers iterates, checking it, the object that opens at b[i], at
 // depth.
-func checkedMembers(x *strIndex, b []byte, i, depth int) obj {
-	o := obj{b: b, i: i + 1, taken: true, checked: true, x: x, depth: depth}
+func checkedMembers(x *strIndex, b []byte, i int, depth int32) obj {
 	if depth >= maxDepth {
-		o.fail(syntaxErr(i, "nested too deep"))
+		return obj{taken: true, checked: true, failed: true}
 	}
-	return o
+	return obj{b: b, i: i + 1, taken: true, checked: true, x: x, depth: depth}
 }
 
-func (o *obj) fail(err error) {
-	if o.err == nil {
-		o.err = err
-	}
+// fail stops the walk at a syntax error.
+func (o *obj) fail() {
+	o.failed = true
 	o.b = nil
 }
 
@@ -474,14 +502,15 @@ func (o *obj) next() bool {
 	if !o.taken {
 		if o.checked {
 			var e int
-			var err error
 			if o.b[o.vs] == '"' {
-				e, err = o.x.end(o.b, o.vs, false)
+				if e = o.x.quick(o.vs); e < 0 {
+					e = o.x.end(o.b, o.vs, false)
+				}
 			} else {
-				e, err = skipValue(o.x, o.b, o.vs, o.depth+1, false)
+				e = skipValue(o.x, o.b, o.vs, int(o.depth)+1, false)
 			}
-			if err != nil {
-				o.fail(err)
+			if e == bad {
+				o.fail()
 				return false
 			}
 			o.i = e
@@ -489,11 +518,30 @@ func (o *obj) next() bool {
 			o.i = skipFast(o.b, o.vs)
 		}
 	}
+	if o.checked {
+		// Compact JSON, the usual line: the comma (after the first
+		// member), the name, its colon and the value follow each other
+		// with no blank between.
+		b, i := o.b, o.i
+		if o.started {
+			i++
+			if i > len(b) || b[i-1] != ',' {
+				i = len(b) // (not compact, or not valid: as below)
+			}
+		}
+		if i < len(b) && b[i] == '"' {
+			if ke := o.x.quick(i); ke >= 0 && ke+1 < len(b) && b[ke] == ':' && b[ke+1] > ' ' {
+				o.ks, o.ke, o.vs = i+1, ke-1, ke+1
+				o.taken, o.started = false, true
+				return true
+			}
+		}
+	}
 	i := skipWS(o.b, o.i)
 	if o.checked {
 		switch {
 		case i >= len(o.b):
-			o.fail(syntaxErr(i, "unexpected end"))
+			o.fail()
 			return false
 		case o.b[i] == '}':
 			o.i = i + 1
@@ -501,29 +549,32 @@ func (o *obj) next() bool {
 			return false
 		case o.started:
 			if o.b[i] != ',' {
-				o.fail(syntaxErr(i, "expected ',' or '}'"))
+				o.fail()
 				return false
 			}
 			i = skipWS(o.b, i+1)
 		}
 		if i >= len(o.b) || o.b[i] != '"' {
-			o.fail(syntaxErr(i, "expected a member name"))
+			o.fail()
 			return false
 		}
-		ke, err := o.x.end(o.b, i, false)
-		if err != nil {
-			o.fail(err)
+		ke := o.x.quick(i)
+		if ke < 0 {
+			ke = o.x.end(o.b, i, false)
+		}
+		if ke == bad {
+			o.fail()
 			return false
 		}
-		o.key = o.b[i+1 : ke-1]
+		o.ks, o.ke = i+1, ke-1
 		i = skipWS(o.b, ke)
 		if i >= len(o.b) || o.b[i] != ':' {
-			o.fail(syntaxErr(i, "expected ':'"))
+			o.fail()
 			return false
 		}
 		o.vs = skipWS(o.b, i+1)
 		if o.vs >= len(o.b) {
-			o.fail(syntaxErr(o.vs, "unexpected end"))
+			o.fail()
 			return false
 		}
 		o.taken, o.started = false, true
@@ -537,26 +588,30 @@ func (o *obj) next() bool {
 		o.b = nil
 		return false
 	}
-	ke, _ := skipString(o.b, i)
-	o.key = o.b[i+1 : ke-1]
+	ke := skipString(o.b, i)
+	o.ks, o.ke = i+1, ke-1
 	i = skipWS(o.b, ke)
 	o.vs = skipWS(o.b, i+1) // past ':'
 	o.taken = false
 	return true
 }
 
+// key is the current member's raw name (escaped).
+func (o *obj) key() []byte { return o.b[o.ks:o.ke] }
+
 // value takes the current member's value (nil after a syntax error).
 func (o *obj) value() val {
 	var e int
 	if o.checked {
-		var err error
 		if o.b[o.vs] == '"' {
-			e, err = o.x.end(o.b, o.vs, true)
+			if e = o.x.quickChecked(o.vs); e < 0 {
+				e = o.x.end(o.b, o.vs, true)
+			}
 		} else {
-			e, err = skipValue(o.x, o.b, o.vs, o.depth+1, true)
+			e = skipValue(o.x, o.b, o.vs, int(o.depth)+1, true)
 		}
-		if err != nil {
-			o.fail(err)
+		if e == bad {
+			o.fail()
 			return nil
 		}
 	} else {
@@ -580,8 +635,8 @@ func (o *obj) object() obj {
 
 // resume continues after a child from object that next has exhausted.
 func (o *obj) resume(c *obj) {
-	if c.err != nil {
-		o.fail(c.err)
+	if c.failed {
+		o.fail()
 		return
 	}
 	o.i, o.taken = c.i, true

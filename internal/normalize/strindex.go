@@ -44,6 +44,7 @@ const maxIndexKeep = 1 << 15
 // available.
 func (x *strIndex) build(line []byte) {
 	x.ok = false
+	x.quote, x.dirty, x.bs = x.quote[:0], x.dirty[:0], x.bs[:0]
 	if !haveMasks || len(line) == 0 {
 		return
 	}
@@ -55,13 +56,18 @@ func (x *strIndex) build(line []byte) {
 	}
 	x.quote, x.dirty, x.bs = x.quote[:n], x.dirty[:n], x.bs[:n]
 	whole := len(line) / 64
+	backslash := false
 	if whole > 0 {
-		masks(line[:whole*64], x.quote, x.bs, x.dirty)
+		backslash = masks(line[:whole*64], x.quote, x.bs, x.dirty)
 	}
 	if whole < n {
 		pad := spaces
 		copy(pad[:], line[whole*64:])
-		masks(pad[:], x.quote[whole:], x.bs[whole:], x.dirty[whole:])
+		backslash = masks(pad[:], x.quote[whole:], x.bs[whole:], x.dirty[whole:]) || backslash
+	}
+	x.ok = true
+	if !backslash {
+		return // no quote is escaped
 	}
 	// A quote preceded by an odd run of backslashes is escaped. Runs are
 	// rare outside escaped content, so a word with a backslash is walked
@@ -84,7 +90,6 @@ func (x *strIndex) build(line []byte) {
 		}
 		x.quote[w] &^= esc
 	}
-	x.ok = true
 }
 
 // next returns the index of the first string quote at or after i, or -1.
@@ -110,48 +115,86 @@ func (x *strIndex) nextAfter(w int) int {
 	return -1
 }
 
-// anyDirty reports whether a byte in [lo, hi) is a backslash or below
-// 0x20.
-func (x *strIndex) anyDirty(lo, hi int) bool {
-	for lo < hi {
-		w, s := lo>>6, lo&63
-		m := x.dirty[w] >> s
-		if n := hi - lo; n < 64-s {
-			m &= 1<<n - 1
+// quickChecked is quick for a string whose content is checked (a value
+// taken): -1 also when the content has a byte to check.
+func (x *strIndex) quickChecked(i int) int {
+	k := i + 1
+	if w, s := k>>6, k&63; w < len(x.quote) && w < len(x.dirty) {
+		if m := x.quote[w] >> s; m != 0 {
+			n := bits.TrailingZeros64(m)
+			if x.dirty[w]>>s&(1<<n-1) == 0 {
+				return k + n + 1
+			}
 		}
-		if m != 0 {
-			return true
-		}
-		lo = (w + 1) << 6
 	}
-	return false
+	return -1
 }
 
 // end returns the index just past the string opening at b[i], b being the
-// indexed line; with check, it also checks the string's content (see
-// stringEnd). The usual case, a string with nothing to check, takes next
-// (inlined here) and no more.
-func (x *strIndex) end(b []byte, i int, check bool) (int, error) {
-	if x != nil && x.ok {
-		if j := x.next(i + 1); j >= 0 && !(check && x.anyDirty(i+1, j)) {
-			return j + 1, nil
-		}
-	}
-	return x.endSlow(b, i, check)
-}
-
-func (x *strIndex) endSlow(b []byte, i int, check bool) (int, error) {
-	if x == nil || !x.ok {
+// indexed line, or bad; with check, it also checks the string's content
+// (see stringEnd). Where a string is only stepped over, quick is tried
+// first. The string's words are walked once, both masks at a time: a
+// value's content is checked in the same step that finds its end.
+func (x *strIndex) end(b []byte, i int, check bool) int {
+	if !x.ok {
 		return stringEnd(b, i, check)
 	}
+	k := i + 1
+	w, s := k>>6, k&63
+	if w >= len(x.quote) || w >= len(x.dirty) {
+		return bad
+	}
+	m, d := x.quote[w]>>s, uint64(0)
+	if check {
+		d = x.dirty[w] >> s
+	}
+	for m == 0 {
+		// No quote in the rest of the word: a byte to check there is
+		// inside the string.
+		if d != 0 {
+			return x.endDirty(b, i)
+		}
+		if w++; w >= len(x.quote) || w >= len(x.dirty) {
+			return bad
+		}
+		s = 0
+		m = x.quote[w]
+		if check {
+			d = x.dirty[w]
+		}
+	}
+	n := bits.TrailingZeros64(m)
+	if d&(1<<n-1) != 0 {
+		return x.endDirty(b, i)
+	}
+	return w<<6 + s + n + 1
+}
+
+// endDirty is end with check for a string whose content has a byte to
+// check (a backslash or a control byte).
+func (x *strIndex) endDirty(b []byte, i int) int {
 	j := x.next(i + 1)
-	if j < 0 {
-		return 0, syntaxErr(i, "unterminated string")
+	if j < 0 || !validContent(b[i+1:j]) {
+		return bad
 	}
-	if check && x.anyDirty(i+1, j) && !validContent(b[i+1:j]) {
-		return 0, syntaxErr(i, "invalid string")
+	return j + 1
+}
+
+// quick is end's usual case, small enough to be inlined where a string is
+// stepped over (some 250 times in a Tetragon exec): the index past the
+// string opening at i when it ends in the word it starts in or the next
+// (not the line's last), else -1, and end settles it.
+func (x *strIndex) quick(i int) int {
+	k := i + 1
+	if w := k >> 6; w+1 < len(x.quote) { // (no words when !x.ok)
+		if m := x.quote[w] >> (k & 63); m != 0 {
+			return k + bits.TrailingZeros64(m) + 1
+		}
+		if m := x.quote[w+1]; m != 0 {
+			return (w+1)<<6 + bits.TrailingZeros64(m) + 1
+		}
 	}
-	return j + 1, nil
+	return -1
 }
 
 // validContent reports whether s, a string's content between its quotes,

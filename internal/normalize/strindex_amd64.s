@@ -1,12 +1,13 @@
 #include "textflag.h"
 
-// func masksAVX2(src *byte, blocks int, quote, backslash, dirty *uint64)
-TEXT ·masksAVX2(SB), NOSPLIT, $0-40
+// func masksAVX2(src *byte, blocks int, quote, backslash, dirty *uint64) (anyBackslash uint64)
+TEXT ·masksAVX2(SB), NOSPLIT, $0-48
 	MOVQ src+0(FP), SI
 	MOVQ blocks+8(FP), CX
 	MOVQ quote+16(FP), DI
 	MOVQ backslash+24(FP), R8
 	MOVQ dirty+32(FP), R9
+	XORQ R10, R10 // the OR of the backslash masks
 	TESTQ CX, CX
 	JZ   done
 
@@ -39,6 +40,7 @@ loop:
 	SHLQ      $32, BX
 	ORQ       BX, AX
 	MOVQ      AX, (R8)
+	ORQ       AX, R10
 
 	// Dirty: a backslash (Y5, Y6 still hold those) or a byte below
 	// 0x20, that is one that min(byte, 0x1f) leaves as it is.
@@ -63,4 +65,5 @@ loop:
 	VZEROUPPER
 
 done:
+	MOVQ R10, anyBackslash+40(FP)
 	RET

@@ -6,6 +6,6 @@ package normalize
 // through strings (see strIndex).
 var haveMasks = false
 
-func masks(src []byte, quote, backslash, dirty []uint64) {
+func masks(src []byte, quote, backslash, dirty []uint64) bool {
 	panic("normalize: no vector pass on this architecture")
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -46,7 +47,7 @@ func checkIndex(t *testing.T, b []byte) {
 		if got := x.quote[i>>6]>>(i&63)&1 == 1; got != quote[i] {
 			t.Fatalf("quote at %d of %q: %v", i, b, got)
 		}
-		if got := x.anyDirty(i, i+1); got != dirty[i] {
+		if got := x.dirty[i>>6]>>(i&63)&1 == 1; got != dirty[i] {
 			t.Fatalf("dirty at %d of %q: %v", i, b, got)
 		}
 	}
@@ -61,6 +62,26 @@ func checkIndex(t *testing.T, b []byte) {
 		}
 		if got := x.next(i); got != want {
 			t.Fatalf("next(%d) of %q = %d, want %d", i, b, got, want)
+		}
+	}
+	// end, and its inlined shortcuts where they answer, agree with the
+	// byte-wise stringEnd on a string opening at every quote.
+	for i := range b {
+		if b[i] != '"' {
+			continue
+		}
+		skip, checked := stringEnd(b, i, false), stringEnd(b, i, true)
+		if got := x.end(b, i, false); got != skip {
+			t.Fatalf("end(%d) of %q = %d, want %d", i, b, got, skip)
+		}
+		if got := x.end(b, i, true); got != checked {
+			t.Fatalf("end(%d, check) of %q = %d, want %d", i, b, got, checked)
+		}
+		if got := x.quick(i); got >= 0 && got != skip {
+			t.Fatalf("quick(%d) of %q = %d, want %d", i, b, got, skip)
+		}
+		if got := x.quickChecked(i); got >= 0 && got != checked {
+			t.Fatalf("quickChecked(%d) of %q = %d, want %d", i, b, got, checked)
 		}
 	}
 }
@@ -89,6 +110,16 @@ func TestStrIndexMasks(t *testing.T) {
 		b := make([]byte, rng.Intn(300))
 		for i := range b {
 			b[i] = alphabet[rng.Intn(len(alphabet))]
+		}
+		checkIndex(t, b)
+	}
+	// Long strings, across one word boundary or several.
+	for n := 0; n < 500; n++ {
+		b := make([]byte, rng.Intn(600))
+		for i := range b {
+			if b[i] = 'a'; rng.Intn(40) == 0 {
+				b[i] = alphabet[rng.Intn(len(alphabet))]
+			}
 		}
 		checkIndex(t, b)
 	}
@@ -183,6 +214,26 @@ func TestStrIndexSameResults(t *testing.T) {
 			if !assert.Equal(t, b, a, "%s: %q", format, l) {
 				return
 			}
+		}
+	}
+}
+
+// parseUint agrees with strconv on digits, bounds and what it refuses.
+func TestParseUint(t *testing.T) {
+	for _, s := range []string{
+		"", "0", "7", "00", "255", "256", "4294967295", "4294967296", "9999999999999999999",
+		"18446744073709551615", "18446744073709551616", "99999999999999999999", "123456789012345678901",
+		"-1", "+1", "1a", " 1", "1.0", "١",
+	} {
+		for _, max := range []uint64{255, 65535, 1<<32 - 1, 1<<63 - 1, 1<<64 - 1} {
+			n, ok := parseUint([]byte(s), max)
+			want, err := strconv.ParseUint(s, 10, 64)
+			wantOK := err == nil && want <= max && s[0] != '+'
+			if !wantOK {
+				want = 0
+			}
+			assert.Equal(t, wantOK, ok, "%q max %d", s, max)
+			assert.Equal(t, want, n, "%q max %d", s, max)
 		}
 	}
 }

@@ -181,13 +181,13 @@ func readProc(o *obj, p *tproc, what where, parent bool) error {
 			continue // walk to the end all the same
 		}
 		if parent {
-			switch string(c.key) {
+			switch string(c.key()) {
 			case "exec_id", "pid", "binary", "arguments", "start_time":
 			default:
 				continue
 			}
 		}
-		switch string(c.key) {
+		switch string(c.key()) {
 		case "exec_id":
 			p.execID, err = strField(c.value(), &what, ".exec_id")
 		case "parent_exec_id":
@@ -219,7 +219,7 @@ func readProc(o *obj, p *tproc, what where, parent bool) error {
 					if err != nil {
 						continue // walk to the end all the same
 					}
-					if string(u.key) == "name" {
+					if string(u.key()) == "name" {
 						p.userName, err = strField(u.value(), &what, ".user.name")
 					}
 				}
@@ -232,7 +232,7 @@ func readProc(o *obj, p *tproc, what where, parent bool) error {
 					if err != nil {
 						continue // walk to the end all the same
 					}
-					switch string(u.key) {
+					switch string(u.key()) {
 					case "uid":
 						p.credUID, err = uintField(u.value(), &what, ".process_credentials.uid", maxUint32)
 					case "euid":
@@ -262,7 +262,7 @@ func readPod(o *obj, p *tproc, what where) error {
 		if err != nil {
 			continue // walk to the end all the same
 		}
-		switch string(c.key) {
+		switch string(c.key()) {
 		case "namespace":
 			p.podNamespace, err = strField(c.value(), &what, ".namespace")
 		case "name":
@@ -287,7 +287,7 @@ func readPod(o *obj, p *tproc, what where) error {
 				if err != nil {
 					continue // walk to the end all the same
 				}
-				switch string(k.key) {
+				switch string(k.key()) {
 				case "id":
 					p.ctrID, err = strField(k.value(), &what, ".container.id")
 				case "name":
@@ -299,7 +299,7 @@ func readPod(o *obj, p *tproc, what where) error {
 							if err != nil {
 								continue // walk to the end all the same
 							}
-							switch string(im.key) {
+							switch string(im.key()) {
 							case "id":
 								p.imageID, err = strField(im.value(), &what, ".container.image.id")
 							case "name":
@@ -350,7 +350,7 @@ func readArgs(v val, a *targ, what where) error {
 			if err != nil {
 				continue // walk to the end all the same
 			}
-			switch string(e.key) {
+			switch string(e.key()) {
 			case "sock_arg", "sockaddr_arg":
 				if a.sock || !e.isObject() {
 					continue
@@ -361,7 +361,7 @@ func readArgs(v val, a *targ, what where) error {
 					if err != nil {
 						continue // walk to the end all the same
 					}
-					switch string(s.key) {
+					switch string(s.key()) {
 					case "family":
 						a.family, err = strField(s.value(), &what, ".sock_arg.family")
 					case "protocol":
@@ -381,13 +381,13 @@ func readArgs(v val, a *targ, what where) error {
 				if a.path != nil || !e.isObject() {
 					continue
 				}
-				a.binprm = string(e.key) == "linux_binprm_arg"
+				a.binprm = string(e.key()) == "linux_binprm_arg"
 				s := e.object()
 				for s.next() {
 					if err != nil {
 						continue // walk to the end all the same
 					}
-					switch string(s.key) {
+					switch string(s.key()) {
 					case "path":
 						a.path, err = strField(s.value(), &what, ".path")
 					case "permission":
@@ -490,7 +490,7 @@ func parseEvent(o *obj, ev *tevent, loc where) error {
 		if err != nil {
 			continue // walk to the end all the same
 		}
-		switch string(o.key) {
+		switch string(o.key()) {
 		case "process":
 			err = readProc(o, &ev.proc, loc.sub(".process"), false)
 		case "parent":
@@ -534,7 +534,7 @@ func parseEvent(o *obj, ev *tevent, loc where) error {
 					if err != nil {
 						continue // walk to the end all the same
 					}
-					switch string(s.key) {
+					switch string(s.key()) {
 					case "bytes_sent":
 						ev.bytesSent, err = uintField(s.value(), &loc, ".stats.bytes_sent", 1<<63-1)
 					case "bytes_received":
@@ -915,18 +915,20 @@ func (t *tctx) process(full bool) {
 		w.rawStr("entity_id", p.execID.raw())
 	}
 	var bin []byte
+	binClean := false
 	if p.binary != nil {
-		bin = p.binary.str(&t.r.arena)
+		bin, binClean = p.binary.text(&t.r.arena)
 		w.rawStr("executable", p.binary.raw())
-		w.str("name", baseName(bin))
+		w.text("name", baseName(bin), binClean)
 	}
 	truncated := false
 	if full {
 		if bin != nil {
-			truncated = t.args(bin, p.arguments, p.flags)
+			truncated = t.args(bin, binClean, p.arguments, p.flags)
 		}
 		if p.cwd != nil && len(p.cwd.raw()) > 0 {
-			w.str("working_directory", trimSlash(p.cwd.str(&t.r.arena)))
+			cwd, clean := p.cwd.text(&t.r.arena)
+			w.text("working_directory", trimSlash(cwd), clean)
 		}
 		if p.start > 0 {
 			w.time("start", p.start)
@@ -955,11 +957,11 @@ func (t *tctx) process(full bool) {
 		w.rawStr("entity_id", pp.execID.raw())
 	}
 	if pp.binary != nil {
-		pbin := pp.binary.str(&t.r.arena)
+		pbin, clean := pp.binary.text(&t.r.arena)
 		w.rawStr("executable", pp.binary.raw())
-		w.str("name", baseName(pbin))
+		w.text("name", baseName(pbin), clean)
 		if full {
-			t.args(pbin, pp.arguments, nil)
+			t.args(pbin, clean, pp.arguments, nil)
 		}
 	}
 	if full && pp.start > 0 {
@@ -986,14 +988,15 @@ func (t *tctx) process(full bool) {
 // whether the arguments are known to be cut (more than maxArgs, or
 // Tetragon's truncArgs flag). Tetragon does not give argv[0]: args[0] is
 // the binary.
-func (t *tctx) args(bin []byte, arguments val, flags val) bool {
+func (t *tctx) args(bin []byte, binClean bool, arguments val, flags val) bool {
 	w := t.w
 	var s []byte
+	argsClean := true
 	if arguments != nil {
-		s = arguments.str(&t.r.arena)
+		s, argsClean = arguments.text(&t.r.arena)
 	}
 	w.beginArr("args")
-	w.b = appendString(w.b, bin)
+	w.b = appendText(w.b, bin, binClean)
 	count := 1
 	truncated := flags != nil && hasWord(flags.raw(), "truncArgs")
 	line := append(t.r.cmd[:0], bin...)
@@ -1003,7 +1006,7 @@ func (t *tctx) args(bin []byte, arguments val, flags val) bool {
 			return false
 		}
 		w.b = append(w.b, ',')
-		w.b = appendString(w.b, a)
+		w.b = appendText(w.b, a, argsClean)
 		line = append(line, ' ')
 		line = append(line, a...)
 		count++
@@ -1014,7 +1017,7 @@ func (t *tctx) args(bin []byte, arguments val, flags val) bool {
 	w.int("args_count", int64(count))
 	// ECS's command_line: the arguments joined by spaces, unquoted, as
 	// cairn_host writes it.
-	w.str("command_line", line)
+	w.text("command_line", line, binClean && argsClean)
 	return truncated
 }
 
@@ -1136,7 +1139,7 @@ func (t *tctx) identity() {
 			w.rawStr("name", p.imageName.raw())
 		}
 		if p.imageID != nil {
-			if k := bytes.LastIndexByte(p.imageID.raw(), '@'); k >= 0 {
+			if k := lastAt(p.imageID.raw()); k >= 0 {
 				w.open("hash")
 				w.beginArr("all")
 				w.b = append(w.b, '"')
@@ -1198,7 +1201,7 @@ func (t *tctx) labels(v val) {
 		}
 		w.sep(n == 0)
 		w.b = append(w.b, '"')
-		w.b = append(w.b, o.key...)
+		w.b = append(w.b, o.key()...)
 		w.b = append(w.b, '=')
 		w.b = append(w.b, lv.raw()...)
 		w.b = append(w.b, '"')
@@ -1206,6 +1209,21 @@ func (t *tctx) labels(v val) {
 	}
 	if n > 0 {
 		w.endArr()
+	}
+}
+
+// lastAt returns the index of the last '@' in s, or -1. An image id is
+// long (a repository, then the 71-byte digest after the '@') and has one
+// '@' at most, as a rule: a forward vector search finds it, and any later
+// one, faster than bytes.LastIndexByte steps back through the digest.
+func lastAt(s []byte) int {
+	k := -1
+	for {
+		j := bytes.IndexByte(s[k+1:], '@')
+		if j < 0 {
+			return k
+		}
+		k += 1 + j
 	}
 }
 

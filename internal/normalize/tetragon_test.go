@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -361,4 +362,10 @@ func TestSplitArgs(t *testing.T) {
 	d := event(t, n, []byte(`{"process_exec":{"process":{"exec_id":"eA==","pid":7,"binary":"/bin/x","arguments":"`+many+`"}},"node_name":"w"}`))
 	assert.Len(t, d.strs("process.args"), maxArgs)
 	assert.Equal(t, true, d.get("cairn.process.args_truncated"))
+}
+
+func TestLastAt(t *testing.T) {
+	for _, s := range []string{"", "@", "a", "a@b", "@@", "x@y@z", "docker-pullable://quay.io/a@sha256:ff", "no at sign here at all, but long enough to take more than one vector of the search"} {
+		assert.Equal(t, bytes.LastIndexByte([]byte(s), '@'), lastAt([]byte(s)), s)
+	}
 }

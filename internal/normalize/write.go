@@ -122,6 +122,27 @@ func (w *writer) str(key string, s []byte) {
 	w.b = appendString(w.b, s)
 }
 
+// text writes a string member, escaping it unless clean says it needs
+// no escaping (see val.text).
+func (w *writer) text(key string, s []byte, clean bool) {
+	if clean {
+		w.rawStr(key, s)
+	} else {
+		w.str(key, s)
+	}
+}
+
+// appendText is appendString, or a plain copy between quotes where clean
+// says s needs no escaping (see val.text).
+func appendText(dst, s []byte, clean bool) []byte {
+	if !clean {
+		return appendString(dst, s)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
 func (w *writer) conststr(key, s string) {
 	w.member(key)
 	w.b = append(w.b, '"')

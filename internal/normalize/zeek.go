@@ -262,7 +262,7 @@ func (z zeek) normalize(r *record, w *writer) (string, Outcome, error) {
 				o := members(m.v)
 				for o.next() {
 					var id int8 = -1
-					switch string(o.key) {
+					switch string(o.key()) {
 					case "orig_h":
 						id = zOrigH
 					case "orig_p":
@@ -1087,7 +1087,7 @@ func containerType(typ []byte) ([]byte, bool) {
 func writeZeekScalar(w *writer, s, typ []byte) {
 	switch string(typ) {
 	case "count", "int", "port", "double", "interval", "time":
-		if e, err := skipNumber(s, 0); err == nil && e == len(s) {
+		if skipNumber(s, 0) == len(s) {
 			w.b = append(w.b, s...)
 			return
 		}

@@ -5,6 +5,7 @@
 package timestamp
 
 import (
+	"encoding/binary"
 	"math"
 	"unsafe"
 )
@@ -17,30 +18,62 @@ func ParseRFC3339(b []byte) (int64, bool) {
 	if len(b) < len("2006-01-02T15:04:05Z") {
 		return 0, false
 	}
-	year, ok1 := digits(b[0:4])
-	month, ok2 := digits(b[5:7])
-	day, ok3 := digits(b[8:10])
-	hour, ok4 := digits(b[11:13])
-	minute, ok5 := digits(b[14:16])
-	sec, ok6 := digits(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) ||
-		b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+	// The fixed part, YYYY-MM-DDTHH:MM:SS, is read as three words (bytes
+	// 0-7, 8-15 and 11-18), each checked at once: digits where digits
+	// belong, each separator where it belongs (T or t). Every event's
+	// time goes through here, some records' three or four.
+	const (
+		zeros = 0x3030303030303030
+		// Digit bytes of each word.
+		m0 = 0x00FF_FF00_FFFF_FFFF // YYYY-MM-
+		m1 = 0xFFFF_00FF_FF00_FFFF // DDTHH:MM
+		m2 = 0xFFFF_00FF_FF00_FFFF // HH:MM:SS
+		// Their separators; T is compared in lower case.
+		s0 = '-'<<56 | '-'<<32
+		s1 = ':'<<40 | 't'<<16
+		s2 = ':'<<40 | ':'<<16
+	)
+	x0 := binary.LittleEndian.Uint64(b[0:])
+	x1 := binary.LittleEndian.Uint64(b[8:])
+	x2 := binary.LittleEndian.Uint64(b[11:])
+	if x0&^m0 != s0 || (x1|0x20<<16)&^m1 != s1 || x2&^m2 != s2 {
 		return 0, false
 	}
+	// Separators become '0' so that every byte is tested as a digit, none
+	// borrowing from its neighbour.
+	y0, y1, y2 := x0&m0|zeros&^m0, x1&m1|zeros&^m1, x2&m2|zeros&^m2
+	if !allDigits(y0) || !allDigits(y1) || !allDigits(y2) {
+		return 0, false
+	}
+	y0, y1, y2 = y0-zeros, y1-zeros, y2-zeros // each byte its digit's value
+	dig := func(y uint64, k int) int { return int(y >> (8 * k) & 0xFF) }
+	year := dig(y0, 0)*1000 + dig(y0, 1)*100 + dig(y0, 2)*10 + dig(y0, 3)
+	month := dig(y0, 5)*10 + dig(y0, 6)
+	day := dig(y1, 0)*10 + dig(y1, 1)
+	hour := dig(y1, 3)*10 + dig(y1, 4)
+	minute := dig(y1, 6)*10 + dig(y1, 7)
+	sec := dig(y2, 6)*10 + dig(y2, 7)
 	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
 		return 0, false
 	}
 	rest := b[19:]
-	var nsec int
+	var nsec int64
 	if rest[0] == '.' {
 		i := 1
-		scale := 100_000_000
-		for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
-			nsec += int(rest[i]-'0') * scale
-			scale /= 10
+		for ; i < len(rest); i++ {
+			d := rest[i] - '0'
+			if d > 9 {
+				break
+			}
+			if i <= 9 {
+				nsec = nsec*10 + int64(d)
+			}
 		}
 		if i == 1 {
 			return 0, false
+		}
+		if i < 10 {
+			nsec *= pow10[10-i] // i-1 digits read
 		}
 		rest = rest[i:]
 	}
@@ -67,10 +100,20 @@ func ParseRFC3339(b []byte) (int64, bool) {
 	}
 	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec) - int64(offset)
 	const maxSecs = math.MaxInt64 / 1_000_000_000
-	if secs < 0 || secs > maxSecs || secs == maxSecs && int64(nsec) > math.MaxInt64%1_000_000_000 {
+	if secs < 0 || secs > maxSecs || secs == maxSecs && nsec > math.MaxInt64%1_000_000_000 {
 		return 0, false
 	}
-	return secs*1e9 + int64(nsec), true
+	return secs*1e9 + nsec, true
+}
+
+// pow10[k] is 10^k.
+var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
+
+// allDigits reports whether every byte of y is an ASCII digit: its high
+// nibble is 3, and adding 6 does not carry out of the low one.
+func allDigits(y uint64) bool {
+	const hi, six, three = 0xF0F0F0F0F0F0F0F0, 0x0606060606060606, 0x3030303030303030
+	return y&hi == three && (y+six)&hi == three
 }
 
 // daysFromCivil returns the days from 1970-01-01 to a date of the

@@ -2,6 +2,7 @@ package timestamp
 
 import (
 	"math"
+	"regexp"
 	"testing"
 	"time"
 
@@ -58,24 +59,79 @@ func TestEpochMillis(t *testing.T) {
 	}
 }
 
+// rfc3339Shape is the form ParseRFC3339 reads (RFC 3339's date-time).
+var rfc3339Shape = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$`)
+
+// reference is what ParseRFC3339 must return, from time.Parse: the same
+// form, lower-case t and z allowed, digits past the ninth truncated, an
+// offset of at most 23:59, a time from the Unix epoch to the end of int64
+// nanoseconds.
+func reference(s string) (int64, bool) {
+	if !rfc3339Shape.MatchString(s) {
+		return 0, false
+	}
+	s = s[:10] + "T" + s[11:]
+	if z := len(s) - 1; s[z] == 'z' {
+		s = s[:z] + "Z"
+	}
+	if s[19] == '.' {
+		end := 20
+		for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+			end++
+		}
+		if end > 29 {
+			s = s[:29] + s[end:]
+		}
+	}
+	if tz := s[len(s)-6:]; tz[0] == '+' || tz[0] == '-' {
+		if tz[1:3] > "23" || tz[4:6] > "59" {
+			return 0, false
+		}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() < 1969 || t.Year() > 2262 || t.Unix() < 0 || t.After(time.Unix(0, math.MaxInt64)) {
+		return 0, false
+	}
+	return t.UnixNano(), true
+}
+
+// ParseRFC3339 against the reference, on what it accepts and on what it
+// refuses: every byte position of the word-at-a-time checks matters.
 func FuzzParseRFC3339(f *testing.F) {
-	f.Add("2026-03-02T14:00:00.123Z")
-	f.Add("2026-03-02T14:00:00+02:00")
+	for _, s := range []string{
+		"2026-03-02T14:00:00.123Z", "2026-03-02T14:00:00+02:00", "2026-03-02t14:00:00z",
+		"2026-03-02T14:00:00.1234567891234Z", "2026-03-02T14:00:00.Z", "2026-03-02T14:00:00,5Z",
+		"2026/03/02T14:00:00Z", "2026-03-02T14-00:00Z", "2026-03-02T14:00-00Z", "2026-03-02X14:00:00Z",
+		"2026-03-02T14:00:60Z", "2026-02-29T00:00:00Z", "2024-02-29T00:00:00Z", "2026-0:-02T14:00:00Z",
+		"2026-03-02T14:00:00+23:59", "2026-03-02T14:00:00-24:00", "1970-01-01T00:00:00Z", "2262-04-11T23:47:16.854775807Z",
+	} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got, ok := ParseRFC3339String(s)
-		if !ok {
-			return
-		}
-		want, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			// Accepted forms are a subset of RFC 3339 that time.Parse also reads,
-			// except lower-case t/z and fractions longer than nine digits.
-			return
-		}
-		if want.UnixNano() != got {
-			t.Fatalf("%q: got %d, time.Parse %d", s, got, want.UnixNano())
+		want, wantOK := reference(s)
+		if ok != wantOK || got != want {
+			t.Fatalf("%q: got %d %v, reference %d %v", s, got, ok, want, wantOK)
 		}
 	})
+}
+
+// Each byte of the fixed part replaced by every other byte: the result
+// agrees with the reference.
+func TestParseRFC3339EveryByte(t *testing.T) {
+	for _, base := range []string{"2026-03-02T14:05:09.123Z", "2024-02-29t23:59:59+05:30"} {
+		for i := 0; i < len(base); i++ {
+			for c := 0; c < 256; c++ {
+				b := []byte(base)
+				b[i] = byte(c)
+				got, ok := ParseRFC3339(b)
+				want, wantOK := reference(string(b))
+				if ok != wantOK || got != want {
+					t.Fatalf("%q: got %d %v, reference %d %v", b, got, ok, want, wantOK)
+				}
+			}
+		}
+	}
 }
 
 // Every day of the years accepted, at a few times of day and offsets,
