@@ -119,19 +119,13 @@ func skipNumber(b []byte, i int) int {
 	case i < len(b) && b[i] == '0':
 		i++
 	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
+		i = digitsEnd(b, i+1)
 	default:
 		return bad
 	}
 	if i < len(b) && b[i] == '.' {
-		i++
-		d := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == d {
+		d := i + 1
+		if i = digitsEnd(b, d); i == d {
 			return bad
 		}
 	}
@@ -141,12 +135,29 @@ func skipNumber(b []byte, i int) int {
 			i++
 		}
 		d := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == d {
+		if i = digitsEnd(b, d); i == d {
 			return bad
 		}
+	}
+	return i
+}
+
+// digitsEnd returns the index of the first byte at or after i that is not
+// an ASCII digit. Eight bytes are tested at a time: a byte is a digit when
+// its high nibble is 3 and adding 6 leaves it there; the lowest byte the
+// test flags is a true non-digit (a carry, from a byte of 0xFA or more,
+// only spills upwards, and that byte is flagged itself).
+func digitsEnd(b []byte, i int) int {
+	const hi, six, three = 0xF0F0F0F0F0F0F0F0, 0x0606060606060606, 0x3030303030303030
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if m := (x&hi ^ three) | ((x+six)&hi ^ three); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
+	}
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
 	}
 	return i
 }

@@ -237,3 +237,25 @@ func TestParseUint(t *testing.T) {
 		}
 	}
 }
+
+// digitsEnd agrees with a byte-by-byte count on every byte value, at every
+// position of a word and across words.
+func TestDigitsEnd(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 20; pos++ {
+			for _, fill := range []byte{'0', '9', '5'} {
+				b := bytes.Repeat([]byte{fill}, 20)
+				b[pos] = byte(c)
+				for start := 0; start < len(b); start++ {
+					want := start
+					for want < len(b) && b[want] >= '0' && b[want] <= '9' {
+						want++
+					}
+					if got := digitsEnd(b, start); got != want {
+						t.Fatalf("digitsEnd(%q, %d) = %d, want %d", b, start, got, want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -8,30 +8,31 @@ import (
 	"github.com/cairnsec/cairn/internal/ecs"
 )
 
-// writer builds one ECS document. Objects are opened lazily: an object is
-// written only once a member is put in it, so a section with nothing to say
-// (no container, no parent) leaves no empty object behind. Keys are the
-// formats' constant ASCII names and are written as they are.
+// writer builds one ECS document. An object opened and left empty (a
+// section with nothing to say: no container, no parent) leaves nothing
+// behind: open writes its name and brace at once, and close takes them back
+// if no member followed. (Writing objects only once a member comes, as an
+// earlier version did, cost a test for pending objects in every member.)
+// Keys are the formats' constant ASCII names and are written as they are.
 type writer struct {
 	b     []byte
 	stack []frame
-	// pending is the index of the first frame not written yet (every
-	// frame after it is not either), -1 when all are.
-	pending int
+	// members: the current object has a member (the next needs a comma).
+	members bool
 	// tf caches the date and time of the last second formatted.
 	tf ecs.TimeFormatter
 }
 
 type frame struct {
-	key     string
-	written bool // the opening brace is out
-	members bool // at least one member is out
+	pos  int  // where the object's name (or brace) starts in b
+	had  bool // the enclosing object's members before this one opened
+	keep bool // written even when empty (the root, array elements)
 }
 
 func (w *writer) reset(dst []byte) {
 	w.b = append(dst[:0], '{')
-	w.stack = append(w.stack[:0], frame{written: true})
-	w.pending = -1
+	w.stack = append(w.stack[:0], frame{keep: true})
+	w.members = false
 }
 
 // finish closes every open object and returns the document.
@@ -44,59 +45,44 @@ func (w *writer) finish() []byte {
 
 // open starts the object key inside the current one.
 func (w *writer) open(key string) {
-	if w.pending < 0 {
-		w.pending = len(w.stack)
-	}
-	w.stack = append(w.stack, frame{key: key})
-}
-
-// close ends the current object (nothing is written if it stayed empty).
-func (w *writer) close() {
-	f := w.stack[len(w.stack)-1]
-	w.stack = w.stack[:len(w.stack)-1]
-	if f.written {
-		w.b = append(w.b, '}')
-	}
-	if w.pending >= len(w.stack) {
-		w.pending = -1
-	}
-}
-
-// member writes the name of a new member of the current object, first
-// writing the objects still pending around it. (It runs for every member
-// of every document: the buffer is worked on in a local, which the
-// compiler keeps in registers.)
-func (w *writer) member(key string) {
-	if w.pending >= 0 {
-		w.writePending()
-	}
-	f := &w.stack[len(w.stack)-1]
+	w.stack = append(w.stack, frame{pos: len(w.b), had: w.members})
 	b := w.b
-	if f.members {
+	if w.members {
 		b = append(b, ',', '"')
 	} else {
 		b = append(b, '"')
 	}
-	f.members = true
 	b = append(b, key...)
-	w.b = append(b, '"', ':')
+	w.b = append(b, '"', ':', '{')
+	w.members = false
 }
 
-// writePending writes the objects opened but not written yet.
-func (w *writer) writePending() {
-	for i := w.pending; i < len(w.stack); i++ {
-		f := &w.stack[i]
-		p := &w.stack[i-1]
-		if p.members {
-			w.b = append(w.b, ',')
-		}
-		p.members = true
-		w.b = append(w.b, '"')
-		w.b = append(w.b, f.key...)
-		w.b = append(w.b, '"', ':', '{')
-		f.written = true
+// close ends the current object, taking it back if it stayed empty.
+func (w *writer) close() {
+	f := w.stack[len(w.stack)-1]
+	w.stack = w.stack[:len(w.stack)-1]
+	if w.members || f.keep {
+		w.b = append(w.b, '}')
+		w.members = true
+		return
 	}
-	w.pending = -1
+	w.b = w.b[:f.pos]
+	w.members = f.had
+}
+
+// member writes the name of a new member of the current object. (It runs
+// for every member of every document: the buffer is worked on in a local,
+// which the compiler keeps in registers.)
+func (w *writer) member(key string) {
+	b := w.b
+	if w.members {
+		b = append(b, ',', '"')
+	} else {
+		b = append(b, '"')
+	}
+	w.members = true
+	b = append(b, key...)
+	w.b = append(b, '"', ':')
 }
 
 // memberName is member for a name read from the input, escaped.
@@ -235,7 +221,8 @@ func (w *writer) eventHead(category, action, module, dataset string, types ...st
 	b = append(b, `","dataset":"`...)
 	b = append(b, dataset...)
 	w.b = append(b, '"')
-	w.stack = append(w.stack, frame{key: "event", written: true, members: true})
+	w.stack = append(w.stack, frame{keep: true})
+	w.members = true
 }
 
 // constStrs writes an array of constant strings.
@@ -278,7 +265,8 @@ func (w *writer) endArr() { w.b = append(w.b, ']') }
 func (w *writer) beginElem(first bool) {
 	w.sep(first)
 	w.b = append(w.b, '{')
-	w.stack = append(w.stack, frame{written: true})
+	w.stack = append(w.stack, frame{keep: true})
+	w.members = false
 }
 
 func (w *writer) endElem() { w.close() }
