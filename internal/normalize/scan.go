@@ -192,6 +192,26 @@ func skipValue(x *strIndex, b []byte, i, depth int, strict bool) int {
 		if i < len(b) && b[i] == closing {
 			return i + 1
 		}
+		if c == '[' && !strict {
+			// A list of strings with no blank between (a process's
+			// capability sets, three lists of a dozen names each, are
+			// most of what a Tetragon exec steps over): one string and
+			// its comma at a time. Anything else goes on below, from
+			// the element it stopped at.
+			for i < len(b) && b[i] == '"' {
+				e := x.quick(i)
+				if e < 0 || e+1 >= len(b) {
+					break
+				}
+				if b[e] == ']' {
+					return e + 1
+				}
+				if b[e] != ',' || b[e+1] != '"' {
+					break
+				}
+				i = e + 1
+			}
+		}
 		for {
 			if c == '{' {
 				// A name and its colon with no blank between, the

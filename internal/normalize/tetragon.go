@@ -995,10 +995,48 @@ func (t *tctx) args(bin []byte, binClean bool, arguments val, flags val) bool {
 	if arguments != nil {
 		s, argsClean = arguments.text(&t.r.arena)
 	}
+	truncated := flags != nil && hasWord(flags.raw(), "truncArgs")
+	if binClean && argsClean {
+		// Nothing escaped in the input, so no argument is quoted (a
+		// quote would have been escaped): the arguments are s split at
+		// each space, and command_line is the binary, a space and s.
+		n := 1
+		if len(s) > 0 {
+			n += 1 + bytes.Count(s, []byte{' '})
+		}
+		if n <= maxArgs {
+			w.beginArr("args")
+			b := append(w.b, '"')
+			b = append(b, bin...)
+			b = append(b, '"')
+			for rest := s; len(s) > 0; {
+				b = append(b, ',', '"')
+				k := bytes.IndexByte(rest, ' ')
+				if k < 0 {
+					b = append(b, rest...)
+					b = append(b, '"')
+					break
+				}
+				b = append(b, rest[:k]...)
+				b = append(b, '"')
+				rest = rest[k+1:]
+			}
+			w.b = append(b, ']')
+			w.int("args_count", int64(n))
+			w.member("command_line")
+			b = append(w.b, '"')
+			b = append(b, bin...)
+			if len(s) > 0 {
+				b = append(b, ' ')
+				b = append(b, s...)
+			}
+			w.b = append(b, '"')
+			return truncated
+		}
+	}
 	w.beginArr("args")
 	w.b = appendText(w.b, bin, binClean)
 	count := 1
-	truncated := flags != nil && hasWord(flags.raw(), "truncArgs")
 	line := append(t.r.cmd[:0], bin...)
 	splitArgs(s, func(a []byte) bool {
 		if count >= maxArgs {

@@ -369,3 +369,27 @@ func TestLastAt(t *testing.T) {
 		assert.Equal(t, bytes.LastIndexByte([]byte(s), '@'), lastAt([]byte(s)), s)
 	}
 }
+
+// Arguments with nothing escaped take a shorter path (split at spaces,
+// command line copied): the same arguments, count and command line as
+// splitArgs gives, up to exactly maxArgs.
+func TestCleanArgsPath(t *testing.T) {
+	n := newNormalizer(t, FormatTetragon)
+	for _, in := range []string{"", "-D", "--port 80 --host 0.0.0.0", "a  b", "a ", " a", strings.Repeat("x ", maxArgs-2) + "x", strings.Repeat("x ", maxArgs-1) + "x"} {
+		want := []string{"/bin/x"}
+		splitArgs([]byte(in), func(a []byte) bool {
+			want = append(want, string(a))
+			return true
+		})
+		d := event(t, n, []byte(`{"process_exec":{"process":{"exec_id":"eA==","pid":7,"binary":"/bin/x","arguments":"`+in+`"}},"node_name":"w"}`))
+		if len(want) > maxArgs {
+			want = want[:maxArgs]
+			assert.Equal(t, true, d.get("cairn.process.args_truncated"), "%q", in)
+		} else {
+			assert.Nil(t, d.get("cairn.process.args_truncated"), "%q", in)
+			assert.Equal(t, strings.Join(want, " "), d.get("process.command_line"), "%q", in)
+		}
+		assert.Equal(t, want, d.strs("process.args"), "%q", in)
+		assert.EqualValues(t, len(want), d.get("process.args_count"), "%q", in)
+	}
+}
