@@ -393,3 +393,15 @@ func TestCleanArgsPath(t *testing.T) {
 		assert.EqualValues(t, len(want), d.get("process.args_count"), "%q", in)
 	}
 }
+
+func TestHasWord(t *testing.T) {
+	for _, s := range []string{"", " ", "execve clone", "execve rootcwd clone", "procFS", "procFSx", "xprocFS", "a  procFS", "procFS ", " truncArgs", "truncArg", "execve truncArgs clone"} {
+		for _, word := range []string{"procFS", "truncArgs", "clone", "execve"} {
+			want := false
+			for _, w := range strings.Split(s, " ") {
+				want = want || w == word
+			}
+			assert.Equal(t, want, hasWord([]byte(s), word), "%q in %q", word, s)
+		}
+	}
+}
