@@ -156,3 +156,12 @@ func TestParseRFC3339EveryDay(t *testing.T) {
 		assert.False(t, ok, "%s is out of range", s)
 	}
 }
+
+func BenchmarkParseRFC3339(b *testing.B) {
+	s := []byte("2022-02-01T18:01:56.411Z")
+	for i := 0; i < b.N; i++ {
+		if _, ok := ParseRFC3339(s); !ok {
+			b.Fatal("refused")
+		}
+	}
+}
