@@ -405,3 +405,9 @@ func TestHasWord(t *testing.T) {
 		}
 	}
 }
+
+func TestSchemeEnd(t *testing.T) {
+	for _, s := range []string{"", ":", "://", "a://b", "docker://e6af", "containerd://24", "a:b://c", "a:/b", "a:b:c", "no scheme", "x:y:/z://w"} {
+		assert.Equal(t, bytes.Index([]byte(s), []byte("://")), schemeEnd([]byte(s)), s)
+	}
+}
