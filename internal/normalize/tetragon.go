@@ -463,6 +463,13 @@ func (tetragon) normalize(r *record, w *writer) (string, Outcome, error) {
 	if ev.proc.binary == nil && ev.proc.execID == nil && ev.proc.pid == nil {
 		return typ, Malformed, refuse("%s.process has neither binary, exec_id nor pid", typ)
 	}
+	if at == 0 && typ == "process_exec" {
+		// An exec without its time (the first record of a `tetra
+		// getevents` sample has none) happened when the process started:
+		// its own time rather than the time the line is read, so that a
+		// replay gives the same history as the live collector.
+		at = ev.proc.start
+	}
 	t := tctx{w: w, r: r, ev: ev, node: node, cluster: cluster, at: at}
 	var out Outcome
 	switch typ {

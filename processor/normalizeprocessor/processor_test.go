@@ -201,10 +201,15 @@ func TestTetragonJSONBody(t *testing.T) {
 	sameEvent(t, want(t, "tetragon", tet), got.At(0))
 	assert.Equal(t, int64(1), count(t, f.tel, records, series("tetragon", "process_exec", "normalized")...))
 
-	// An event without a time of its own keeps the record's.
+	// An exec without a time takes its process's start; another event
+	// without a time of its own keeps the record's.
 	untimed := line(t, "tetragon/events.json", 0)
 	got = f.run(str(untimed))
 	assert.Equal(t, want(t, "tetragon", untimed).Attributes().AsRaw(), got.At(0).Attributes().AsRaw())
+	assert.Equal(t, "2022-10-18T03:16:18.273546829Z", got.At(0).Timestamp().AsTime().UTC().Format(time.RFC3339Nano))
+	exit := strings.Replace(untimed, `"process_exec"`, `"process_exit"`, 1)
+	got = f.run(str(exit))
+	assert.Equal(t, want(t, "tetragon", exit).Attributes().AsRaw(), got.At(0).Attributes().AsRaw())
 	assert.Equal(t, int64(42), int64(got.At(0).Timestamp()))
 }
 
