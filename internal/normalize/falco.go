@@ -291,19 +291,7 @@ func (falco) normalize(r *record, w *writer) (string, Outcome, error) {
 		w.strVal("message", output)
 	}
 	if tags.present() {
-		first := true
-		n := 0
-		for it := elements(tags); it.next() && n < maxFalcoTags; n++ {
-			if first {
-				w.beginArr("tags")
-			}
-			w.sep(first)
-			first = false
-			w.b = append(w.b, it.val...)
-		}
-		if !first {
-			w.endArr()
-		}
+		w.strElems("tags", tags, maxFalcoTags) // (every tag is a string: checked above)
 	}
 	if host != nil {
 		w.open("host")

@@ -90,17 +90,11 @@ func stringEnd(b []byte, i int, check bool) int {
 				i += 2
 				continue
 			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if _, ok := hex4(b, i+2); !ok {
-					return bad
-				}
-				i += 6
-			default:
+			n := escapeLen(b, i)
+			if n == 0 {
 				return bad
 			}
+			i += n
 		case c < 0x20 && check:
 			return bad
 		default:
@@ -260,14 +254,13 @@ func skipValue(x *strIndex, b []byte, i, depth int, strict bool) int {
 }
 
 // memberName reads a member name and its colon at b[i], returning the
-// index after the colon.
+// index after the colon. (skipValue, its caller, has tried the usual case
+// inline: a name ending in its word, its colon right after.)
 func memberName(x *strIndex, b []byte, i int, strict bool) int {
 	if i >= len(b) || b[i] != '"' {
 		return bad
 	}
-	if e := x.quick(i); e >= 0 && !strict {
-		i = e
-	} else if i = x.end(b, i, strict); i == bad {
+	if i = x.end(b, i, strict); i == bad {
 		return bad
 	}
 	i = skipWS(b, i)
@@ -403,6 +396,20 @@ func unescape(dst, r []byte) []byte {
 	return dst
 }
 
+// escapeLen returns the length of the valid JSON escape at b[i] (a
+// backslash with at least one byte after it), 0 if it is not one.
+func escapeLen(b []byte, i int) int {
+	switch b[i+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2
+	case 'u':
+		if _, ok := hex4(b, i+2); ok {
+			return 6
+		}
+	}
+	return 0
+}
+
 func hex4(b []byte, i int) (rune, bool) {
 	if i+4 > len(b) {
 		return 0, false
@@ -530,8 +537,8 @@ func (o *obj) next() bool {
 	if o.b == nil {
 		return false
 	}
-	if !o.taken {
-		if o.checked {
+	if o.checked {
+		if !o.taken {
 			var e int
 			if o.b[o.vs] == '"' {
 				if e = o.x.quick(o.vs); e < 0 {
@@ -545,11 +552,7 @@ func (o *obj) next() bool {
 				return false
 			}
 			o.i = e
-		} else {
-			o.i = skipFast(o.b, o.vs)
 		}
-	}
-	if o.checked {
 		// Compact JSON, the usual line: the comma (after the first
 		// member), the name, its colon and the value follow each other
 		// with no blank between.
@@ -567,9 +570,7 @@ func (o *obj) next() bool {
 				return true
 			}
 		}
-	}
-	i := skipWS(o.b, o.i)
-	if o.checked {
+		i = skipWS(b, o.i)
 		switch {
 		case i >= len(o.b):
 			o.fail()
@@ -611,6 +612,10 @@ func (o *obj) next() bool {
 		o.taken, o.started = false, true
 		return true
 	}
+	if !o.taken {
+		o.i = skipFast(o.b, o.vs)
+	}
+	i := skipWS(o.b, o.i)
 	if i < len(o.b) && o.b[i] == ',' {
 		i = skipWS(o.b, i+1)
 	}

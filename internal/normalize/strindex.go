@@ -226,17 +226,11 @@ func validContent(s []byte) bool {
 		if i+1 >= len(s) {
 			return false
 		}
-		switch s[i+1] {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			i += 2
-		case 'u':
-			if _, ok := hex4(s, i+2); !ok {
-				return false
-			}
-			i += 6
-		default:
+		n := escapeLen(s, i)
+		if n == 0 {
 			return false
 		}
+		i += n
 	}
 	return true
 }

@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"bytes"
+	"math"
 	"net/netip"
 	"unsafe"
 
@@ -593,22 +594,7 @@ func (t *tctx) head(dataset, category, action string, rawAction []byte, types ..
 		w.close()
 	}
 	if t.ev.tags != nil {
-		first := true
-		it := elements(t.ev.tags)
-		for it.next() {
-			if !it.val.isStr() {
-				continue
-			}
-			if first {
-				w.beginArr("tags")
-			}
-			w.sep(first)
-			first = false
-			w.b = append(w.b, it.val...)
-		}
-		if !first {
-			w.endArr()
-		}
+		w.strElems("tags", t.ev.tags, math.MaxInt)
 	}
 }
 
@@ -1003,66 +989,57 @@ func (t *tctx) args(bin []byte, binClean bool, arguments val, flags val) bool {
 		s, argsClean = arguments.text(&t.r.arena)
 	}
 	truncated := flags != nil && hasWord(flags.raw(), "truncArgs")
-	if binClean && argsClean {
+	clean := binClean && argsClean
+	n := 0 // the arguments in s, when clean
+	if clean && len(s) > 0 {
+		n = 1 + bytes.Count(s, []byte{' '})
+	}
+	w.beginArr("args")
+	w.b = appendText(w.b, bin, binClean)
+	count := 1
+	line := append(t.r.cmd[:0], bin...)
+	if clean && 1+n <= maxArgs {
 		// Nothing escaped in the input, so no argument is quoted (a
 		// quote would have been escaped): the arguments are s split at
-		// each space, and command_line is the binary, a space and s.
-		n := 1
+		// each space, and the command line is the binary, a space and s.
 		if len(s) > 0 {
-			n += 1 + bytes.Count(s, []byte{' '})
-		}
-		if n <= maxArgs {
-			w.beginArr("args")
-			b := append(w.b, '"')
-			b = append(b, bin...)
-			b = append(b, '"')
-			for rest := s; len(s) > 0; {
+			b := w.b
+			for rest := s; ; {
 				b = append(b, ',', '"')
 				k := bytes.IndexByte(rest, ' ')
 				if k < 0 {
 					b = append(b, rest...)
-					b = append(b, '"')
 					break
 				}
 				b = append(b, rest[:k]...)
 				b = append(b, '"')
 				rest = rest[k+1:]
 			}
-			w.b = append(b, ']')
-			w.int("args_count", int64(n))
-			w.member("command_line")
-			b = append(w.b, '"')
-			b = append(b, bin...)
-			if len(s) > 0 {
-				b = append(b, ' ')
-				b = append(b, s...)
-			}
 			w.b = append(b, '"')
-			return truncated
+			line = append(line, ' ')
+			line = append(line, s...)
 		}
+		count += n
+	} else {
+		splitArgs(s, func(a []byte) bool {
+			if count >= maxArgs {
+				truncated = true
+				return false
+			}
+			w.b = append(w.b, ',')
+			w.b = appendText(w.b, a, argsClean)
+			line = append(line, ' ')
+			line = append(line, a...)
+			count++
+			return true
+		})
 	}
-	w.beginArr("args")
-	w.b = appendText(w.b, bin, binClean)
-	count := 1
-	line := append(t.r.cmd[:0], bin...)
-	splitArgs(s, func(a []byte) bool {
-		if count >= maxArgs {
-			truncated = true
-			return false
-		}
-		w.b = append(w.b, ',')
-		w.b = appendText(w.b, a, argsClean)
-		line = append(line, ' ')
-		line = append(line, a...)
-		count++
-		return true
-	})
 	t.r.cmd = line
 	w.endArr()
 	w.int("args_count", int64(count))
 	// ECS's command_line: the arguments joined by spaces, unquoted, as
 	// cairn_host writes it.
-	w.text("command_line", line, binClean && argsClean)
+	w.text("command_line", line, clean)
 	return truncated
 }
 

@@ -111,11 +111,8 @@ func (w *writer) str(key string, s []byte) {
 // text writes a string member, escaping it unless clean says it needs
 // no escaping (see val.text).
 func (w *writer) text(key string, s []byte, clean bool) {
-	if clean {
-		w.rawStr(key, s)
-	} else {
-		w.str(key, s)
-	}
+	w.member(key)
+	w.b = appendText(w.b, s, clean)
 }
 
 // appendText is appendString, or a plain copy between quotes where clean
@@ -223,6 +220,27 @@ func (w *writer) eventHead(category, action, module, dataset string, types ...st
 	w.b = append(b, '"')
 	w.stack = append(w.stack, frame{keep: true})
 	w.members = true
+}
+
+// strElems writes the array member key of the string elements of v (a
+// checked JSON array), as they are, at most max of them; nothing when
+// there are none.
+func (w *writer) strElems(key string, v val, max int) {
+	n := 0
+	for it := elements(v); n < max && it.next(); {
+		if !it.val.isStr() {
+			continue
+		}
+		if n == 0 {
+			w.beginArr(key)
+		}
+		w.sep(n == 0)
+		w.b = append(w.b, it.val...)
+		n++
+	}
+	if n > 0 {
+		w.endArr()
+	}
 }
 
 // constStrs writes an array of constant strings.
