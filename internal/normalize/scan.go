@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"unicode/utf8"
+
+	"github.com/cairnsec/cairn/internal/ascii"
 )
 
 // A validating JSON scanner that builds nothing: the formats walk a record
@@ -137,15 +139,10 @@ func skipNumber(b []byte, i int) int {
 }
 
 // digitsEnd returns the index of the first byte at or after i that is not
-// an ASCII digit. Eight bytes are tested at a time: a byte is a digit when
-// its high nibble is 3 and adding 6 leaves it there; the lowest byte the
-// test flags is a true non-digit (a carry, from a byte of 0xFA or more,
-// only spills upwards, and that byte is flagged itself).
+// an ASCII digit, testing eight bytes at a time.
 func digitsEnd(b []byte, i int) int {
-	const hi, six, three = 0xF0F0F0F0F0F0F0F0, 0x0606060606060606, 0x3030303030303030
 	for i+8 <= len(b) {
-		x := binary.LittleEndian.Uint64(b[i:])
-		if m := (x&hi ^ three) | ((x+six)&hi ^ three); m != 0 {
+		if m := ascii.NonDigits(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 		i += 8

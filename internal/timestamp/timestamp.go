@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"math"
 	"unsafe"
+
+	"github.com/cairnsec/cairn/internal/ascii"
 )
 
 // ParseRFC3339 reads YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM) and returns Unix
@@ -42,7 +44,7 @@ func ParseRFC3339(b []byte) (int64, bool) {
 	// Separators become '0' so that every byte is tested as a digit, none
 	// borrowing from its neighbour.
 	y0, y1, y2 := x0&m0|zeros&^m0, x1&m1|zeros&^m1, x2&m2|zeros&^m2
-	if !allDigits(y0) || !allDigits(y1) || !allDigits(y2) {
+	if ascii.NonDigits(y0)|ascii.NonDigits(y1)|ascii.NonDigits(y2) != 0 {
 		return 0, false
 	}
 	y0, y1, y2 = y0-zeros, y1-zeros, y2-zeros // each byte its digit's value
@@ -108,13 +110,6 @@ func ParseRFC3339(b []byte) (int64, bool) {
 
 // pow10[k] is 10^k.
 var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
-
-// allDigits reports whether every byte of y is an ASCII digit: its high
-// nibble is 3, and adding 6 does not carry out of the low one.
-func allDigits(y uint64) bool {
-	const hi, six, three = 0xF0F0F0F0F0F0F0F0, 0x0606060606060606, 0x3030303030303030
-	return y&hi == three && (y+six)&hi == three
-}
 
 // daysFromCivil returns the days from 1970-01-01 to a date of the
 // proleptic Gregorian calendar (Howard Hinnant's days_from_civil, for
