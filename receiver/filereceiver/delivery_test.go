@@ -119,6 +119,24 @@ func killConfig(dir string) *Config {
 	return cfg
 }
 
+// readDelivered returns the seqs a killed helper process appended to
+// dir/delivered, a line each (none before it wrote the file).
+func readDelivered(t *testing.T, dir string) []int64 {
+	f, err := os.Open(filepath.Join(dir, "delivered"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []int64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		v, err := strconv.ParseInt(sc.Text(), 10, 64)
+		require.NoError(t, err)
+		out = append(out, v)
+	}
+	return out
+}
+
 // TestKillHelper is the collector process that TestKillRestart kills: it
 // reads dir/app.log and appends the seq of every record it delivers to
 // dir/delivered, one write per batch, until it is killed.
@@ -172,21 +190,7 @@ func TestKillRestart(t *testing.T) {
 	}()
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
-	delivered := func() []int64 {
-		f, err := os.Open(filepath.Join(dir, "delivered"))
-		if err != nil {
-			return nil
-		}
-		defer f.Close()
-		var out []int64
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			v, err := strconv.ParseInt(sc.Text(), 10, 64)
-			require.NoError(t, err)
-			out = append(out, v)
-		}
-		return out
-	}
+	delivered := func() []int64 { return readDelivered(t, dir) }
 	require.Eventually(t, func() bool { return len(delivered()) >= 400 }, waitFor, tick)
 	require.NoError(t, cmd.Process.Kill()) // SIGKILL
 	<-waited

@@ -1,7 +1,6 @@
 package filereceiver
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -153,21 +152,7 @@ func TestKillRestartOffline(t *testing.T) {
 		})
 		return cmd, exited
 	}
-	delivered := func() []int64 {
-		f, err := os.Open(filepath.Join(dir, "delivered"))
-		if err != nil {
-			return nil
-		}
-		defer f.Close()
-		var out []int64
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			v, err := strconv.ParseInt(sc.Text(), 10, 64)
-			require.NoError(t, err)
-			out = append(out, v)
-		}
-		return out
-	}
+	delivered := func() []int64 { return readDelivered(t, dir) }
 
 	// The first run blocks after writing its 10th batch (of 50): killed
 	// there.
